@@ -1,0 +1,34 @@
+# Two entry points do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torchvision wheels need a matching torch; pin the pair here (pyproject.toml keeps ranges).
+TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
+DEMO_WS ?= demo-ws
+
+.PHONY: demo test install clean-demo bench
+
+$(BIN)/posekit: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH_PINS)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/posekit
+
+## prepare → pretrain → eval on the built-in synthetic benchmark (CPU: see README for the measured time)
+demo: install
+	$(BIN)/posekit -w $(DEMO_WS) prepare synthetic
+	$(BIN)/posekit -w $(DEMO_WS) pretrain --config demo
+	$(BIN)/posekit -w $(DEMO_WS) eval pretrain/latest --data synth_src:test --data synth_tgt:test
+
+## the whole test suite (CPU, under 10 minutes)
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python bench/h5_codecs.py
+
+clean-demo:
+	rm -rf $(DEMO_WS)

@@ -1,0 +1,51 @@
+"""The ``posekit`` command line: one subcommand per pipeline stage, all working in one workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from posekit import __version__
+from posekit.cli._common import State
+
+app = typer.Typer(
+    name="posekit",
+    help="Unsupervised domain-adaptive pose estimation: prepare → pretrain → eval, in one workspace.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"posekit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    workspace: Annotated[
+        Path,
+        typer.Option("--workspace", "-w", envvar="POSEKIT_WORKSPACE", help="workspace directory holding all artifacts"),
+    ] = Path("posekit-ws"),
+    debug: Annotated[bool, typer.Option("--debug", help="show full tracebacks on errors")] = False,
+    version: Annotated[
+        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = None,
+) -> None:
+    State.workspace = workspace
+    State.debug = debug
+
+
+from posekit.cli import eval as _eval  # noqa: F401  (registers commands)
+from posekit.cli import prepare as _prepare  # noqa: F401
+from posekit.cli import pretrain as _pretrain  # noqa: F401
+from posekit.cli import tools as _tools  # noqa: F401
+
+
+def main() -> None:
+    app()

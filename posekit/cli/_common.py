@@ -1,0 +1,58 @@
+"""Shared CLI plumbing: global state, error rendering, device choice."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import typer
+
+from posekit.engine.logging import console
+from posekit.errors import PosekitError
+from posekit.workspace import Workspace
+
+F = TypeVar("F", bound=Callable)
+
+
+class State:
+    workspace: Path = Path(os.environ.get("POSEKIT_WORKSPACE", "posekit-ws"))
+    debug: bool = False
+
+
+def workspace() -> Workspace:
+    return Workspace(State.workspace)
+
+
+def fail(exc: PosekitError) -> None:
+    """One line (plus a hint line) on stderr, then exit with the error's code."""
+    console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+    if exc.hint:
+        console.print(f"[yellow]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+    raise typer.Exit(exc.exit_code)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn PosekitError (and Ctrl-C) into a short message and exit code; ``--debug`` shows the traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except PosekitError as exc:
+            if State.debug:
+                raise
+            fail(exc)
+        except KeyboardInterrupt:
+            console.print("[bold red]interrupted[/]; completed artifacts are intact (see the run's ckpt/last.pt)")
+            raise typer.Exit(130)
+        except OSError as exc:
+            if State.debug:
+                raise
+            console.print(f"[bold red]error:[/] {exc.strerror or exc} ({exc.filename or ''})", highlight=False)
+            console.print("[yellow]hint:[/] check free disk space and permissions; --debug shows the traceback")
+            raise typer.Exit(1)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,44 @@
+"""``posekit eval``: score a checkpoint on prepared splits."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from posekit.cli import app
+from posekit.cli._common import handle_errors, workspace
+from posekit.errors import ConfigError
+
+
+@app.command("eval")
+@handle_errors
+def eval_(
+    run: Annotated[str, typer.Argument(help="run dir, STAGE/RUN_ID, STAGE/latest or latest")] = "latest",
+    data: Annotated[list[str] | None, typer.Option("--data", "-d", help="DATASET:SPLIT to score (repeatable; default synth_tgt:test)")] = None,
+    metric: Annotated[str, typer.Option(help="pck@T: fraction of joints within T × reference length")] = "pck@0.05",
+    protocol: Annotated[str, typer.Option(help="standard (original pixels) or legacy (anchors' heatmap-space PCK)")] = "standard",
+    normalize: Annotated[str, typer.Option(help="reference length: bbox (person box longer side) or image")] = "bbox",
+    include_occluded: Annotated[bool, typer.Option(help="also count labelled but occluded joints")] = False,
+    checkpoint: Annotated[str, typer.Option(help="final, best, last, or a checkpoint file")] = "final",
+    weights: Annotated[str, typer.Option(help="auto (teacher when present), teacher or student")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="images per forward pass")] = 32,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+) -> None:
+    """Predict each split, map keypoints back to original pixels, print PCK per group and write eval/*.json."""
+    from posekit.evaluation.pck import NORMALISATIONS, parse_metric
+    from posekit.stages.evaluate import run_eval
+
+    if data is None:
+        data = ["synth_tgt:test"]
+    thr = parse_metric(metric)
+    if protocol not in ("standard", "legacy"):
+        raise ConfigError(f"unknown --protocol {protocol!r}", hint="use standard or legacy")
+    if normalize not in NORMALISATIONS:
+        raise ConfigError(f"unknown --normalize {normalize!r}", hint=f"use one of {', '.join(NORMALISATIONS)}")
+    if weights not in ("auto", "teacher", "student"):
+        raise ConfigError(f"unknown --weights {weights!r}", hint="use auto, teacher or student")
+    if batch_size < 1:
+        raise ConfigError("--batch-size must be ≥ 1")
+    run_eval(workspace().require(), run, data or ["synth_tgt:test"], thr, metric, protocol, normalize, include_occluded, checkpoint,
+             weights, batch_size, device)

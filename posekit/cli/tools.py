@@ -1,0 +1,73 @@
+"""Helper commands: ``posekit list``, ``posekit config show``, ``posekit ckpt inspect``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from posekit.cli import app
+from posekit.cli._common import handle_errors
+from posekit.engine.logging import console
+from posekit.errors import ConfigError
+
+config_app = typer.Typer(help="Show resolved configurations.", no_args_is_help=True)
+ckpt_app = typer.Typer(help="Look inside checkpoints.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(ckpt_app, name="ckpt")
+
+
+@app.command("list")
+@handle_errors
+def list_(kind: Annotated[str, typer.Argument(help="datasets, presets or skeletons")]) -> None:
+    """List registered datasets, built-in presets or skeletons."""
+    if kind == "datasets":
+        from posekit.data.converters import CONVERTERS
+
+        for name in CONVERTERS.names():
+            console.print(f"[bold]{name}[/]  {CONVERTERS.get(name).description}")
+    elif kind == "presets":
+        from posekit.config.load import builtin_presets
+
+        for name in builtin_presets():
+            console.print(name)
+    elif kind == "skeletons":
+        from posekit.data.meta import SKELETONS
+
+        for name, meta in SKELETONS.items():
+            console.print(f"[bold]{name}[/]  {meta.num_joints} joints; groups {', '.join(meta.groups)}")
+    else:
+        raise ConfigError(f"unknown kind {kind!r}", hint="use datasets, presets or skeletons")
+
+
+@config_app.command("show")
+@handle_errors
+def config_show(
+    config: Annotated[str | None, typer.Option("--config", "-c", help="preset name or YAML file")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override KEY=VALUE (repeatable)")] = None,
+) -> None:
+    """Print the resolved pretrain configuration as YAML."""
+    from posekit.config.load import config_to_yaml, resolve_config
+    from posekit.config.schema import PretrainConfig
+
+    typer.echo(config_to_yaml(resolve_config(PretrainConfig, config, set_)))
+
+
+@ckpt_app.command("inspect")
+@handle_errors
+def ckpt_inspect(path: Annotated[Path, typer.Argument(help="checkpoint file")]) -> None:
+    """Print what a checkpoint holds: stage, method, components, step, metrics, config hash."""
+    from posekit.engine.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(path)
+    table = Table(title=str(path), show_header=False)
+    for key in ("format", "version", "stage", "method", "step", "selected_by", "config_sha1", "posekit_version",
+                "torch_version"):
+        table.add_row(key, str(ckpt.get(key, "—")))
+    parts = [k for k in ("model", "teacher", "method_state", "optim", "sched", "rng") if ckpt.get(k) is not None]
+    table.add_row("components", ", ".join(parts))
+    table.add_row("keypoints", f"{ckpt['keypoints']['name']} ({len(ckpt['keypoints']['names'])})" if "keypoints" in ckpt else "—")
+    table.add_row("metrics", ", ".join(f"{k} {v:.4f}" for k, v in (ckpt.get("metrics") or {}).items()) or "—")
+    console.print(table)

@@ -1,0 +1,1 @@
+"""Typed configuration: pydantic models per stage and the preset/override loader."""

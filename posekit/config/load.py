@@ -1,0 +1,133 @@
+"""Resolve a configuration: schema defaults < preset YAML < ``--set a.b=value`` < first-class CLI flags."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from posekit.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def builtin_presets() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("posekit.presets").iterdir() if p.name.endswith(".yaml"))
+
+
+def read_preset(ref: str) -> tuple[dict[str, Any], str]:
+    """Load a preset by path or by built-in name; returns (mapping, where it came from)."""
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.exists():
+            raise ConfigError(f"config file {path} does not exist", hint=f"built-in presets: {', '.join(builtin_presets())}")
+        text, origin = path.read_text(), str(path)
+    else:
+        res = resources.files("posekit.presets") / f"{ref}.yaml"
+        if not res.is_file():
+            raise ConfigError(f"no preset named {ref!r}", hint=f"built-in presets: {', '.join(builtin_presets())}")
+        text, origin = res.read_text(), f"preset {ref}"
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{origin}: invalid YAML ({exc.__class__.__name__})", hint="check indentation and colons") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: top level must be a mapping of sections")
+    return data, origin
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = tree
+    for key in keys[:-1]:
+        nxt = node.setdefault(key, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"--set {dotted}: {key!r} is not a section")
+        node = nxt
+    node[keys[-1]] = value
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """``["train.steps=100", "augment.scale=[0.7,1.3]"]`` → nested dict (values parsed as YAML)."""
+    tree: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r} is not KEY=VALUE", hint="e.g. --set train.steps=500")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        _set_dotted(tree, key.strip(), value)
+    return tree
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def format_validation_error(exc: ValidationError, origin: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{loc}: {msg}")
+    return f"invalid configuration ({origin}): " + "; ".join(lines)
+
+
+def suggest_key(model: type[BaseModel], exc: ValidationError) -> str | None:
+    import difflib
+
+    for err in exc.errors():
+        if err["type"] != "extra_forbidden":
+            continue
+        node: Any = model
+        for part in err["loc"][:-1]:
+            field = node.model_fields.get(str(part)) if hasattr(node, "model_fields") else None
+            node = field.annotation if field is not None else None
+        if node is not None and hasattr(node, "model_fields"):
+            close = difflib.get_close_matches(str(err["loc"][-1]), list(node.model_fields), n=1)
+            if close:
+                prefix = ".".join(str(p) for p in err["loc"][:-1])
+                return f"did you mean {prefix + '.' if prefix else ''}{close[0]}?"
+    return None
+
+
+def resolve_config(
+    model: type[M], preset: str | None = None, sets: list[str] | None = None, flags: dict[str, Any] | None = None
+) -> M:
+    """Build ``model`` from its defaults, a preset, ``--set`` overrides and CLI flags (dotted keys)."""
+    tree: dict[str, Any] = {}
+    origin = "defaults"
+    if preset:
+        tree, origin = read_preset(preset)
+    tree = deep_merge(tree, parse_sets(sets or []))
+    for key, value in (flags or {}).items():
+        if value is not None:
+            _set_dotted(tree, key, value)
+    try:
+        return model.model_validate(tree)
+    except ValidationError as exc:
+        hint = suggest_key(model, exc) or "run `posekit config show` to list every key with its default"
+        raise ConfigError(format_validation_error(exc, origin), hint=hint) from None
+
+
+def config_to_yaml(cfg: BaseModel) -> str:
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+
+
+def config_sha1(cfg: BaseModel) -> str:
+    return hashlib.sha1(json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()

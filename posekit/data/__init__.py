@@ -1,0 +1,1 @@
+"""Datasets: keypoint metadata, the HDF5 format, loaders, augmentation and heatmap codecs."""

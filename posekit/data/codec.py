@@ -1,0 +1,83 @@
+"""Gaussian heatmap codec, batched in torch.
+
+Convention: pixel centres sit at integer coordinates in every space. With stride ``s`` (input/heatmap), an
+input coordinate ``x`` maps to heatmap coordinate ``(x + 0.5) / s - 0.5`` and back.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def to_heatmap_coords(xy: torch.Tensor, stride: float) -> torch.Tensor:
+    return (xy + 0.5) / stride - 0.5
+
+
+def from_heatmap_coords(xy: torch.Tensor, stride: float) -> torch.Tensor:
+    return (xy + 0.5) * stride - 0.5
+
+
+class HeatmapCodec:
+    """Encode keypoints to Gaussian heatmaps and decode heatmaps with sub-pixel (Taylor) refinement.
+
+    ``encode``: keypoints ``[B,K,3]`` in input pixels (x, y, v) → heatmaps ``[B,K,h,w]``, weights ``[B,K]``.
+    ``decode``: heatmaps ``[B,K,h,w]`` → keypoints ``[B,K,2]`` in input pixels, scores ``[B,K]`` (peak values).
+    """
+
+    def __init__(self, input_size: int, heatmap_size: int, sigma: float, supervise_occluded: bool = True):
+        self.input_size = input_size
+        self.heatmap_size = heatmap_size
+        self.stride = input_size / heatmap_size
+        self.sigma = sigma
+        self.min_visibility = 1 if supervise_occluded else 2
+
+    def encode(self, keypoints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = w = self.heatmap_size
+        xy = to_heatmap_coords(keypoints[..., :2], self.stride)  # [B,K,2]
+        xs = torch.arange(w, device=keypoints.device, dtype=keypoints.dtype)
+        ys = torch.arange(h, device=keypoints.device, dtype=keypoints.dtype)
+        gx = torch.exp(-((xs - xy[..., 0:1]) ** 2) / (2 * self.sigma**2))  # [B,K,w]
+        gy = torch.exp(-((ys - xy[..., 1:2]) ** 2) / (2 * self.sigma**2))  # [B,K,h]
+        inside = (xy[..., 0] >= 0) & (xy[..., 0] <= w - 1) & (xy[..., 1] >= 0) & (xy[..., 1] <= h - 1)
+        weights = ((keypoints[..., 2] >= self.min_visibility) & inside).to(keypoints.dtype)
+        heatmaps = gy.unsqueeze(-1) * gx.unsqueeze(-2) * weights[..., None, None]
+        return heatmaps, weights
+
+    def decode(self, heatmaps: torch.Tensor, refine: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        b, k, h, w = heatmaps.shape
+        hm = heatmaps.float()
+        flat = hm.reshape(b, k, -1)
+        scores, idx = flat.max(-1)
+        x = (idx % w).float()
+        y = torch.div(idx, w, rounding_mode="floor").float()
+        xy = torch.stack([x, y], -1)
+        if refine:
+            xy = xy + self._taylor_offset(hm, idx, w, h)
+        return from_heatmap_coords(xy, self.stride), scores
+
+    def _taylor_offset(self, hm: torch.Tensor, idx: torch.Tensor, w: int, h: int) -> torch.Tensor:
+        """Second-order (DARK-style) offset of the log-heatmap peak, ``[B,K,2]``, clamped to ±1 pixel."""
+        b, k = idx.shape
+        logh = torch.log(hm.clamp_min(1e-10))
+        padded = F.pad(logh, (2, 2, 2, 2), mode="replicate").reshape(b, k, -1)
+        pw = w + 4
+        x = idx % w + 2
+        y = torch.div(idx, w, rounding_mode="floor") + 2
+
+        def at(dx: int, dy: int) -> torch.Tensor:
+            return padded.gather(-1, ((y + dy) * pw + (x + dx)).unsqueeze(-1)).squeeze(-1)
+
+        c = at(0, 0)
+        dx = 0.5 * (at(1, 0) - at(-1, 0))
+        dy = 0.5 * (at(0, 1) - at(0, -1))
+        dxx = at(1, 0) - 2 * c + at(-1, 0)
+        dyy = at(0, 1) - 2 * c + at(0, -1)
+        dxy = 0.25 * (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1))
+        det = dxx * dyy - dxy * dxy
+        ok = (det.abs() > 1e-12) & (dxx < 0) & (dyy < 0)
+        safe = torch.where(ok, det, torch.ones_like(det))
+        ox = -(dyy * dx - dxy * dy) / safe
+        oy = -(dxx * dy - dxy * dx) / safe
+        offset = torch.stack([ox, oy], -1).clamp(-1.0, 1.0)
+        return torch.where(ok.unsqueeze(-1), offset, torch.zeros_like(offset))

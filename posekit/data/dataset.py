@@ -1,0 +1,89 @@
+"""PyTorch datasets over posekit HDF5 files, safe with DataLoader workers (files open lazily per process)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from posekit.data.h5format import decode_image, validate_h5
+
+
+class H5KeypointDataset(Dataset):
+    """Samples of one split: ``{"image": uint8 [3,H,W], "keypoints": float32 [K,3], "index": int}``.
+
+    Only the path is pickled to workers; each process opens its own handle on first access.
+    """
+
+    def __init__(self, path: Path, with_masks: bool = False):
+        self.path = Path(path)
+        self.attrs = validate_h5(self.path)
+        self.meta = self.attrs["meta"]
+        self.codec = str(self.attrs["image_codec"])
+        self.image_size = tuple(int(v) for v in self.attrs["image_size"])
+        self.with_masks = with_masks and "masks" in self.attrs["datasets"]
+        self._n = int(self.attrs["num_samples"])
+        self._file: h5py.File | None = None
+        self._pid: int | None = None
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _handle(self) -> h5py.File:
+        if self._file is None or self._pid != os.getpid():
+            self._file = h5py.File(self.path, "r")
+            self._pid = os.getpid()
+        return self._file
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_file"] = None
+        state["_pid"] = None
+        return state
+
+    def read_image(self, index: int) -> np.ndarray:
+        raw = self._handle()["images"][index]
+        return raw if self.codec == "raw" else decode_image(raw)
+
+    def __getitem__(self, index: int) -> dict:
+        f = self._handle()
+        item = {
+            "image": torch.from_numpy(np.ascontiguousarray(self.read_image(index).transpose(2, 0, 1))),
+            "keypoints": torch.from_numpy(f["keypoints"][index]),
+            "index": index,
+        }
+        if self.with_masks:
+            item["mask"] = torch.from_numpy(f["masks"][index])
+        return item
+
+
+class StepBatchSampler(Sampler[list[int]]):
+    """Infinite batches for step-based training, reproducible from (seed, step).
+
+    Step ``s`` takes batch ``s mod E`` of the permutation for epoch ``s // E`` (``E`` batches per epoch, last
+    partial batch dropped), so resuming at any step reproduces the data order exactly.
+    """
+
+    def __init__(self, num_samples: int, batch_size: int, seed: int, start_step: int = 0):
+        if num_samples < batch_size:
+            raise ValueError(f"dataset has {num_samples} samples, fewer than one batch of {batch_size}")
+        self.n, self.b, self.seed, self.start = num_samples, batch_size, seed, start_step
+        self.per_epoch = num_samples // batch_size
+
+    def __iter__(self):
+        step = self.start
+        epoch, perm = -1, None
+        while True:
+            e, pos = divmod(step, self.per_epoch)
+            if e != epoch:
+                g = torch.Generator().manual_seed(self.seed * 100_003 + e)
+                perm, epoch = torch.randperm(self.n, generator=g), e
+            yield perm[pos * self.b : (pos + 1) * self.b].tolist()
+            step += 1
+
+    def __len__(self) -> int:  # pragma: no cover - infinite; DataLoader needs no length
+        raise TypeError("StepBatchSampler is infinite")

@@ -1,0 +1,147 @@
+"""The two appearance/pose domains of the built-in benchmark and the drawing of backgrounds and effects."""
+
+from __future__ import annotations
+
+import colorsys
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+
+@dataclass(frozen=True)
+class DomainStyle:
+    """Everything that differs between the clean ``source`` look and the ``target`` look."""
+
+    name: str
+    pose_spread: float  # joint-angle spread, see bodies.sample_angles
+    elevation: tuple[float, float]  # camera elevation, degrees
+    roll: tuple[float, float]  # in-plane body tilt, degrees
+    fill: tuple[float, float]  # longest body side / image side
+    jitter: float  # centre offset, fraction of the image side
+    background: str  # "studio" (plain gradient) | "clutter" (blobs and shapes)
+    clutter: float  # clutter strength in [0, 1]: colour variation of the background and number of shapes
+    texture_prob: float  # chance that a clothing part is striped/checked
+    saturation: tuple[float, float]  # clothing colours (HSV)
+    value: tuple[float, float]
+    light: float  # 0 = fixed studio light; 1 = random direction, colour cast, uneven illumination, gamma
+    blur: tuple[float, float]  # Gaussian blur radius, pixels
+    noise: tuple[float, float]  # Gaussian noise std, in [0, 1] units
+    occluder_prob: float  # chance of an occluding shape over the body (a second one at half that chance)
+    distractors: int  # at most this many limb-like shapes in the background
+
+
+SOURCE = DomainStyle(
+    name="source", pose_spread=0.18, elevation=(-8.0, 12.0), roll=(-6.0, 6.0), fill=(0.72, 0.86), jitter=0.03,
+    background="studio", clutter=0.0, texture_prob=0.0, saturation=(0.55, 0.9), value=(0.75, 1.0), light=0.0,
+    blur=(0.0, 0.0), noise=(0.0, 0.004), occluder_prob=0.0, distractors=0,
+)
+FULL_TARGET = DomainStyle(
+    name="target", pose_spread=0.38, elevation=(-25.0, 35.0), roll=(-30.0, 30.0), fill=(0.6, 0.95), jitter=0.08,
+    background="clutter", clutter=0.6, texture_prob=0.7, saturation=(0.1, 0.6), value=(0.2, 0.75), light=1.0,
+    blur=(0.0, 1.3), noise=(0.01, 0.06), occluder_prob=0.6, distractors=4,
+)
+
+
+def domain_style(domain: str, gap: float) -> DomainStyle:
+    """``source``, or the ``target`` look at strength ``gap`` ∈ [0, 1]: every factor moves from the source value
+    (gap 0) to the full target value (gap 1) together, so one number controls the domain gap."""
+    if domain == "source":
+        return SOURCE
+
+    def lerp(a, b):
+        if isinstance(a, tuple):
+            return tuple(lerp(x, y) for x, y in zip(a, b))
+        return a + gap * (b - a)
+
+    values = {f: lerp(getattr(SOURCE, f), getattr(FULL_TARGET, f)) for f in SOURCE.__dataclass_fields__
+              if f not in ("name", "background", "distractors")}
+    return DomainStyle(name="target", background="clutter", distractors=round(gap * FULL_TARGET.distractors),
+                       **values)
+
+
+SKIN_TONES = np.array(
+    [[0.96, 0.80, 0.69], [0.87, 0.67, 0.53], [0.76, 0.57, 0.42], [0.55, 0.38, 0.26], [0.36, 0.24, 0.17]]
+)
+
+
+def random_colour(rng: np.random.Generator, style: DomainStyle) -> np.ndarray:
+    h = rng.random()
+    s = rng.uniform(*style.saturation)
+    v = rng.uniform(*style.value)
+    return np.array(colorsys.hsv_to_rgb(h, s, v))
+
+
+def draw_background(rng: np.random.Generator, size: int, style: DomainStyle) -> np.ndarray:
+    """An ``[S, S, 3]`` float background in [0, 1]."""
+    if style.background == "studio":
+        top = np.array(colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.0, 0.35), rng.uniform(0.25, 0.97)))
+        bottom = top * rng.uniform(0.7, 0.9)
+        ramp = np.linspace(0.0, 1.0, size)[:, None, None]
+        img = top * (1 - ramp) + bottom * ramp
+        horizon = int(size * rng.uniform(0.6, 0.85))
+        img[horizon:] *= 0.9
+        return np.broadcast_to(img, (size, size, 3)).copy()
+    # clutter: a muted base colour with smooth colour blobs of amplitude `clutter`, then random shapes
+    base = random_colour(rng, style)
+    gh, gw = rng.integers(3, 8), rng.integers(3, 8)
+    luminance = 1 + style.clutter * (rng.random((gh, gw, 1)) - 0.5) * 1.6
+    chroma = 0.3 * style.clutter * (rng.random((gh, gw, 3)) - 0.5)
+    grid = base * luminance + chroma
+    blobs = Image.fromarray((np.clip(grid, 0, 1) * 255).astype(np.uint8)).resize((size, size), Image.BICUBIC)
+    canvas = blobs.copy()
+    draw = ImageDraw.Draw(canvas)
+    for _ in range(rng.integers(0, round(12 * style.clutter) + 1)):
+        colour = tuple(int(c) for c in (random_colour(rng, style) * 255))
+        x0, y0 = rng.uniform(-0.2, 1.0, 2) * size
+        wh = rng.uniform(0.05, 0.5, 2) * size
+        box = [x0, y0, x0 + wh[0], y0 + wh[1]]
+        kind = rng.integers(3)
+        if kind == 0:
+            draw.rectangle(box, fill=colour)
+        elif kind == 1:
+            draw.ellipse(box, fill=colour)
+        else:
+            draw.line(box, fill=colour, width=int(rng.integers(1, max(2, size // 24))))
+    return np.asarray(canvas, dtype=np.float64) / 255.0
+
+
+def draw_occluders(rng: np.random.Generator, image: np.ndarray, body_box: np.ndarray, style: DomainStyle) -> np.ndarray:
+    """Maybe paint one or two shapes over the body box; returns their ``[S, S]`` boolean mask."""
+    size = image.shape[0]
+    mask_img = Image.new("L", (size, size), 0)
+    n = int(rng.random() < style.occluder_prob) + int(rng.random() < style.occluder_prob / 2)
+    if n == 0:
+        return np.zeros((size, size), dtype=bool)
+    draw = ImageDraw.Draw(mask_img)
+    x0, y0, x1, y1 = body_box
+    for _ in range(n):
+        cx, cy = rng.uniform(x0, x1), rng.uniform(y0, y1)
+        w, h = rng.uniform(0.12, 0.3, 2) * size
+        box = [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]
+        (draw.rectangle if rng.random() < 0.5 else draw.ellipse)(box, fill=255)
+    mask = np.asarray(mask_img) > 127
+    colour = random_colour(rng, style)
+    shade = np.linspace(rng.uniform(0.6, 1.0), rng.uniform(0.6, 1.0), size)[None, :, None]
+    image[mask] = (colour * shade * np.ones((size, 1, 1)))[mask]
+    return mask
+
+
+def apply_effects(rng: np.random.Generator, image: np.ndarray, style: DomainStyle) -> np.ndarray:
+    """Lighting gradient, colour cast, blur and sensor noise; returns uint8 ``[S, S, 3]``."""
+    size = image.shape[0]
+    if style.light > 0:
+        angle = rng.uniform(0, 2 * np.pi)
+        ys, xs = np.mgrid[0:size, 0:size] / size - 0.5
+        ramp = 1.0 + style.light * rng.uniform(0.1, 0.5) * (np.cos(angle) * xs + np.sin(angle) * ys)
+        image = image * ramp[..., None] * (1 + style.light * rng.uniform(-0.2, 0.2, 3))
+        image = np.clip(image, 0, 1) ** (1 + style.light * rng.uniform(-0.3, 0.4))
+    out = Image.fromarray((np.clip(image, 0, 1) * 255).astype(np.uint8))
+    radius = rng.uniform(*style.blur)
+    if radius > 0.05:
+        out = out.filter(ImageFilter.GaussianBlur(radius))
+    arr = np.asarray(out, dtype=np.float64) / 255.0
+    sigma = rng.uniform(*style.noise)
+    if sigma > 0:
+        arr = arr + rng.standard_normal(arr.shape) * sigma
+    return (np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8)

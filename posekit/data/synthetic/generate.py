@@ -1,0 +1,134 @@
+"""Render one sample of the built-in benchmark: pose → camera → z-buffered image, labels and mask."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from posekit.data.synthetic.bodies import BodyModel, euler_to_matrix, forward_kinematics, sample_angles
+from posekit.data.synthetic.domains import (
+    SKIN_TONES,
+    DomainStyle,
+    apply_effects,
+    draw_background,
+    draw_occluders,
+    random_colour,
+)
+from posekit.data.synthetic.render import Capsule, project, render_capsules
+
+FLIP_YZ = np.diag([1.0, -1.0, -1.0])  # body (X left, Y up, Z forward) → camera (X right, Y down, Z ahead)
+
+
+def _camera_pose(rng: np.random.Generator, style: DomainStyle) -> np.ndarray:
+    yaw = rng.uniform(0, 360)
+    elev = rng.uniform(*style.elevation)
+    roll = rng.uniform(*style.roll)
+    r_yaw = euler_to_matrix(np.array([0.0, yaw, 0.0]))
+    r_elev = euler_to_matrix(np.array([elev, 0.0, 0.0]))
+    r_roll = euler_to_matrix(np.array([0.0, 0.0, roll]))
+    return r_roll @ r_elev @ FLIP_YZ @ r_yaw
+
+
+def _part_appearance(rng: np.random.Generator, body: BodyModel, style: DomainStyle) -> dict[str, tuple]:
+    looks: dict[str, tuple] = {}
+    for part in body.parts:
+        if part == "skin":
+            base = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.05)
+        elif part == "dark":
+            base = np.full(3, rng.uniform(0.05, 0.2))
+        else:
+            base = random_colour(rng, style)
+        texture = None
+        if part not in ("skin", "dark") and rng.random() < style.texture_prob:
+            second = random_colour(rng, style)
+            if rng.random() < 0.5:
+                texture = ("stripes", rng.uniform(0.15, 0.5), rng.uniform(0, 6.28), second)
+            else:
+                texture = ("checker", rng.uniform(0.3, 0.8), second)
+        looks[part] = (np.clip(base, 0, 1), texture)
+    return looks
+
+
+def render_sample(body: BodyModel, style: DomainStyle, size: int, rng: np.random.Generator) -> dict:
+    """One labelled sample.
+
+    Returns ``image`` ``[S,S,3]`` uint8, ``keypoints`` ``[K,3]`` (x, y, v with v 0 = outside, 1 = occluded,
+    2 = visible), ``keypoints3d`` ``[K,3]`` camera metres, ``intrinsics`` ``[3,3]``, ``mask`` ``[S,S]`` uint8,
+    ``bbox`` ``[4]`` (x0, y0, x1, y1 of the visible silhouette).
+    """
+    idx = body.index()
+    angles = sample_angles(body, rng, style.pose_spread)
+    scales = np.full(len(body.nodes), rng.uniform(0.9, 1.1)) * rng.uniform(0.93, 1.07, len(body.nodes))
+    thickness = rng.uniform(0.8, 1.25)
+    pos = forward_kinematics(body, angles, scales)
+    cam = (_camera_pose(rng, style) @ (pos - pos.mean(0)).T).T
+    depth = rng.uniform(3.5, 6.0)
+    cam[:, 2] += depth
+
+    # Choose intrinsics so the body fills the requested fraction of the image (a crop around the person).
+    norm = cam[:, :2] / cam[:, 2:3]
+    pad = 0.12 * thickness / depth
+    lo, hi = norm.min(0) - pad, norm.max(0) + pad
+    side = float((hi - lo).max())
+    f = rng.uniform(*style.fill) * size / side
+    centre = size / 2 - 0.5 + rng.uniform(-style.jitter, style.jitter, 2) * size
+    c = centre - f * (lo + hi) / 2
+    K = np.array([[f, 0, c[0]], [0, f, c[1]], [0, 0, 1.0]])
+
+    looks = _part_appearance(rng, body, style)
+    capsules = [
+        Capsule(cam[idx[limb.a]], cam[idx[limb.b]], limb.radius * thickness, *looks[limb.part]) for limb in body.limbs
+    ]
+    image = draw_background(rng, size, style)
+    n_distract = int(rng.integers(0, style.distractors + 1))
+    if n_distract:
+        far = []
+        for _ in range(n_distract):
+            a = np.array([*rng.uniform(-1.5, 1.5, 2), depth + rng.uniform(1.0, 3.0)])
+            b = a + rng.normal(0, 0.35, 3)
+            b[2] = max(b[2], depth + 0.5)
+            far.append(Capsule(a, b, rng.uniform(0.04, 0.12), random_colour(rng, style)))
+        render_capsules(image, far, K, np.array([0.2, -0.6, -0.77]), 0.5, 0.5, np.ones(3))
+
+    light, ambient, diffuse, light_colour = np.array([0.25, -0.55, -0.8]), 0.45, 0.6, np.ones(3)
+    if style.light > 0:  # move from the fixed studio light towards a random one
+        random_dir = rng.normal(0, 1, 3)
+        random_dir[2] = -abs(random_dir[2]) - 0.3
+        light = light / np.linalg.norm(light) * (1 - style.light) + style.light * random_dir / np.linalg.norm(random_dir)
+        ambient += style.light * (rng.uniform(0.15, 0.5) - ambient)
+        diffuse += style.light * (rng.uniform(0.4, 0.9) - diffuse)
+        light_colour = 1 + style.light * rng.uniform(-0.2, 0.2, 3)
+    light = light / max(np.linalg.norm(light), 1e-6)
+    zbuf = render_capsules(image, capsules, K, light, ambient, diffuse, light_colour)
+    silhouette = np.isfinite(zbuf)
+
+    kp_nodes = [idx[name] for name in body.keypoints]
+    kp3d = cam[kp_nodes]
+    kp2d = project(kp3d, K)
+    radius = np.full(len(kp_nodes), 0.1)
+    for j, node in enumerate(kp_nodes):
+        touching = [limb.radius for limb in body.limbs if idx[limb.a] == node or idx[limb.b] == node]
+        if touching:
+            radius[j] = max(touching) * thickness
+    inside = (kp2d >= 0).all(1) & (kp2d <= size - 1).all(1)
+    vis = np.where(inside, 2, 0)
+    px = np.clip(np.rint(kp2d).astype(int), 0, size - 1)
+    hidden = zbuf[px[:, 1], px[:, 0]] < kp3d[:, 2] - 1.2 * radius
+    vis[inside & hidden] = 1
+
+    if silhouette.any():
+        ys, xs = np.nonzero(silhouette)
+        body_box = np.array([xs.min(), ys.min(), xs.max(), ys.max()], dtype=np.float64)
+    else:
+        body_box = np.array([0, 0, size - 1, size - 1], dtype=np.float64)
+    occluded = draw_occluders(rng, image, body_box, style)
+    vis[(vis == 2) & occluded[px[:, 1], px[:, 0]]] = 1
+    mask = silhouette & ~occluded
+    image_u8 = apply_effects(rng, image, style)
+    return {
+        "image": image_u8,
+        "keypoints": np.concatenate([kp2d, vis[:, None]], 1).astype(np.float32),
+        "keypoints3d": kp3d.astype(np.float32),
+        "intrinsics": K.astype(np.float32),
+        "mask": mask.astype(np.uint8),
+        "bbox": body_box.astype(np.float32),
+    }

@@ -1,0 +1,60 @@
+"""Checkpoints: plain dicts of tensors and Python containers, written atomically, read with ``weights_only=True``.
+
+Keys: ``format`` ("posekit.ckpt"), ``version``, ``stage``, ``method``, ``step``, ``posekit_version``,
+``torch_version``, ``model`` (state dict), ``teacher`` (state dict or None), ``aux`` (other modules),
+``optim``, ``sched``, ``scaler``, ``rng``, ``config`` (resolved, JSON-able), ``config_sha1``, ``keypoints``
+(KeypointMeta as a dict), ``lineage``, ``metrics``, ``selected_by``.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from posekit.errors import CheckpointError, MissingArtifactError
+from posekit.workspace import atomic_write_bytes
+
+FORMAT = "posekit.ckpt"
+VERSION = 1
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """Serialise ``payload`` (plus format/version keys) and write it atomically."""
+    buf = io.BytesIO()
+    torch.save({"format": FORMAT, "version": VERSION, **payload}, buf)
+    buf.seek(0)
+    try:  # never write a checkpoint that posekit itself could not read back safely
+        torch.load(buf, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise TypeError(f"checkpoint payload holds a non-plain object: {str(exc).splitlines()[-3][:200]}") from None
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a posekit checkpoint safely; refuses pickled objects and other formats with a clear message."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingArtifactError(f"no checkpoint at {path}", hint="list a run's checkpoints with `ls RUN/ckpt`")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise CheckpointError(
+            f"{path}: refused, it holds pickled Python objects that weights_only loading does not allow ({first[:120]})",
+            hint="posekit checkpoints hold only tensors and plain containers; re-export the weights as a state dict",
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint ({exc.__class__.__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})",
+            hint="the file may be truncated; use ckpt/last.pt of the run or re-run the stage",
+        ) from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a posekit checkpoint (no format key {FORMAT!r})",
+                              hint="pass a file written by posekit pretrain/adapt")
+    if ckpt.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {ckpt.get('version')}, this posekit reads {VERSION}")
+    return ckpt

@@ -1,0 +1,163 @@
+"""The one training loop every stage uses: step-based, AMP on GPU, divergence guard, resumable checkpoints."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from posekit.engine.checkpoint import save_checkpoint
+from posekit.engine.logging import MetricsWriter, console, make_progress
+from posekit.engine.seed import capture_rng
+from posekit.errors import TrainingDiverged
+from posekit.methods.base import Method
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    best_metric: float = -math.inf
+    best_step: int = -1
+
+
+def multistep_lambda(total: int, milestones: tuple[float, ...], gamma: float) -> Callable[[int], float]:
+    """LR factor as a pure function of the step: ×gamma after each milestone (fractions of ``total``)."""
+    bounds = [round(f * total) for f in milestones]
+    return lambda step: gamma ** sum(step >= b for b in bounds)
+
+
+class Trainer:
+    """Runs ``method`` for ``total_steps`` on ``batches``.
+
+    ``validate(model) -> {"name": value}`` is called every ``val_every`` steps and at the end when given;
+    ``select_key`` names the value that picks ``best.pt``. ``ckpt_header`` is stored in every checkpoint.
+    """
+
+    def __init__(
+        self,
+        method: Method,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler,
+        batches: Iterator[dict],
+        run_dir: Path,
+        total_steps: int,
+        device: torch.device,
+        ckpt_header: dict[str, Any],
+        log_every: int = 20,
+        ckpt_every: int = 200,
+        val_every: int = 0,
+        validate: Callable[[torch.nn.Module], dict[str, float]] | None = None,
+        select_key: str | None = None,
+        amp: bool = True,
+    ):
+        self.method, self.optimizer, self.scheduler = method, optimizer, scheduler
+        self.batches, self.run_dir, self.total = batches, Path(run_dir), total_steps
+        self.device, self.header = device, ckpt_header
+        self.log_every, self.ckpt_every, self.val_every = log_every, ckpt_every, val_every
+        self.validate, self.select_key = validate, select_key
+        self.amp = amp and device.type == "cuda"
+        self.state = TrainState()
+        self.metrics = MetricsWriter(self.run_dir / "metrics.jsonl")
+
+    # -- checkpoints ---------------------------------------------------------------------------------------
+    def full_state(self) -> dict[str, Any]:
+        return {
+            **self.header,
+            "step": self.state.step,
+            "model": self.method.inference_model().state_dict(),
+            "method_state": self.method.state_dict(),
+            "optim": self.optimizer.state_dict(),
+            "sched": self.scheduler.state_dict(),
+            "rng": {"global": capture_rng(), "method": self.method.rng_state()},
+            "train_state": {"best_metric": self.state.best_metric, "best_step": self.state.best_step},
+        }
+
+    def weights_only_state(self, selected_by: str, metrics: dict[str, float]) -> dict[str, Any]:
+        return {**self.header, "step": self.state.step, "model": self.method.inference_model().state_dict(),
+                "selected_by": selected_by, "metrics": metrics}
+
+    def load_full_state(self, ckpt: dict[str, Any]) -> None:
+        from posekit.engine.seed import restore_rng
+
+        self.method.load_state_dict(ckpt["method_state"])
+        self.optimizer.load_state_dict(ckpt["optim"])
+        self.scheduler.load_state_dict(ckpt["sched"])
+        restore_rng(ckpt["rng"]["global"])
+        self.method.load_rng_state(ckpt["rng"]["method"])
+        self.state = TrainState(ckpt["step"], ckpt["train_state"]["best_metric"], ckpt["train_state"]["best_step"])
+        self.metrics.truncate_after(self.state.step)
+
+    # -- loop ----------------------------------------------------------------------------------------------
+    def _to_device(self, batch: dict) -> dict:
+        return {k: (v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
+
+    def _run_validation(self) -> dict[str, float]:
+        if self.validate is None:
+            return {}
+        model = self.method.inference_model()
+        results = self.validate(model)
+        model.train()
+        self.metrics.write({"step": self.state.step, "split": "source_val", **results})
+        if self.select_key and results.get(self.select_key, -math.inf) > self.state.best_metric:
+            self.state.best_metric = results[self.select_key]
+            self.state.best_step = self.state.step
+            save_checkpoint(self.run_dir / "ckpt" / "best.pt", self.weights_only_state("source_val", results))
+        return results
+
+    def fit(self) -> dict[str, float]:
+        self.method.train()
+        sums: dict[str, float] = {}
+        count, t_data, t_iter = 0, 0.0, 0.0
+        last_val: dict[str, float] = {}
+        with make_progress() as progress:
+            task = progress.add_task("train", total=self.total, completed=self.state.step, info="")
+            tick = time.perf_counter()
+            while self.state.step < self.total:
+                batch = self._to_device(next(self.batches))
+                t_loaded = time.perf_counter()
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+                    losses = self.method(batch, self.state.step)
+                bad = [k for k, v in losses.items() if not torch.isfinite(v.detach()).all()]
+                if bad:
+                    raise TrainingDiverged(
+                        f"non-finite loss term {', '.join(bad)} at step {self.state.step}",
+                        hint=f"the last good checkpoint is {self.run_dir / 'ckpt' / 'last.pt'}; lower optim.lr or check the data",
+                    )
+                self.optimizer.zero_grad(set_to_none=True)
+                losses["loss"].backward()
+                self.optimizer.step()
+                self.scheduler.step()
+                self.method.after_step(self.state.step)
+                self.state.step += 1
+                now = time.perf_counter()
+                t_data += t_loaded - tick
+                t_iter += now - tick
+                tick = now
+                count += 1
+                for k, v in losses.items():
+                    sums[k] = sums.get(k, 0.0) + float(v.detach())
+                step = self.state.step
+                if step % self.log_every == 0 or step == self.total:
+                    record = {"step": step, "lr": self.optimizer.param_groups[0]["lr"],
+                              "time/iter": t_iter / count, "time/data": t_data / count}
+                    record.update({f"loss/{k}": v / count for k, v in sums.items()})
+                    if self.device.type == "cuda":
+                        record["mem/max_gb"] = torch.cuda.max_memory_allocated() / 2**30
+                    self.metrics.write(record)
+                    progress.update(task, info=f"loss {record['loss/loss']:.2e}  {1 / max(record['time/iter'], 1e-9):.1f} it/s")
+                    sums, count, t_data, t_iter = {}, 0, 0.0, 0.0
+                if self.val_every and step % self.val_every == 0 and step != self.total:
+                    last_val = self._run_validation()
+                if step % self.ckpt_every == 0 or step == self.total:
+                    save_checkpoint(self.run_dir / "ckpt" / "last.pt", self.full_state())
+                progress.update(task, completed=step)
+                tick = time.perf_counter()
+        last_val = self._run_validation() or last_val
+        if last_val:
+            console.print("source validation: " + ", ".join(f"{k} {v:.4f}" for k, v in last_val.items()))
+        return last_val

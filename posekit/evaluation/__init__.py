@@ -1,0 +1,1 @@
+"""Evaluation: predictions in original coordinates, PCK (standard and legacy protocols), tables."""

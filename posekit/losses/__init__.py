@@ -1,0 +1,1 @@
+"""Loss modules, one per file."""

@@ -1,0 +1,1 @@
+"""Training methods: each turns a batch into a dict of named losses (including ``loss``)."""

@@ -1,0 +1,33 @@
+"""The contract between a method and the shared trainer."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Method(nn.Module):
+    """A training objective around one or more networks.
+
+    ``forward(batch, step)`` returns a dict of scalar tensors with the total under ``"loss"``.
+    ``inference_model()`` is the network evaluation should use (the teacher when a method has one), and
+    ``inference_name`` says which it is.
+    """
+
+    name = "base"
+    inference_name = "model"
+
+    def forward(self, batch: dict, step: int) -> dict[str, torch.Tensor]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def inference_model(self) -> nn.Module:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def after_step(self, step: int) -> None:
+        """Hook after each optimiser step (e.g. an EMA update)."""
+
+    def rng_state(self) -> dict:
+        return {}
+
+    def load_rng_state(self, state: dict) -> None:
+        pass

@@ -1,0 +1,60 @@
+"""Supervised heatmap training on labelled source images (``posekit pretrain``)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from posekit.config.schema import AugmentConfig
+from posekit.data.augment import colour_jitter, flip_joints, normalise, sample_affine, transform_keypoints, warp_images
+from posekit.data.codec import HeatmapCodec
+from posekit.data.meta import KeypointMeta
+from posekit.losses.heatmap import WeightedHeatmapMSE
+from posekit.methods.base import Method
+
+
+class SupervisedMethod(Method):
+    """Augment a uint8 batch on the device, encode Gaussian targets, regress heatmaps.
+
+    Batch: ``image`` uint8 ``[B,3,H,W]``, ``keypoints`` ``[B,K,3]`` in stored-crop pixels.
+    """
+
+    name = "supervised"
+
+    def __init__(self, model: nn.Module, codec: HeatmapCodec, augment: AugmentConfig, meta: KeypointMeta, seed: int):
+        super().__init__()
+        self.model = model
+        self.codec = codec
+        self.augment = augment
+        self.flip_perm = meta.flip_permutation()
+        self.loss_fn = WeightedHeatmapMSE()
+        self.generator = torch.Generator().manual_seed(seed + 7919)
+
+    def prepare_inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Augmented, normalised images ``[B,3,S,S]`` and keypoints ``[B,K,3]`` in input pixels."""
+        images = batch["image"].float() / 255.0
+        b, _, h, w = images.shape
+        a = self.augment
+        m, flipped = sample_affine(b, (h, w), self.codec.input_size, a.rotation, a.scale, a.shear, a.translate, a.flip,
+                                   generator=self.generator, device=images.device)
+        images = warp_images(images, m, self.codec.input_size)
+        images = colour_jitter(images, a.colour, generator=self.generator)
+        keypoints = flip_joints(transform_keypoints(batch["keypoints"].float(), m), flipped, self.flip_perm)
+        return normalise(images), keypoints
+
+    def forward(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+        images, keypoints = self.prepare_inputs(batch)
+        targets, weights = self.codec.encode(keypoints)
+        pred = self.model(images)["heatmaps"]
+        heatmap = self.loss_fn(pred, targets, weights)
+        return {"loss": heatmap, "heatmap": heatmap}
+
+    def inference_model(self) -> nn.Module:
+        return self.model
+
+    def rng_state(self) -> dict:
+        return {"augment": self.generator.get_state()}
+
+    def load_rng_state(self, state: dict) -> None:
+        if "augment" in state:
+            self.generator.set_state(state["augment"])

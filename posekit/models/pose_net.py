@@ -1,0 +1,46 @@
+"""SimpleBaseline: ResNet + three stride-2 deconvolutions + 1×1 head; heatmaps at 1/4 of the input."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from posekit.config.schema import ModelConfig
+from posekit.models.backbones import ResNetBackbone
+
+
+class DeconvHead(nn.Module):
+    """``[B,C,h,w]`` → features ``[B,D,8h,8w]`` (3 × ConvTranspose k4 s2 + BN + ReLU) and heatmaps ``[B,K,8h,8w]``."""
+
+    def __init__(self, in_channels: int, channels: int, num_joints: int):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for _ in range(3):
+            layers += [nn.ConvTranspose2d(in_channels, channels, 4, 2, 1, bias=False), nn.BatchNorm2d(channels),
+                       nn.ReLU(inplace=True)]
+            in_channels = channels
+        self.deconv = nn.Sequential(*layers)
+        self.final = nn.Conv2d(channels, num_joints, 1)
+        for m in self.modules():
+            if isinstance(m, (nn.ConvTranspose2d, nn.Conv2d)):
+                nn.init.normal_(m.weight, std=0.001)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.deconv(x)
+        return features, self.final(features)
+
+
+class PoseNet(nn.Module):
+    """``[B,3,S,S]`` → ``{"heatmaps": [B,K,S/4,S/4], "features": [B,D,S/4,S/4]}`` (features feed discriminators)."""
+
+    def __init__(self, cfg: ModelConfig, num_joints: int):
+        super().__init__()
+        self.backbone = ResNetBackbone(cfg.backbone, cfg.width, cfg.pretrained)
+        channels = max(8, round(cfg.deconv_channels * cfg.width))
+        self.head = DeconvHead(self.backbone.out_channels, channels, num_joints)
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        features, heatmaps = self.head(self.backbone(images))
+        return {"heatmaps": heatmaps, "features": features}

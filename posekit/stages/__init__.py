@@ -1,0 +1,1 @@
+"""Stage orchestration: build everything a CLI command needs and run it (the CLI modules stay thin)."""

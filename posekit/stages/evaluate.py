@@ -1,0 +1,135 @@
+"""The ``eval`` stage: load a checkpoint, predict prepared splits, score them, write JSON."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from rich.table import Table
+
+from posekit import __version__
+from posekit.config.schema import ModelConfig
+from posekit.data.h5format import validate_h5
+from posekit.data.meta import KeypointMeta
+from posekit.engine.checkpoint import load_checkpoint
+from posekit.engine.device import pick_device
+from posekit.engine.logging import console, make_progress
+from posekit.errors import CheckpointError, ConfigError, DataError, MissingArtifactError
+from posekit.evaluation.evaluate import predict_split, score_legacy, score_split
+from posekit.models.pose_net import PoseNet
+from posekit.workspace import Workspace, atomic_write_json, now_iso
+
+CHECKPOINT_NAMES = ("final", "best", "last")
+
+
+def resolve_checkpoint(ws: Workspace, run: str, checkpoint: str) -> Path:
+    """``run`` + ``checkpoint`` (final/best/last or a file path) → checkpoint file."""
+    if checkpoint not in CHECKPOINT_NAMES:
+        path = Path(checkpoint)
+        if not path.is_file():
+            raise MissingArtifactError(f"no checkpoint file {path}", hint=f"use one of {', '.join(CHECKPOINT_NAMES)} or a .pt path")
+        return path.resolve()
+    run_dir = ws.resolve_run(run)
+    path = run_dir / "ckpt" / f"{checkpoint}.pt"
+    if not path.exists():
+        have = sorted(p.stem for p in (run_dir / "ckpt").glob("*.pt"))
+        hint = (f"this run has {', '.join(have)}; pass --checkpoint last, or finish it with `posekit pretrain --resume {run_dir}`"
+                if have else "the run has no checkpoints yet; resume or re-run it")
+        raise MissingArtifactError(f"{path} does not exist (run not finished?)", hint=hint)
+    return path
+
+
+def load_model(ckpt_path: Path, weights: str, device):
+    """Build the network from a checkpoint; returns (model, which weights, checkpoint dict, meta)."""
+    ckpt = load_checkpoint(ckpt_path)
+    try:
+        model_cfg = ModelConfig.model_validate(ckpt["config"]["model"])
+        meta = KeypointMeta.from_json(__import__("json").dumps(ckpt["keypoints"]))
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(f"{ckpt_path}: incomplete checkpoint header ({exc})") from None
+    teacher = ckpt.get("teacher")
+    if weights == "auto":
+        weights = "teacher" if teacher is not None else "student"
+    if weights == "teacher" and teacher is None:
+        raise ConfigError(f"{ckpt_path} has no teacher (stage {ckpt.get('stage')})", hint="use --weights student")
+    state = teacher if weights == "teacher" else ckpt["model"]
+    model = PoseNet(model_cfg, meta.num_joints)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{ckpt_path}: weights do not fit the {model_cfg.backbone} architecture it declares",
+                              hint=str(exc).splitlines()[0][:160]) from None
+    return model.to(device).eval(), weights, ckpt, meta
+
+
+def run_eval(ws: Workspace, run: str, data: list[str], thr: float, metric: str, protocol: str, normalisation: str,
+             include_occluded: bool, checkpoint: str, weights: str, batch_size: int, device_name: str) -> list[dict]:
+    device = pick_device(device_name)
+    ckpt_path = resolve_checkpoint(ws, run, checkpoint)
+    model, weights_used, ckpt, meta = load_model(ckpt_path, weights, device)
+    cfg = ckpt["config"]
+    input_size, sigma = cfg["data"]["input_size"], cfg["data"]["sigma"]
+    out_dir = ckpt_path.parent.parent / "eval" if ckpt_path.parent.name == "ckpt" else ckpt_path.parent / "eval"
+    selected = ckpt.get("selected_by", "last")
+    results = []
+    for spec in data:
+        dataset, split, path = ws.require_split(spec)
+        attrs = validate_h5(path)
+        if attrs["meta"].names != meta.names:
+            raise DataError(f"{path}: keypoints {attrs['meta'].name} ({attrs['meta'].num_joints}) differ from the "
+                            f"checkpoint's {meta.name} ({meta.num_joints})", hint="evaluate on data with the same skeleton")
+        with make_progress(transient=True) as progress:
+            task = progress.add_task(f"eval {spec}", total=int(attrs["num_samples"]), info="")
+            pred = predict_split(model, path, input_size, sigma, device, batch_size, legacy=protocol == "legacy",
+                                 on_batch=lambda n, task=task: progress.advance(task, n))
+        record = {
+            "metric": metric, "threshold": thr, "protocol": protocol, "data": spec, "num_samples": int(attrs["num_samples"]),
+            "checkpoint": str(ckpt_path), "stage": ckpt.get("stage"), "weights": weights_used, "step": ckpt.get("step"),
+            "selected_by": selected, "config_sha1": ckpt.get("config_sha1"), "posekit_version": __version__,
+            "evaluated": now_iso(),
+        }
+        if protocol == "standard":
+            record.update({
+                "coordinate_space": "original image pixels",
+                "normalisation": {"bbox": "longer side of the ground-truth person box",
+                                  "image": "longer side of the original image"}[normalisation],
+                "counted_joints": "labelled (visible or occluded)" if include_occluded else "visible",
+                **score_split(pred, path, thr, normalisation, 1 if include_occluded else 2),
+            })
+        else:
+            record.update({
+                "coordinate_space": f"heatmap ({input_size // 4}×{input_size // 4}) integer argmax, as tllib/UDAPE/DAML",
+                "normalisation": "heatmap side / 10, threshold 0.5 (= 5% of the input side); threshold option ignored",
+                "counted_joints": "visible, ground-truth argmax x>1 and y>1",
+                **score_legacy(pred),
+            })
+        if selected == "oracle":
+            record["warning"] = "ORACLE: model selected on target test labels"
+        suffix = "" if protocol == "standard" else "-legacy"
+        atomic_write_json(out_dir / f"{dataset}-{split}{suffix}.json", record)
+        record["json"] = str(out_dir / f"{dataset}-{split}{suffix}.json")
+        results.append(record)
+    print_table(results, meta)
+    return results
+
+
+def print_table(results: list[dict], meta: KeypointMeta) -> None:
+    first = results[0]
+    if first["protocol"] == "standard":
+        title = (f"{first['metric'].upper()} — {first['coordinate_space']}, normalised by {first['normalisation']}, "
+                 f"{first['counted_joints']} joints")
+    else:
+        title = "PCK@0.05 (LEGACY heatmap-space protocol of tllib/UDAPE/DAML)"
+    table = Table(title=title, title_justify="left")
+    table.add_column("data")
+    for group in [*meta.groups, "All"]:
+        table.add_column(group, justify="right")
+    table.add_column("N", justify="right")
+    for r in results:
+        cells = ["—" if (v is None or math.isnan(v)) else f"{100 * v:.1f}" for v in r["groups"].values()]
+        table.add_row(r["data"], *cells, str(r["num_samples"]))
+    console.print(table)
+    console.print(f"weights: {first['weights']} of {first['checkpoint']} (step {first['step']}, selected by "
+                  f"{first['selected_by']}); JSON: {', '.join(r['json'] for r in results)}", highlight=False)
+    if first["selected_by"] == "oracle":
+        console.print("[bold red]ORACLE: these weights were selected on target test labels[/]")

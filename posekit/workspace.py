@@ -1,0 +1,174 @@
+"""The workspace: one directory holding every artifact, with a fixed layout (docs/workspace.md).
+
+::
+
+    <ws>/workspace.json
+    <ws>/data/<dataset>/<split>.h5, manifest.json
+    <ws>/styles/<source>__<target>/...
+    <ws>/runs/<stage>/<run_id>/{config.yaml, env.json, lineage.json, metrics.jsonl, ckpt/, eval/}
+    <ws>/runs/<stage>/latest         (a text file naming the newest finished run id)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from posekit import __version__
+from posekit.errors import ConfigError, MissingArtifactError
+
+WORKSPACE_SCHEMA = 1
+STAGES = ("pretrain", "adapt")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def sha1_file(path: Path, limit: int | None = None) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Workspace:
+    """Paths and bookkeeping for one workspace directory."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root).expanduser().resolve()
+
+    # -- creation -------------------------------------------------------------------------------------------
+    def ensure(self) -> Workspace:
+        """Create the workspace if needed (for commands that write)."""
+        marker = self.root / "workspace.json"
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(f"workspace {self.root} is a file, not a directory", hint="pass another --workspace")
+        if not marker.exists():
+            if self.root.exists() and any(self.root.iterdir()):
+                raise ConfigError(
+                    f"{self.root} is not empty and is not a posekit workspace (no workspace.json)",
+                    hint="pass an empty or new directory to --workspace",
+                )
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                atomic_write_json(marker, {"schema_version": WORKSPACE_SCHEMA, "created_by": f"posekit {__version__}",
+                                           "created": now_iso()})
+            except PermissionError:
+                raise ConfigError(f"cannot write to workspace {self.root}", hint="choose a writable --workspace") from None
+        return self
+
+    def require(self) -> Workspace:
+        """Check the workspace exists (for commands that only read)."""
+        if not (self.root / "workspace.json").exists():
+            raise MissingArtifactError(
+                f"no posekit workspace at {self.root}",
+                hint="pass --workspace/-w (or set POSEKIT_WORKSPACE), or create one with `posekit prepare synthetic`",
+            )
+        return self
+
+    # -- data -----------------------------------------------------------------------------------------------
+    def data_dir(self, dataset: str) -> Path:
+        return self.root / "data" / dataset
+
+    def split_path(self, dataset: str, split: str) -> Path:
+        return self.data_dir(dataset) / f"{split}.h5"
+
+    def require_split(self, spec: str) -> tuple[str, str, Path]:
+        """Resolve ``"dataset:split"`` to an existing HDF5 file."""
+        if ":" not in spec:
+            raise ConfigError(f"dataset spec {spec!r} must look like NAME:SPLIT", hint="e.g. synth_tgt:test")
+        dataset, split = spec.split(":", 1)
+        path = self.split_path(dataset, split)
+        if not path.exists():
+            have = sorted(p.name for p in (self.root / "data").glob("*") if p.is_dir())
+            if not self.data_dir(dataset).exists():
+                raise MissingArtifactError(
+                    f"no prepared dataset {dataset!r} in {self.root / 'data'}",
+                    hint=f"prepared datasets: {', '.join(have) or 'none'}; create it with `posekit prepare`",
+                )
+            splits = sorted(p.stem for p in self.data_dir(dataset).glob("*.h5"))
+            raise MissingArtifactError(
+                f"dataset {dataset!r} has no split {split!r} ({path})",
+                hint=f"available splits: {', '.join(splits) or 'none'}",
+            )
+        return dataset, split, path
+
+    # -- runs -----------------------------------------------------------------------------------------------
+    def runs_dir(self, stage: str) -> Path:
+        return self.root / "runs" / stage
+
+    def new_run_dir(self, stage: str, name: str) -> Path:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        base = self.runs_dir(stage) / f"{stamp}-{name}"
+        run, i = base, 1
+        while run.exists():
+            i += 1
+            run = base.with_name(f"{base.name}-{i}")
+        (run / "ckpt").mkdir(parents=True)
+        return run
+
+    def set_latest(self, stage: str, run_dir: Path) -> None:
+        atomic_write_text(self.runs_dir(stage) / "latest", run_dir.name + "\n")
+
+    def resolve_run(self, ref: str) -> Path:
+        """``ref`` is a run directory, ``STAGE/RUN_ID``, ``STAGE/latest`` or ``latest`` (newest of any stage)."""
+        p = Path(ref)
+        if p.is_dir():
+            return p.resolve()
+        parts = ref.split("/")
+        if ref == "latest":
+            candidates = []
+            for stage in STAGES:
+                marker = self.runs_dir(stage) / "latest"
+                if marker.exists():
+                    run = self.runs_dir(stage) / marker.read_text().strip()
+                    candidates.append((run.stat().st_mtime if run.exists() else 0, run))
+            if not candidates:
+                raise MissingArtifactError(f"no finished runs in {self.root / 'runs'}", hint="run `posekit pretrain` first")
+            return max(candidates)[1]
+        if len(parts) == 2 and parts[0] in STAGES:
+            stage, run_id = parts
+            if run_id == "latest":
+                marker = self.runs_dir(stage) / "latest"
+                if not marker.exists():
+                    raise MissingArtifactError(f"no finished {stage} run in {self.root}", hint=f"run `posekit {stage}` first")
+                run_id = marker.read_text().strip()
+            run = self.runs_dir(stage) / run_id
+            if run.is_dir():
+                return run
+        raise MissingArtifactError(
+            f"no run {ref!r} in {self.root / 'runs'}",
+            hint="pass a run directory, STAGE/RUN_ID, STAGE/latest or latest",
+        )

@@ -1,0 +1,108 @@
+"""End-to-end CLI chain and what users see on bad input."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import torch
+from typer.testing import CliRunner
+
+from posekit.cli import app
+from tests.conftest import TINY_PREPARE, TINY_TRAIN
+
+runner = CliRunner()
+
+
+def invoke(ws, *args):
+    return runner.invoke(app, ["-w", str(ws), *args])
+
+
+def test_prepare_is_a_noop_when_up_to_date_and_refuses_other_settings(ws_copy):
+    before = (ws_copy / "data/synth_src/train.h5").stat().st_mtime_ns
+    result = invoke(ws_copy, *TINY_PREPARE[:-2])
+    assert result.exit_code == 0 and "up to date" in result.output
+    assert (ws_copy / "data/synth_src/train.h5").stat().st_mtime_ns == before
+    result = invoke(ws_copy, *TINY_PREPARE[:-2], "--seed", "3")
+    assert result.exit_code == 2 and "--force" in result.output
+    with h5py.File(ws_copy / "data/synth_tgt/test.h5") as f:
+        assert f.attrs["labels_for"] == "evaluation only"
+        assert f["keypoints3d"].shape == (16, 16, 3) and f["masks"].shape == (16, 64, 64)
+
+
+def test_pretrain_then_eval_writes_artifacts(ws_copy):
+    result = invoke(ws_copy, "pretrain", *TINY_TRAIN, "--set", "train.steps=3", "--set", "train.select=source_val")
+    assert result.exit_code == 0, result.output
+    run = next((ws_copy / "runs/pretrain").glob("*-supervised"))
+    assert (ws_copy / "runs/pretrain/latest").read_text().strip() == run.name
+    for name in ("config.yaml", "env.json", "lineage.json", "metrics.jsonl", "ckpt/last.pt", "ckpt/best.pt", "ckpt/final.pt"):
+        assert (run / name).exists(), name
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines if "loss/loss" in x] == [1, 2, 3]
+    final = torch.load(run / "ckpt/final.pt", weights_only=True)
+    assert final["selected_by"] == "source_val" and final["config"]["train"]["steps"] == 3
+
+    result = invoke(ws_copy, "eval", "--data", "synth_src:test", "--data", "synth_tgt:test")
+    assert result.exit_code == 0, result.output
+    assert "Sld" in result.output and "synth_tgt:test" in result.output
+    report = json.loads((run / "eval/synth_tgt-test.json").read_text())
+    assert report["protocol"] == "standard" and report["weights"] == "student" and report["threshold"] == 0.05
+    assert set(report["groups"]) == {"Sld", "Elb", "Wrist", "Hip", "Knee", "Ankle", "All"}
+    assert 0.0 <= report["groups"]["All"] <= 1.0
+
+    result = invoke(ws_copy, "eval", "--data", "synth_tgt:test", "--protocol", "legacy")
+    assert result.exit_code == 0 and "LEGACY" in result.output
+    assert json.loads((run / "eval/synth_tgt-test-legacy.json").read_text())["protocol"] == "legacy"
+
+    result = invoke(ws_copy, "ckpt", "inspect", str(run / "ckpt/last.pt"))
+    assert result.exit_code == 0 and "pretrain" in result.output and "optim" in result.output
+
+
+def test_resume_after_interruption_matches_an_uninterrupted_run(ws_copy, monkeypatch):
+    from posekit.methods.supervised import SupervisedMethod
+
+    args = [*TINY_TRAIN, "--set", "train.steps=5", "--set", "train.ckpt_every=2"]
+    assert invoke(ws_copy, "pretrain", *args, "--name", "full").exit_code == 0
+
+    original = SupervisedMethod.forward
+
+    def crash_at_step_3(self, batch, step):
+        if step == 3:
+            raise KeyboardInterrupt  # as if killed after the step-2 checkpoint and one more step
+        return original(self, batch, step)
+
+    monkeypatch.setattr(SupervisedMethod, "forward", crash_at_step_3)
+    result = invoke(ws_copy, "pretrain", *args, "--name", "cut")
+    assert result.exit_code == 130 and "interrupted" in result.output
+    cut = next((ws_copy / "runs/pretrain").glob("*-cut"))
+    assert torch.load(cut / "ckpt/last.pt", weights_only=True)["step"] == 2
+    assert not (cut / "ckpt/final.pt").exists()
+    monkeypatch.setattr(SupervisedMethod, "forward", original)
+
+    result = invoke(ws_copy, "pretrain", "--resume", str(cut))
+    assert result.exit_code == 0, result.output
+    full = next((ws_copy / "runs/pretrain").glob("*-full"))
+    a = torch.load(full / "ckpt/final.pt", weights_only=True)["model"]
+    b = torch.load(cut / "ckpt/final.pt", weights_only=True)["model"]
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    steps = [json.loads(x)["step"] for x in (cut / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [json.loads(x)["step"] for x in (full / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_bad_inputs_give_one_line_errors_and_exit_codes(ws_copy, tmp_path):
+    cases = []
+    result = runner.invoke(app, ["-w", str(tmp_path / "nowhere"), "eval"])
+    cases.append((result, 3, "no posekit workspace"))
+    cases.append((invoke(ws_copy, "prepare", "synthtic"), 2, "did you mean 'synthetic'"))
+    cases.append((invoke(ws_copy, "pretrain", "--set", "train.setps=3"), 2, "did you mean train.steps"))
+    cases.append((invoke(ws_copy, "pretrain", "--source", "nope"), 3, "no prepared dataset 'nope'"))
+    cases.append((invoke(ws_copy, "eval", "--data", "synth_tgt:test"), 3, "no finished runs"))
+    (ws_copy / "data/synth_tgt/test.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    cases.append((invoke(ws_copy, "pretrain", "--source", "synth_tgt", "--set", "data.train_split=test"), 4,
+                  "corrupt or truncated"))
+    cases.append((invoke(ws_copy, "eval", "--metric", "pck@x"), 2, "unknown metric"))
+    for result, code, fragment in cases:
+        assert result.exit_code == code, (fragment, result.output)
+        assert fragment in result.output, result.output
+        assert "Traceback" not in result.output

@@ -1,0 +1,50 @@
+import pytest
+
+from posekit.config.load import parse_sets, resolve_config
+from posekit.config.schema import PretrainConfig
+from posekit.errors import ConfigError
+
+
+def test_set_overrides_and_types():
+    cfg = resolve_config(PretrainConfig, "demo", ["train.steps=7", "augment.scale=[0.5, 1.5]", "model.width=0.25"])
+    assert cfg.train.steps == 7 and cfg.augment.scale == (0.5, 1.5) and cfg.model.width == 0.25
+    assert cfg.data.input_size == 128  # from the preset
+    assert parse_sets(["a.b.c=1", "a.d=x"]) == {"a": {"b": {"c": 1}, "d": "x"}}
+
+
+def test_flags_beat_sets():
+    cfg = resolve_config(PretrainConfig, None, ["train.steps=7"], {"train.steps": 9, "data.source": None})
+    assert cfg.train.steps == 9 and cfg.data.source == "synth_src"
+
+
+def test_misspelt_key_suggests_the_right_one():
+    with pytest.raises(ConfigError) as info:
+        resolve_config(PretrainConfig, None, ["train.setps=5"])
+    assert "train.setps: unknown key" in info.value.message
+    assert info.value.hint == "did you mean train.steps?"
+    assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("train.steps=abc", "train.steps"),
+    ("data.input_size=100", "multiple of 32"),
+    ("model.backbone=resnet7", "model.backbone"),
+    ("model.pretrained=imagenet", "only for width 1.0"),
+    ("augment.flip=2", "augment.flip"),
+])
+def test_bad_values(override, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        resolve_config(PretrainConfig, "demo", [override])
+
+
+def test_missing_preset_and_bad_set_syntax(tmp_path):
+    with pytest.raises(ConfigError, match="no preset named"):
+        resolve_config(PretrainConfig, "nope")
+    with pytest.raises(ConfigError, match="does not exist"):
+        resolve_config(PretrainConfig, str(tmp_path / "x.yaml"))
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_sets(["train.steps"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [1, 2\n")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        resolve_config(PretrainConfig, str(bad))
