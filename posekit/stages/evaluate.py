@@ -40,7 +40,7 @@ def resolve_checkpoint(ws: Workspace, run: str, checkpoint: str) -> Path:
 
 
 def load_model(ckpt_path: Path, weights: str, device):
-    """Build the network from a checkpoint; returns (model, which weights, checkpoint dict, meta)."""
+    """Build the network from a checkpoint; returns (model, a label saying which weights, checkpoint dict, meta)."""
     ckpt = load_checkpoint(ckpt_path)
     try:
         model_cfg = ModelConfig.model_validate(ckpt["config"]["model"])
@@ -50,6 +50,7 @@ def load_model(ckpt_path: Path, weights: str, device):
     teacher = ckpt.get("teacher")
     if weights == "auto":
         weights = "teacher" if teacher is not None else "student"
+    label = weights if teacher is not None else "model (this checkpoint has no teacher)"
     if weights == "teacher" and teacher is None:
         raise ConfigError(f"{ckpt_path} has no teacher (stage {ckpt.get('stage')})", hint="use --weights student")
     state = teacher if weights == "teacher" else ckpt["model"]
@@ -59,7 +60,7 @@ def load_model(ckpt_path: Path, weights: str, device):
     except RuntimeError as exc:
         raise CheckpointError(f"{ckpt_path}: weights do not fit the {model_cfg.backbone} architecture it declares",
                               hint=str(exc).splitlines()[0][:160]) from None
-    return model.to(device).eval(), weights, ckpt, meta
+    return model.to(device).eval(), label, ckpt, meta
 
 
 def run_eval(ws: Workspace, run: str, data: list[str], thr: float, metric: str, protocol: str, normalisation: str,
