@@ -106,7 +106,7 @@ class Workspace:
         return self.data_dir(dataset) / f"{split}.h5"
 
     def require_split(self, spec: str) -> tuple[str, str, Path]:
-        """Resolve ``"dataset:split"`` to an existing HDF5 file."""
+        """Resolve ``"dataset:split"`` to an existing, valid HDF5 file (corrupt files raise DataError here)."""
         if ":" not in spec:
             raise ConfigError(f"dataset spec {spec!r} must look like NAME:SPLIT", hint="e.g. synth_tgt:test")
         dataset, split = spec.split(":", 1)
@@ -123,6 +123,9 @@ class Workspace:
                 f"dataset {dataset!r} has no split {split!r} ({path})",
                 hint=f"available splits: {', '.join(splits) or 'none'}",
             )
+        from posekit.data.h5format import validate_h5
+
+        validate_h5(path)
         return dataset, split, path
 
     # -- runs -----------------------------------------------------------------------------------------------

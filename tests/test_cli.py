@@ -102,7 +102,10 @@ def test_bad_inputs_give_one_line_errors_and_exit_codes(ws_copy, tmp_path):
     cases.append((invoke(ws_copy, "pretrain", "--source", "synth_tgt", "--set", "data.train_split=test"), 4,
                   "corrupt or truncated"))
     cases.append((invoke(ws_copy, "eval", "--metric", "pck@x"), 2, "unknown metric"))
+    (ws_copy / "data/synth_src/val.h5").write_bytes((ws_copy / "data/synth_src/val.h5").read_bytes()[:5000])
+    cases.append((invoke(ws_copy, "pretrain", *TINY_TRAIN), 4, "val.h5: corrupt or truncated"))
     for result, code, fragment in cases:
         assert result.exit_code == code, (fragment, result.output)
         assert fragment in result.output, result.output
         assert "Traceback" not in result.output
+    assert not (ws_copy / "runs").exists()  # no failed command left a run directory behind
