@@ -109,3 +109,57 @@ def test_bad_inputs_give_one_line_errors_and_exit_codes(ws_copy, tmp_path):
         assert fragment in result.output, result.output
         assert "Traceback" not in result.output
     assert not (ws_copy / "runs").exists()  # no failed command left a run directory behind
+
+
+ADAPT = ["--set", "data.num_workers=0", "--set", "train.batch_size=8", "--set", "train.log_every=1",
+         "--set", "train.ckpt_every=2", "--set", "occlusion.size=2", "--set", "occlusion.threshold=0.0"]
+
+
+def test_stylize_adapt_eval_chain(ws_copy):
+    assert invoke(ws_copy, "pretrain", *TINY_TRAIN, "--set", "train.steps=2").exit_code == 0
+    result = invoke(ws_copy, "stylize", "--method", "fda", "--variants", "2")
+    assert result.exit_code == 0, result.output
+    cache = ws_copy / "styles/synth_src__synth_tgt"
+    with h5py.File(cache / "cache.h5") as f:
+        assert f["images"].shape == (48, 2, 64, 64, 3) and f.attrs["method"] == "fda"
+        assert ((f["alpha"][...] >= 0.5) & (f["alpha"][...] <= 1.0)).all()
+    manifest = json.loads((cache / "manifest.json").read_text())
+    assert manifest["params"]["beta"] == 0.01 and manifest["num_samples"] == 48
+    assert "up to date" in invoke(ws_copy, "stylize", "--method", "fda", "--variants", "2").output
+    assert invoke(ws_copy, "stylize", "--method", "colour").exit_code == 2  # other settings without --force
+
+    result = invoke(ws_copy, "adapt", *ADAPT, "--steps", "3", "--set", "train.select=source_val")
+    assert result.exit_code == 0, result.output
+    run = next((ws_copy / "runs/adapt").glob("*-multilevel"))
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if "loss/loss" in x]
+    assert {"loss/sup", "loss/cons", "loss/adv", "loss/im"} <= set(lines[-1])
+    final = torch.load(run / "ckpt/final.pt", weights_only=True)
+    assert final["stage"] == "adapt" and final["teacher"] is not None and final["selected_by"] == "source_val"
+    assert final["config"]["model"]["width"] == 0.25 and final["config"]["data"]["input_size"] == 64
+    result = invoke(ws_copy, "eval", "adapt/latest", "--data", "synth_tgt:test")
+    assert result.exit_code == 0 and "weights: teacher" in result.output
+
+    # every level switched off: a source-only continuation with the same loop
+    off = ["--set", "style.enabled=false", "--set", "consistency.enabled=false", "--set", "adversarial.enabled=false",
+           "--set", "infomax.enabled=false", "--set", "occlusion.enabled=false"]
+    result = invoke(ws_copy, "adapt", *ADAPT, *off, "--steps", "2", "--name", "off")
+    assert result.exit_code == 0, result.output
+    run = next((ws_copy / "runs/adapt").glob("*-off"))
+    last = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if "loss/loss" in x][-1]
+    assert "loss/cons" not in last and last["loss/loss"] == last["loss/sup"]
+
+    oracle = invoke(ws_copy, "adapt", *ADAPT, "--steps", "2", "--select", "oracle",
+                    "--set", "train.oracle_data=synth_tgt:test", "--name", "oracle")
+    assert oracle.exit_code == 0 and "ORACLE" in oracle.output
+    run = next((ws_copy / "runs/adapt").glob("*-oracle"))
+    result = invoke(ws_copy, "eval", str(run), "--data", "synth_tgt:test")
+    assert "ORACLE" in result.output
+    assert json.loads((run / "eval/synth_tgt-test.json").read_text())["warning"].startswith("ORACLE")
+
+
+def test_adapt_refuses_evaluation_splits_and_style_less_runs_without_cache(ws_copy):
+    assert invoke(ws_copy, "pretrain", *TINY_TRAIN, "--set", "train.steps=1").exit_code == 0
+    result = invoke(ws_copy, "adapt", *ADAPT, "--set", "data.target_split=test", "--set", "style.enabled=false")
+    assert result.exit_code == 2 and "evaluation split" in result.output
+    result = invoke(ws_copy, "adapt", *ADAPT)
+    assert result.exit_code == 3 and "posekit stylize" in result.output

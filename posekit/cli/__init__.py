@@ -41,9 +41,11 @@ def root(
     State.debug = debug
 
 
+from posekit.cli import adapt as _adapt  # noqa: F401
 from posekit.cli import eval as _eval  # noqa: F401  (registers commands)
 from posekit.cli import prepare as _prepare  # noqa: F401
 from posekit.cli import pretrain as _pretrain  # noqa: F401
+from posekit.cli import stylize as _stylize  # noqa: F401
 from posekit.cli import tools as _tools  # noqa: F401
 
 

@@ -21,7 +21,7 @@ class DataConfig(Strict):
 
     @model_validator(mode="after")
     def _divisible(self) -> DataConfig:
-        if self.input_size % 32:
+        if self.input_size is not None and self.input_size % 32:
             raise ValueError(f"input_size must be a multiple of 32 (ResNet stride), got {self.input_size}")
         return self
 
@@ -81,3 +81,87 @@ class PretrainConfig(Strict):
     model: ModelConfig = ModelConfig()
     optim: OptimConfig = OptimConfig()
     train: TrainConfig = TrainConfig()
+
+
+class AdaptDataConfig(DataConfig):
+    input_size: int | None = Field(None, ge=32, description="network input side; null = the init checkpoint's")
+    sigma: float | None = Field(None, gt=0, description="Gaussian sigma in heatmap pixels; null = the init checkpoint's")
+    target: str = Field("synth_tgt", description="prepared target dataset; its labels are never used for training")
+    target_split: str = Field("train", description="unlabelled target split used for adaptation")
+    transductive: bool = Field(False, description="allow target_split to be an evaluation split (recorded in outputs)")
+
+
+class StyleConfig(Strict):
+    enabled: bool = Field(True, description="image level: mix stylised source views into the source batch")
+    cache: str | None = Field(None, description="style cache name under styles/ (default: <source>__<target>)")
+    prob: float = Field(0.5, ge=0, le=1, description="probability that a source image is replaced by a stylised view")
+
+
+class TeacherConfig(Strict):
+    ema: float = Field(0.999, ge=0, lt=1, description="EMA momentum of the teacher parameters")
+    buffers: Literal["own", "copy"] = Field(
+        "own",
+        description="own: the teacher runs in train mode and keeps its own BN statistics from weak target views "
+        "(DAML code); copy: the teacher runs in eval mode and copies the student's buffers after each step",
+    )
+
+
+class OcclusionConfig(Strict):
+    enabled: bool = Field(True, description="occlude one confident keypoint of the student's target view")
+    rate: float = Field(0.5, ge=0, le=1, description="probability per image")
+    threshold: float = Field(0.9, ge=0, description="teacher confidence a joint needs to be occluded")
+    size: int = Field(10, ge=1, description="half side of the square patch, input pixels (DAML: 10 at 256 px)")
+
+
+class ConsistencyConfig(Strict):
+    enabled: bool = Field(True, description="mean-teacher consistency on target images")
+    weight: float = Field(1.0, ge=0)
+    mask: Literal["quantile", "random"] = Field(
+        "quantile", description="quantile: keep joints above the batch quantile of teacher peaks (DAML code); "
+        "random: keep joints above a threshold drawn uniformly each step (the paper's 'random threshold')")
+    quantile: float = Field(0.5, ge=0, lt=1, description="quantile for mask=quantile (DAML mask_ratio)")
+    random_range: tuple[float, float] = Field((0.2, 0.6), description="threshold range for mask=random (posekit's choice)")
+
+
+class AdversarialConfig(Strict):
+    enabled: bool = Field(True, description="feature level: patch discriminator on deconv features via gradient reversal")
+    weight: float = Field(0.1, ge=0)
+    enhancement: bool = Field(False, description="the paper's feature-enhancement module before the discriminator")
+    lr: float = Field(1e-4, gt=0, description="discriminator learning rate (constant, as in DAML)")
+
+
+class InfoMaxConfig(Strict):
+    enabled: bool = Field(True, description="pose level: information maximisation on H and W heatmap projections")
+    weight: float = Field(0.3, ge=0)
+    threshold: float | None = Field(
+        None, description="apply only to joints whose peak exceeds this (the paper); null = all joints (DAML code)")
+    normalise: Literal["code", "log"] = Field(
+        "code", description="code: entropies divided by H·W as in DAML; log: divided by log(bins), so terms lie in [0, 1]")
+
+
+class AdaptTrainConfig(TrainConfig):
+    select: Literal["last", "source_val", "oracle"] = Field(
+        "last", description="final weights: last step, best on source validation, or oracle (target test labels, "
+        "labelled ORACLE everywhere)")
+    oracle_data: str | None = Field(None, description="DATASET:SPLIT scored for select=oracle")
+
+
+class AdaptConfig(Strict):
+    """``posekit adapt``: multi-level alignment inside a mean teacher (method note §2)."""
+
+    method: Literal["multilevel"] = "multilevel"
+    data: AdaptDataConfig = AdaptDataConfig()
+    augment: AugmentConfig = Field(AugmentConfig(), description="source augmentation")
+    target_augment: AugmentConfig = Field(
+        AugmentConfig(flip=0.0), description="augmentation of each target view (student and teacher draw independently)")
+    model: ModelConfig | None = Field(None, description="filled from the init checkpoint; must match it if given")
+    init: str | None = Field(None, description="pretrain run (dir, pretrain/ID or pretrain/latest) to start from")
+    optim: OptimConfig = Field(OptimConfig(lr=1e-4, milestones=(0.167, 0.667)),
+                               description="student optimiser; paper LR drops at 2.5k and 10k of 15k adaptation steps")
+    train: AdaptTrainConfig = AdaptTrainConfig()
+    style: StyleConfig = StyleConfig()
+    teacher: TeacherConfig = TeacherConfig()
+    occlusion: OcclusionConfig = OcclusionConfig()
+    consistency: ConsistencyConfig = ConsistencyConfig()
+    adversarial: AdversarialConfig = AdversarialConfig()
+    infomax: InfoMaxConfig = InfoMaxConfig()

@@ -35,7 +35,7 @@ class Trainer:
     """Runs ``method`` for ``total_steps`` on ``batches``.
 
     ``validate(model) -> {"name": value}`` is called every ``val_every`` steps and at the end when given;
-    ``select_key`` names the value that picks ``best.pt``. ``ckpt_header`` is stored in every checkpoint.
+    ``select_key`` names the value that picks ``best.pt``, whose ``selected_by`` is ``select_name``. ``ckpt_header`` is stored in every checkpoint.
     """
 
     def __init__(
@@ -53,13 +53,14 @@ class Trainer:
         val_every: int = 0,
         validate: Callable[[torch.nn.Module], dict[str, float]] | None = None,
         select_key: str | None = None,
+        select_name: str = "source_val",
         amp: bool = True,
     ):
         self.method, self.optimizer, self.scheduler = method, optimizer, scheduler
         self.batches, self.run_dir, self.total = batches, Path(run_dir), total_steps
         self.device, self.header = device, ckpt_header
         self.log_every, self.ckpt_every, self.val_every = log_every, ckpt_every, val_every
-        self.validate, self.select_key = validate, select_key
+        self.validate, self.select_key, self.select_name = validate, select_key, select_name
         self.amp = amp and device.type == "cuda"
         self.state = TrainState()
         self.metrics = MetricsWriter(self.run_dir / "metrics.jsonl")
@@ -69,7 +70,7 @@ class Trainer:
         return {
             **self.header,
             "step": self.state.step,
-            "model": self.method.inference_model().state_dict(),
+            **self.method.checkpoint_weights(),
             "method_state": self.method.state_dict(),
             "optim": self.optimizer.state_dict(),
             "sched": self.scheduler.state_dict(),
@@ -78,7 +79,7 @@ class Trainer:
         }
 
     def weights_only_state(self, selected_by: str, metrics: dict[str, float]) -> dict[str, Any]:
-        return {**self.header, "step": self.state.step, "model": self.method.inference_model().state_dict(),
+        return {**self.header, "step": self.state.step, **self.method.checkpoint_weights(),
                 "selected_by": selected_by, "metrics": metrics}
 
     def load_full_state(self, ckpt: dict[str, Any]) -> None:
@@ -106,7 +107,7 @@ class Trainer:
         if self.select_key and results.get(self.select_key, -math.inf) > self.state.best_metric:
             self.state.best_metric = results[self.select_key]
             self.state.best_step = self.state.step
-            save_checkpoint(self.run_dir / "ckpt" / "best.pt", self.weights_only_state("source_val", results))
+            save_checkpoint(self.run_dir / "ckpt" / "best.pt", self.weights_only_state(self.select_name, results))
         return results
 
     def fit(self) -> dict[str, float]:

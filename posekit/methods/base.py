@@ -23,6 +23,10 @@ class Method(nn.Module):
     def inference_model(self) -> nn.Module:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def checkpoint_weights(self) -> dict:
+        """``{"model": student state dict, "teacher": teacher state dict or None}`` for checkpoints."""
+        return {"model": self.inference_model().state_dict(), "teacher": None}
+
     def after_step(self, step: int) -> None:
         """Hook after each optimiser step (e.g. an EMA update)."""
 

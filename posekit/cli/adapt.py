@@ -1,0 +1,47 @@
+"""``posekit adapt``: unsupervised domain adaptation from a pretrain run."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from posekit.cli import app
+from posekit.cli._common import handle_errors, workspace
+from posekit.errors import ConfigError
+
+
+@app.command()
+@handle_errors
+def adapt(
+    init: Annotated[str | None, typer.Option(help="pretrain run to start from [default: pretrain/latest]")] = None,
+    config: Annotated[str | None, typer.Option("--config", "-c", help="preset name or YAML file")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a key, e.g. --set infomax.enabled=false")] = None,
+    source: Annotated[str | None, typer.Option(help="prepared source dataset (data.source)")] = None,
+    target: Annotated[str | None, typer.Option(help="prepared target dataset (data.target)")] = None,
+    steps: Annotated[int | None, typer.Option(help="adaptation steps (train.steps)")] = None,
+    select: Annotated[str | None, typer.Option(help="last, source_val, or oracle (target labels; labelled ORACLE)")] = None,
+    name: Annotated[str, typer.Option(help="suffix of the run id")] = "multilevel",
+    resume: Annotated[str | None, typer.Option(help="continue an interrupted adapt run (its directory)")] = None,
+) -> None:
+    """Multi-level alignment in a mean teacher. Levels switch off one by one for baselines and ablations:
+    [bold]style.enabled[/], [bold]consistency.enabled[/], [bold]occlusion.enabled[/], [bold]adversarial.enabled[/],
+    [bold]infomax.enabled[/] (presets: adapt_demo, and see docs/adapt.md)."""
+    from pathlib import Path
+
+    from posekit.config.load import resolve_config
+    from posekit.config.schema import AdaptConfig
+    from posekit.engine.checkpoint import load_checkpoint
+    from posekit.stages.adapt import run_adapt
+
+    ws = workspace().require()
+    if resume:
+        if config or set_ or source or target or steps or select or init:
+            raise ConfigError("--resume continues with the run's saved configuration", hint="drop the other options")
+        run_dir = Path(resume).resolve() if Path(resume).is_dir() else ws.resolve_run(resume)
+        cfg = AdaptConfig.model_validate(load_checkpoint(run_dir / "ckpt" / "last.pt")["config"])
+        run_adapt(ws, cfg, name, resume=run_dir)
+        return
+    cfg = resolve_config(AdaptConfig, config, set_, {"init": init, "data.source": source, "data.target": target,
+                                                     "train.steps": steps, "train.select": select})
+    run_adapt(ws, cfg, name)

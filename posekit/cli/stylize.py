@@ -1,0 +1,39 @@
+"""``posekit stylize``: cache source images rendered in the target domain's style."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from posekit.cli import app
+from posekit.cli._common import handle_errors, workspace
+
+
+@app.command()
+@handle_errors
+def stylize(
+    source: Annotated[str, typer.Option(help="prepared source dataset (its train split is stylised)")] = "synth_src",
+    target: Annotated[str, typer.Option(help="prepared target dataset (its train split gives the styles)")] = "synth_tgt",
+    method: Annotated[str, typer.Option(help="colour (channel statistics), fda (Fourier amplitude) or adain (VGG)")] = "colour",
+    variants: Annotated[int, typer.Option(help="stylised variants per source image, each with its own style and α")] = 2,
+    alpha: Annotated[tuple[float, float], typer.Option(help="α range: 0 keeps the content, 1 is full style")] = (0.5, 1.0),
+    beta: Annotated[float, typer.Option(help="fda: size of the swapped low-frequency square (fraction of the side)")] = 0.01,
+    encoder: Annotated[str, typer.Option(help="adain: vgg_normalised (needs --vgg) or torchvision (ImageNet VGG-19)")] = "vgg_normalised",
+    vgg: Annotated[Path | None, typer.Option(help="adain: vgg_normalised.pth")] = None,
+    decoder: Annotated[Path | None, typer.Option(help="adain: decoder.pth (pytorch-AdaIN layout)")] = None,
+    train_decoder: Annotated[bool, typer.Option(help="adain: train the decoder on source+target instead of --decoder")] = False,
+    decoder_steps: Annotated[int, typer.Option(help="adain: decoder training steps")] = 2000,
+    seed: Annotated[int, typer.Option(help="pairing and α seed")] = 0,
+    name: Annotated[str | None, typer.Option(help="cache name under styles/ (default SOURCE__TARGET)")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    force: Annotated[bool, typer.Option(help="rebuild even if up to date or made with other settings")] = False,
+) -> None:
+    """Write [bold]styles/<name>/cache.h5[/]: k stylised variants per source image (image-level alignment)."""
+    from posekit.stages.stylize import StylizeOptions, run_stylize
+
+    opts = StylizeOptions(source=source, target=target, method=method, variants=variants, alpha=alpha, beta=beta,
+                          encoder=encoder, vgg=vgg, decoder=decoder, train_decoder=train_decoder,
+                          decoder_steps=decoder_steps, seed=seed, name=name, device=device)
+    run_stylize(workspace().require(), opts, force)

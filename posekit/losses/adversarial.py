@@ -1,0 +1,31 @@
+"""Domain-adversarial loss through gradient reversal (method note §2.5)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from posekit.models.discriminator import grad_reverse
+
+
+class DomainAdversarialLoss(nn.Module):
+    """``BCE(D(GRL(f_s)), 0) + BCE(D(GRL(f_t)), 1)``, each averaged over the patch logits.
+
+    The discriminator minimises it; through the reversal the features maximise it.
+    """
+
+    def __init__(self, discriminator: nn.Module, enhancement: nn.Module | None = None):
+        super().__init__()
+        self.discriminator = discriminator
+        self.enhancement = enhancement
+
+    def forward(self, source_features: torch.Tensor, target_features: torch.Tensor) -> torch.Tensor:
+        feats = torch.cat([source_features, target_features])
+        if self.enhancement is not None:
+            feats = self.enhancement(feats)
+        logits = self.discriminator(grad_reverse(feats)).float()
+        b = source_features.shape[0]
+        labels = torch.cat([torch.zeros_like(logits[:b]), torch.ones_like(logits[b:])])
+        bce = F.binary_cross_entropy_with_logits(logits, labels, reduction="none").flatten(1).mean(1)
+        return bce[:b].mean() + bce[b:].mean()

@@ -1,0 +1,42 @@
+"""The mean teacher: an exponential moving average of the student's parameters."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+class EMATeacher(nn.Module):
+    """Holds a frozen copy of ``student``; ``update`` moves its parameters towards the student's.
+
+    Buffers (BatchNorm running statistics) follow ``buffers``:
+    - ``"own"`` (DAML code): the teacher runs in train mode, so its running statistics come from its own forward
+      passes on weak target views, and it normalises with batch statistics during training;
+    - ``"copy"``: the teacher runs in eval mode and copies the student's buffers after every update.
+    Evaluation always runs the teacher in eval mode with its stored running statistics.
+    """
+
+    def __init__(self, student: nn.Module, momentum: float, buffers: str = "own"):
+        super().__init__()
+        self.model = copy.deepcopy(student)
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.momentum = momentum
+        self.buffers = buffers
+
+    @torch.no_grad()
+    def update(self, student: nn.Module) -> None:
+        t_params = [p for p in self.model.parameters()]
+        s_params = [p.detach() for p in student.parameters()]
+        torch._foreach_mul_(t_params, self.momentum)
+        torch._foreach_add_(t_params, s_params, alpha=1 - self.momentum)
+        if self.buffers == "copy":
+            for tb, sb in zip(self.model.buffers(), student.buffers()):
+                tb.copy_(sb)
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.model.train(self.buffers == "own")
+        return self.model(images)

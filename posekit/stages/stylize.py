@@ -1,0 +1,169 @@
+"""The ``stylize`` stage: a cache of source images rendered in the target's style (image-level alignment)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from posekit import __version__
+from posekit.data.dataset import H5KeypointDataset
+from posekit.engine.device import pick_device
+from posekit.engine.logging import console, make_progress
+from posekit.engine.seed import seed_everything
+from posekit.engine.trainer import Trainer
+from posekit.errors import ConfigError
+from posekit.methods.adain_decoder import AdaINDecoderMethod
+from posekit.models.adain import StyleTransfer
+from posekit.stages.common import dataset_lineage, paired_batches, step_batches
+from posekit.stylize.cache import StyleCacheWriter
+from posekit.stylize.transfer import colour_match, fda
+from posekit.stylize.weights import load_sequential, load_torchvision_vgg
+from posekit.workspace import Workspace, atomic_write_bytes, atomic_write_json, now_iso
+
+METHODS = ("colour", "fda", "adain")
+
+
+@dataclass
+class StylizeOptions:
+    source: str
+    target: str
+    method: str = "colour"
+    variants: int = 2
+    alpha: tuple[float, float] = (0.5, 1.0)
+    beta: float = 0.01
+    encoder: str = "vgg_normalised"
+    vgg: Path | None = None
+    decoder: Path | None = None
+    train_decoder: bool = False
+    decoder_steps: int = 2000
+    decoder_batch: int = 8
+    seed: int = 0
+    name: str | None = None
+    batch_size: int = 64
+    device: str = "auto"
+
+
+def _params(opts: StylizeOptions, ws: Workspace) -> dict:
+    p = {"source": opts.source, "target": opts.target, "method": opts.method, "variants": opts.variants,
+         "alpha": list(opts.alpha), "seed": opts.seed,
+         "source_data": dataset_lineage(ws, opts.source)["params_sha1"],
+         "target_data": dataset_lineage(ws, opts.target)["params_sha1"]}
+    if opts.method == "fda":
+        p["beta"] = opts.beta
+    if opts.method == "adain":
+        p.update({"encoder": opts.encoder, "vgg": str(opts.vgg), "decoder": str(opts.decoder),
+                  "train_decoder": opts.train_decoder, "decoder_steps": opts.decoder_steps})
+    return p
+
+
+def _build_adain(opts: StylizeOptions, out_dir: Path, src: H5KeypointDataset, tgt: H5KeypointDataset,
+                 device: torch.device) -> tuple[StyleTransfer, dict]:
+    net = StyleTransfer(opts.encoder)
+    if opts.encoder == "vgg_normalised":
+        enc_hash = load_sequential(net.encoder.net, opts.vgg, "VGG encoder (vgg_normalised)", strict_prefix=True)
+    else:
+        enc_hash = load_torchvision_vgg(net.encoder.net)
+    net = net.to(device)
+    if opts.train_decoder:
+        console.print(f"training the AdaIN decoder for {opts.decoder_steps} steps (content + 0.1 × style)")
+        method = AdaINDecoderMethod(net, 0.1, opts.seed)
+        optimizer = torch.optim.Adam(net.decoder.parameters(), lr=1e-4)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+        run_dir = out_dir / "decoder_run"
+        (run_dir / "ckpt").mkdir(parents=True, exist_ok=True)
+        header = {"stage": "stylize", "method": method.name, "posekit_version": __version__,
+                  "config": {"stylize": {k: str(v) for k, v in vars(opts).items()}}}
+        batches = paired_batches(
+            step_batches(src, opts.decoder_batch, opts.seed, 0, 0, device),
+            step_batches(tgt, opts.decoder_batch, opts.seed + 1, 0, 0, device))
+        Trainer(method, optimizer, scheduler, batches, run_dir, opts.decoder_steps, device, header,
+                log_every=20, ckpt_every=max(100, opts.decoder_steps // 10)).fit()
+        buf = io.BytesIO()
+        torch.save(net.decoder.state_dict(), buf)
+        atomic_write_bytes(out_dir / "decoder.pt", buf.getvalue())
+        dec_hash = hashlib.sha256(buf.getvalue()).hexdigest()
+    else:
+        dec_hash = load_sequential(net.decoder, opts.decoder, "AdaIN decoder")
+    return net.eval(), {"encoder_sha256": enc_hash, "decoder_sha256": dec_hash}
+
+
+def run_stylize(ws: Workspace, opts: StylizeOptions, force: bool) -> Path:
+    if opts.method not in METHODS:
+        raise ConfigError(f"unknown style method {opts.method!r}", hint=f"use one of {', '.join(METHODS)}")
+    if opts.variants < 1:
+        raise ConfigError("--variants must be ≥ 1")
+    lo, hi = opts.alpha
+    if not 0 <= lo <= hi <= 1:
+        raise ConfigError(f"--alpha {lo} {hi} must satisfy 0 ≤ low ≤ high ≤ 1")
+    _, _, src_path = ws.require_split(f"{opts.source}:train")
+    _, _, tgt_path = ws.require_split(f"{opts.target}:train")
+    src, tgt = H5KeypointDataset(src_path), H5KeypointDataset(tgt_path)
+    name = opts.name or f"{opts.source}__{opts.target}"
+    out_dir = ws.root / "styles" / name
+    params = _params(opts, ws)
+    digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()
+    manifest_path = out_dir / "manifest.json"
+    if manifest_path.exists() and (out_dir / "cache.h5").exists():
+        old = json.loads(manifest_path.read_text())
+        if old.get("params_sha1") == digest and not force:
+            console.print(f"style cache {out_dir} is up to date")
+            return out_dir
+        if old.get("params_sha1") != digest and not force:
+            raise ConfigError(f"{out_dir} holds a cache made with other settings ({old.get('params')})",
+                              hint="pass --force to rebuild it, or --name to write another cache")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = pick_device(opts.device)
+    seed_everything(opts.seed)
+    hashes: dict = {}
+    net = None
+    if opts.method == "adain":
+        net, hashes = _build_adain(opts, out_dir, src, tgt, device)
+    rng = np.random.default_rng(opts.seed)
+    n, k = len(src), opts.variants
+    h, w = src.image_size
+    writer = StyleCacheWriter(out_dir / "cache.h5", n, k, (h, w), {
+        "method": opts.method, "source": opts.source, "target": opts.target,
+        "source_params_sha1": params["source_data"] or "", "params": json.dumps(params)})
+    try:
+        with make_progress() as progress, torch.no_grad():
+            task = progress.add_task(f"stylize {opts.source}→{opts.target} ({opts.method})", total=n, info="")
+            for start in range(0, n, opts.batch_size):
+                idx = range(start, min(start + opts.batch_size, n))
+                content = torch.stack([src[i]["image"] for i in idx]).to(device).float() / 255.0
+                style_index = rng.integers(0, len(tgt), (len(idx), k))
+                alpha = rng.uniform(lo, hi, (len(idx), k)).astype(np.float32)
+                out = np.empty((len(idx), k, h, w, 3), np.uint8)
+                for v in range(k):
+                    style = torch.stack([tgt[int(j)]["image"] for j in style_index[:, v]]).to(device).float() / 255.0
+                    if style.shape[-2:] != (h, w):
+                        style = F.interpolate(style, size=(h, w), mode="bilinear", align_corners=False)
+                    a = torch.from_numpy(alpha[:, v]).to(device)
+                    if opts.method == "colour":
+                        styled = colour_match(content, style, a)
+                    elif opts.method == "fda":
+                        styled = fda(content, style, a, opts.beta)
+                    else:
+                        styled = net(content, style, a)
+                    out[:, v] = (styled * 255 + 0.5).clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
+                writer.write(start, out, alpha, style_index)
+                progress.advance(task, len(idx))
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    atomic_write_json(manifest_path, {
+        "source": opts.source, "target": opts.target, "method": opts.method, "variants": k, "alpha": [lo, hi],
+        "pairing": "each variant of each source image takes a uniformly random image of the target train split",
+        "seed": opts.seed, "params": params, "params_sha1": digest, "num_samples": n, **hashes,
+        "posekit_version": __version__, "created": now_iso(),
+        "cache_file": "cache.h5", "cache_bytes": (out_dir / "cache.h5").stat().st_size,
+    })
+    console.print(f"[green]done[/]: {out_dir / 'cache.h5'} ({n} images × {k} variants, {opts.method})")
+    return out_dir

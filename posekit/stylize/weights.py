@@ -1,0 +1,67 @@
+"""Loading AdaIN weights: the published ``vgg_normalised.pth`` / ``decoder.pth`` files and torchvision's VGG-19."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from posekit.errors import CheckpointError, MissingArtifactError
+
+WHERE = ("pytorch-AdaIN's release (naoto0804/pytorch-AdaIN, 'vgg_normalised.pth' and 'decoder.pth'), or the "
+         "saved_models/ folder that UDAPE and DAML point to")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_sequential(module: nn.Sequential, path: Path | None, what: str, strict_prefix: bool = False) -> str:
+    """Load an ``nn.Sequential`` state dict (keys ``"<index>.weight"``) into ``module``; returns the file's SHA-256.
+
+    With ``strict_prefix`` the file may hold more layers than ``module`` (the full VGG-19 up to relu5_4): only the
+    first ``len(module)`` layers are taken.
+    """
+    if path is None or not Path(path).is_file():
+        raise MissingArtifactError(
+            f"{what} weights not found{f' at {path}' if path else ''}",
+            hint=f"download them from {WHERE} and pass the file path, or use --method colour/fda which need no weights",
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
+        raise CheckpointError(f"{path}: cannot read {what} weights ({exc.__class__.__name__})") from None
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if strict_prefix:
+        keep = {k: v for k, v in state.items() if int(k.split(".")[0]) < len(module)}
+        state = keep
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: does not fit the {what} layout", hint=str(exc).splitlines()[0][:160]) from None
+    return sha256_file(Path(path))
+
+
+def load_torchvision_vgg(features: nn.Sequential) -> str:
+    """torchvision's ImageNet VGG-19 features, from the torch hub cache (downloaded once if a network exists)."""
+    import torchvision
+
+    weights = torchvision.models.VGG19_Weights.IMAGENET1K_V1
+    target = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    try:
+        state = weights.get_state_dict(progress=False, check_hash=True)
+    except Exception as exc:  # noqa: BLE001 - network and hash errors come in many types
+        raise MissingArtifactError(
+            f"could not load torchvision's ImageNet VGG-19 ({exc.__class__.__name__})",
+            hint=f"download {weights.url} to {target} (or set TORCH_HOME), or use --method colour/fda",
+        ) from None
+    feats = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
+    features.load_state_dict({k: v for k, v in feats.items() if int(k.split(".")[0]) < len(features)})
+    return weights.url.rsplit("-", 1)[-1].split(".")[0]
