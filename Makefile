@@ -17,18 +17,21 @@ $(BIN)/posekit: pyproject.toml
 
 install: $(BIN)/posekit
 
-## prepare → pretrain → eval on the built-in synthetic benchmark (CPU: see README for the measured time)
+## prepare → pretrain → stylize → adapt → eval on the built-in synthetic benchmark (CPU: see README for the time)
 demo: install
 	$(BIN)/posekit -w $(DEMO_WS) prepare synthetic
 	$(BIN)/posekit -w $(DEMO_WS) pretrain --config demo
-	$(BIN)/posekit -w $(DEMO_WS) eval pretrain/latest --data synth_src:test --data synth_tgt:test
+	$(BIN)/posekit -w $(DEMO_WS) stylize --method colour
+	$(BIN)/posekit -w $(DEMO_WS) adapt --config adapt_demo
+	$(BIN)/posekit -w $(DEMO_WS) eval pretrain/latest adapt/latest --data synth_src:test --data synth_tgt:test
 
 ## the whole test suite (CPU, under 10 minutes)
 test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python bench/h5_codecs.py
+	$(BIN)/python bench/h5_codecs.py --n 256 --repeats 3
+	$(BIN)/python bench/adapt_step_ratio.py
 
 clean-demo:
 	rm -rf $(DEMO_WS)

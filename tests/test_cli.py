@@ -137,7 +137,7 @@ def test_stylize_adapt_eval_chain(ws_copy):
     assert final["stage"] == "adapt" and final["teacher"] is not None and final["selected_by"] == "source_val"
     assert final["config"]["model"]["width"] == 0.25 and final["config"]["data"]["input_size"] == 64
     result = invoke(ws_copy, "eval", "adapt/latest", "--data", "synth_tgt:test")
-    assert result.exit_code == 0 and "weights: teacher" in result.output
+    assert result.exit_code == 0 and "adapt:multilevel (teacher)" in result.output
 
     # every level switched off: a source-only continuation with the same loop
     off = ["--set", "style.enabled=false", "--set", "consistency.enabled=false", "--set", "adversarial.enabled=false",
@@ -163,3 +163,31 @@ def test_adapt_refuses_evaluation_splits_and_style_less_runs_without_cache(ws_co
     assert result.exit_code == 2 and "evaluation split" in result.output
     result = invoke(ws_copy, "adapt", *ADAPT)
     assert result.exit_code == 3 and "posekit stylize" in result.output
+
+
+def test_adapt_resume_after_interruption_matches_an_uninterrupted_run(ws_copy, monkeypatch):
+    from posekit.methods.multilevel import MultiLevelMethod
+
+    assert invoke(ws_copy, "pretrain", *TINY_TRAIN, "--set", "train.steps=2").exit_code == 0
+    assert invoke(ws_copy, "stylize", "--method", "colour").exit_code == 0
+    args = [*ADAPT, "--steps", "5"]
+    assert invoke(ws_copy, "adapt", *args, "--name", "full").exit_code == 0
+    original = MultiLevelMethod.forward
+
+    def crash_at_step_3(self, batch, step):
+        if step == 3:
+            raise KeyboardInterrupt
+        return original(self, batch, step)
+
+    monkeypatch.setattr(MultiLevelMethod, "forward", crash_at_step_3)
+    assert invoke(ws_copy, "adapt", *args, "--name", "cut").exit_code == 130
+    monkeypatch.setattr(MultiLevelMethod, "forward", original)
+    cut = next((ws_copy / "runs/adapt").glob("*-cut"))
+    result = invoke(ws_copy, "adapt", "--resume", str(cut))
+    assert result.exit_code == 0, result.output
+    full = next((ws_copy / "runs/adapt").glob("*-full"))
+    a = torch.load(full / "ckpt/final.pt", weights_only=True)
+    b = torch.load(cut / "ckpt/final.pt", weights_only=True)
+    for part in ("model", "teacher"):
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), (part, key)

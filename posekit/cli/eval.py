@@ -14,7 +14,8 @@ from posekit.errors import ConfigError
 @app.command("eval")
 @handle_errors
 def eval_(
-    run: Annotated[str, typer.Argument(help="run dir, STAGE/RUN_ID, STAGE/latest or latest")] = "latest",
+    runs: Annotated[list[str] | None, typer.Argument(
+        help="runs to score, one table row each: run dir, STAGE/RUN_ID, STAGE/latest or latest [default: latest]")] = None,
     data: Annotated[list[str] | None, typer.Option("--data", "-d", help="DATASET:SPLIT to score (repeatable; default synth_tgt:test)")] = None,
     metric: Annotated[str, typer.Option(help="pck@T: fraction of joints within T × reference length")] = "pck@0.05",
     protocol: Annotated[str, typer.Option(help="standard (original pixels) or legacy (anchors' heatmap-space PCK)")] = "standard",
@@ -25,7 +26,8 @@ def eval_(
     batch_size: Annotated[int, typer.Option(help="images per forward pass")] = 32,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
 ) -> None:
-    """Predict each split, map keypoints back to original pixels, print PCK per group and write eval/*.json."""
+    """Predict each split with each run, map keypoints back to original pixels, print PCK per group and write
+    RUN/eval/*.json. Several runs give one comparison table, e.g. `posekit eval pretrain/latest adapt/latest`."""
     from posekit.evaluation.pck import NORMALISATIONS, parse_metric
     from posekit.stages.evaluate import run_eval
 
@@ -40,5 +42,5 @@ def eval_(
         raise ConfigError(f"unknown --weights {weights!r}", hint="use auto, teacher or student")
     if batch_size < 1:
         raise ConfigError("--batch-size must be ≥ 1")
-    run_eval(workspace().require(), run, data or ["synth_tgt:test"], thr, metric, protocol, normalize, include_occluded, checkpoint,
+    run_eval(workspace().require(), runs or ["latest"], data or ["synth_tgt:test"], thr, metric, protocol, normalize, include_occluded, checkpoint,
              weights, batch_size, device)

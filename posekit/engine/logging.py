@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-console = Console(stderr=True)
+# Tables stay readable when output is captured (CI logs, files): 120 columns unless a terminal says otherwise.
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 
 def make_progress(transient: bool = False) -> Progress:

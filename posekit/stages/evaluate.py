@@ -63,14 +63,28 @@ def load_model(ckpt_path: Path, weights: str, device):
     return model.to(device).eval(), label, ckpt, meta
 
 
-def run_eval(ws: Workspace, run: str, data: list[str], thr: float, metric: str, protocol: str, normalisation: str,
-             include_occluded: bool, checkpoint: str, weights: str, batch_size: int, device_name: str) -> list[dict]:
+def run_eval(ws: Workspace, runs: list[str], data: list[str], thr: float, metric: str, protocol: str,
+             normalisation: str, include_occluded: bool, checkpoint: str, weights: str, batch_size: int,
+             device_name: str) -> list[dict]:
+    """Score every run on every split; one table (a row per run × split), one JSON file per run × split."""
     device = pick_device(device_name)
+    results = []
+    for run in runs:
+        results += _eval_one(ws, run, data, thr, metric, protocol, normalisation, include_occluded, checkpoint,
+                             weights, batch_size, device)
+    print_table(results)
+    return results
+
+
+def _eval_one(ws, run, data, thr, metric, protocol, normalisation, include_occluded, checkpoint, weights, batch_size,
+              device) -> list[dict]:
     ckpt_path = resolve_checkpoint(ws, run, checkpoint)
     model, weights_used, ckpt, meta = load_model(ckpt_path, weights, device)
     cfg = ckpt["config"]
     input_size, sigma = cfg["data"]["input_size"], cfg["data"]["sigma"]
     out_dir = ckpt_path.parent.parent / "eval" if ckpt_path.parent.name == "ckpt" else ckpt_path.parent / "eval"
+    run_id = ckpt_path.parent.parent.name
+    label = f"{ckpt.get('stage')}:{run_id.split('-', 2)[-1]}" if ckpt_path.parent.name == "ckpt" else ckpt_path.name
     selected = ckpt.get("selected_by", "last")
     results = []
     for spec in data:
@@ -85,9 +99,9 @@ def run_eval(ws: Workspace, run: str, data: list[str], thr: float, metric: str, 
                                  on_batch=lambda n, task=task: progress.advance(task, n))
         record = {
             "metric": metric, "threshold": thr, "protocol": protocol, "data": spec, "num_samples": int(attrs["num_samples"]),
-            "checkpoint": str(ckpt_path), "stage": ckpt.get("stage"), "weights": weights_used, "step": ckpt.get("step"),
-            "selected_by": selected, "config_sha1": ckpt.get("config_sha1"), "posekit_version": __version__,
-            "evaluated": now_iso(),
+            "run": label, "checkpoint": str(ckpt_path), "stage": ckpt.get("stage"), "weights": weights_used,
+            "step": ckpt.get("step"), "selected_by": selected, "config_sha1": ckpt.get("config_sha1"),
+            "posekit_version": __version__, "evaluated": now_iso(), "meta": meta.name,
         }
         if protocol == "standard":
             record.update({
@@ -106,31 +120,38 @@ def run_eval(ws: Workspace, run: str, data: list[str], thr: float, metric: str, 
             })
         if selected == "oracle":
             record["warning"] = "ORACLE: model selected on target test labels"
+        if ckpt.get("transductive"):
+            record["transductive"] = True
         suffix = "" if protocol == "standard" else "-legacy"
         atomic_write_json(out_dir / f"{dataset}-{split}{suffix}.json", record)
         record["json"] = str(out_dir / f"{dataset}-{split}{suffix}.json")
         results.append(record)
-    print_table(results, meta)
     return results
 
 
-def print_table(results: list[dict], meta: KeypointMeta) -> None:
+def print_table(results: list[dict]) -> None:
     first = results[0]
     if first["protocol"] == "standard":
         title = (f"{first['metric'].upper()} — {first['coordinate_space']}, normalised by {first['normalisation']}, "
                  f"{first['counted_joints']} joints")
     else:
         title = "PCK@0.05 (LEGACY heatmap-space protocol of tllib/UDAPE/DAML)"
+    groups = list(first["groups"])
     table = Table(title=title, title_justify="left")
+    table.add_column("run (weights)")
     table.add_column("data")
-    for group in [*meta.groups, "All"]:
+    for group in groups:
         table.add_column(group, justify="right")
     table.add_column("N", justify="right")
     for r in results:
-        cells = ["—" if (v is None or math.isnan(v)) else f"{100 * v:.1f}" for v in r["groups"].values()]
-        table.add_row(r["data"], *cells, str(r["num_samples"]))
+        cells = ["—" if (r["groups"][g] is None or math.isnan(r["groups"][g])) else f"{100 * r['groups'][g]:.1f}"
+                 for g in groups]
+        tag = "ORACLE " if r["selected_by"] == "oracle" else ""
+        table.add_row(f"{tag}{r['run']} ({r['weights'].split(' ')[0]})", r["data"], *cells, str(r["num_samples"]))
     console.print(table)
-    console.print(f"weights: {first['weights']} of {first['checkpoint']} (step {first['step']}, selected by "
-                  f"{first['selected_by']}); JSON: {', '.join(r['json'] for r in results)}", highlight=False)
-    if first["selected_by"] == "oracle":
-        console.print("[bold red]ORACLE: these weights were selected on target test labels[/]")
+    for r in {r["checkpoint"]: r for r in results}.values():
+        console.print(f"{r['run']} = {r['weights']} of {r['checkpoint']} (step {r['step']}, selected by "
+                      f"{r['selected_by']})", highlight=False)
+    console.print(f"JSON: {', '.join(r['json'] for r in results)}", highlight=False)
+    if any(r["selected_by"] == "oracle" for r in results):
+        console.print("[bold red]ORACLE: weights marked ORACLE were selected on target test labels[/]")
