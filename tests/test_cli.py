@@ -191,3 +191,53 @@ def test_adapt_resume_after_interruption_matches_an_uninterrupted_run(ws_copy, m
     for part in ("model", "teacher"):
         for key in a[part]:
             assert torch.equal(a[part][key], b[part][key]), (part, key)
+
+
+def test_non_finite_loss_stops_the_run_naming_the_term(ws_copy, monkeypatch):
+    from posekit.methods.supervised import SupervisedMethod
+
+    original = SupervisedMethod.forward
+
+    def nan_at_step_3(self, batch, step):
+        out = original(self, batch, step)
+        if step == 3:
+            out["heatmap"] = out["heatmap"] * float("nan")
+            out["loss"] = out["heatmap"]
+        return out
+
+    monkeypatch.setattr(SupervisedMethod, "forward", nan_at_step_3)
+    result = invoke(ws_copy, "pretrain", *TINY_TRAIN, "--set", "train.steps=6", "--name", "nan")
+    assert result.exit_code == 1
+    assert "non-finite loss term loss, heatmap at step 3" in result.output and "Traceback" not in result.output
+    run = next((ws_copy / "runs/pretrain").glob("*-nan"))
+    assert torch.load(run / "ckpt/last.pt", weights_only=True)["step"] == 2  # the last good checkpoint stays
+    assert not (run / "ckpt/final.pt").exists() and not (ws_copy / "runs/pretrain/latest").exists()
+
+
+def test_stylize_adain_trains_a_decoder_and_reports_missing_weights(ws_copy, tmp_path, monkeypatch):
+    import torchvision
+
+    from posekit.models.adain import vgg_normalised
+
+    result = invoke(ws_copy, "stylize", "--method", "adain", "--vgg", str(tmp_path / "vgg_normalised.pth"))
+    assert result.exit_code == 3 and "vgg_normalised.pth" in result.output and "pytorch-AdaIN" in result.output
+
+    def offline(self, *args, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(torchvision.models._api.WeightsEnum, "get_state_dict", offline)
+    result = invoke(ws_copy, "stylize", "--method", "adain", "--encoder", "torchvision", "--train-decoder")
+    assert result.exit_code == 3 and "vgg19-dcbb9e9d.pth" in result.output
+
+    vgg = tmp_path / "vgg_normalised.pth"
+    torch.save(vgg_normalised().state_dict(), vgg)  # random weights in the published layout
+    result = invoke(ws_copy, "stylize", "--method", "adain", "--vgg", str(vgg), "--train-decoder",
+                    "--decoder-steps", "2", "--variants", "1")
+    assert result.exit_code == 0, result.output
+    out = ws_copy / "styles/synth_src__synth_tgt"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len(manifest["encoder_sha256"]) == 64 and len(manifest["decoder_sha256"]) == 64
+    decoder_state = torch.load(out / "decoder.pt", weights_only=True)
+    assert "1.weight" in decoder_state  # pytorch-AdaIN's key layout, reusable with --decoder
+    with h5py.File(out / "cache.h5") as f:
+        assert f["images"].shape == (48, 1, 64, 64, 3) and f.attrs["method"] == "adain"

@@ -14,7 +14,7 @@ from posekit.errors import ConfigError
 @app.command()
 @handle_errors
 def adapt(
-    init: Annotated[str | None, typer.Option(help="pretrain run to start from [default: pretrain/latest]")] = None,
+    init: Annotated[str | None, typer.Option(help="pretrain run to start from (default: pretrain/latest)")] = None,
     config: Annotated[str | None, typer.Option("--config", "-c", help="preset name or YAML file")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a key, e.g. --set infomax.enabled=false")] = None,
     source: Annotated[str | None, typer.Option(help="prepared source dataset (data.source)")] = None,

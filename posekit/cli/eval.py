@@ -15,7 +15,7 @@ from posekit.errors import ConfigError
 @handle_errors
 def eval_(
     runs: Annotated[list[str] | None, typer.Argument(
-        help="runs to score, one table row each: run dir, STAGE/RUN_ID, STAGE/latest or latest [default: latest]")] = None,
+        help="runs to score, one table row each: run dir, STAGE/RUN_ID, STAGE/latest or latest (default: latest)")] = None,
     data: Annotated[list[str] | None, typer.Option("--data", "-d", help="DATASET:SPLIT to score (repeatable; default synth_tgt:test)")] = None,
     metric: Annotated[str, typer.Option(help="pck@T: fraction of joints within T × reference length")] = "pck@0.05",
     protocol: Annotated[str, typer.Option(help="standard (original pixels) or legacy (anchors' heatmap-space PCK)")] = "standard",
