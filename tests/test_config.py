@@ -48,3 +48,13 @@ def test_missing_preset_and_bad_set_syntax(tmp_path):
     bad.write_text("train: [1, 2\n")
     with pytest.raises(ConfigError, match="invalid YAML"):
         resolve_config(PretrainConfig, str(bad))
+
+
+def test_every_builtin_preset_validates_against_its_stage():
+    from posekit.config.load import builtin_presets
+    from posekit.config.schema import AdaptConfig
+
+    names = builtin_presets()
+    assert {"demo", "adapt_demo", "daml_pretrain", "daml_adapt"} <= set(names)
+    for name in names:
+        resolve_config(AdaptConfig if "adapt" in name else PretrainConfig, name)

@@ -45,14 +45,39 @@ def list_(kind: Annotated[str, typer.Argument(help="datasets, presets or skeleto
 @config_app.command("show")
 @handle_errors
 def config_show(
+    stage: Annotated[str, typer.Option(help="pretrain or adapt")] = "pretrain",
     config: Annotated[str | None, typer.Option("--config", "-c", help="preset name or YAML file")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override KEY=VALUE (repeatable)")] = None,
+    explain: Annotated[bool, typer.Option(help="list every key with its description instead")] = False,
 ) -> None:
-    """Print the resolved pretrain configuration as YAML."""
+    """Print the resolved configuration of a stage as YAML (or, with --explain, every key and what it does)."""
     from posekit.config.load import config_to_yaml, resolve_config
-    from posekit.config.schema import PretrainConfig
+    from posekit.config.schema import AdaptConfig, PretrainConfig
 
-    typer.echo(config_to_yaml(resolve_config(PretrainConfig, config, set_)))
+    schemas = {"pretrain": PretrainConfig, "adapt": AdaptConfig}
+    if stage not in schemas:
+        raise ConfigError(f"unknown --stage {stage!r}", hint="use pretrain or adapt")
+    cfg = resolve_config(schemas[stage], config, set_)
+    if not explain:
+        typer.echo(config_to_yaml(cfg))
+        return
+    table = Table(title=f"{stage} configuration keys")
+    for col in ("key", "value", "description"):
+        table.add_column(col)
+    for key, value, doc in _describe(cfg):
+        table.add_row(key, str(value), doc)
+    console.print(table)
+
+
+def _describe(model, prefix: str = ""):
+    from pydantic import BaseModel
+
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            yield from _describe(value, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", value, field.description or ""
 
 
 @ckpt_app.command("inspect")

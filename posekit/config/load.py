@@ -121,7 +121,7 @@ def resolve_config(
     try:
         return model.model_validate(tree)
     except ValidationError as exc:
-        hint = suggest_key(model, exc) or "run `posekit config show` to list every key with its default"
+        hint = suggest_key(model, exc) or "run `posekit config show --explain` to list every key"
         raise ConfigError(format_validation_error(exc, origin), hint=hint) from None
 
 
