@@ -22,7 +22,7 @@ def prepare(
     skeleton: Annotated[str, typer.Option(help="synthetic: human (MPII-16) or quadruped (TigDog-18)")] = "human",
     size: Annotated[int, typer.Option(help="synthetic: image side in pixels")] = 128,
     num_train: Annotated[int, typer.Option(help="synthetic: training images per domain")] = 4000,
-    num_val: Annotated[int, typer.Option(help="synthetic: source validation images")] = 500,
+    num_val: Annotated[int, typer.Option(help="synthetic: labelled validation images per domain (target val: development only)")] = 500,
     num_test: Annotated[int, typer.Option(help="synthetic: test images per domain")] = 1000,
     seed: Annotated[int, typer.Option(help="generator seed (same seed, same data)")] = 0,
     gap: Annotated[float, typer.Option(help="synthetic: strength of the target look, 0 (= source) to 1")] = 0.6,

@@ -51,7 +51,7 @@ class SyntheticConverter(Converter):
         skeleton = params["skeleton"]
         prefix = params["name"]
         sizes = {"source": {"train": params["num_train"], "val": params["num_val"], "test": params["num_test"]},
-                 "target": {"train": params["num_train"], "test": params["num_test"]}}
+                 "target": {"train": params["num_train"], "val": params["num_val"], "test": params["num_test"]}}
         plans = []
         for domain, splits in sizes.items():
             dataset = f"{prefix}_{'src' if domain == 'source' else 'tgt'}"
