@@ -5,6 +5,7 @@ Exit codes (documented in docs/cli.md):
   2  usage or configuration error (unknown key, bad value, unknown name)
   3  a required input or workspace artifact is missing
   4  an input exists but is corrupt or invalid (bad HDF5, bad checkpoint)
+  5  another posekit command is writing the same artifact (workspace lock)
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ class DataError(PosekitError):
 
 class CheckpointError(PosekitError):
     exit_code = 4
+
+
+class WorkspaceBusy(PosekitError):
+    exit_code = 5
 
 
 class TrainingDiverged(PosekitError):

@@ -11,16 +11,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from posekit import __version__
-from posekit.errors import ConfigError, MissingArtifactError
+from posekit.errors import ConfigError, MissingArtifactError, WorkspaceBusy
 
 WORKSPACE_SCHEMA = 1
 STAGES = ("pretrain", "adapt")
@@ -97,6 +100,34 @@ class Workspace:
                 hint="pass --workspace/-w (or set POSEKIT_WORKSPACE), or create one with `posekit prepare synthetic`",
             )
         return self
+
+    # -- locks ----------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, what: str):
+        """Exclusive lock on one shared artifact (``data/<name>``, ``styles/<name>``) for the duration of a write.
+
+        Runs need none: every run writes only into its own new directory. A second writer fails at once with
+        WorkspaceBusy naming the holder; the lock disappears with the process, even after SIGKILL.
+        """
+        folder = self.root / ".locks"
+        folder.mkdir(exist_ok=True)
+        path = folder / (what.replace("/", "__") + ".lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise WorkspaceBusy(f"{what} in {self.root} is being written by {holder}",
+                                hint="wait for that command to finish (runs of pretrain/adapt/eval may run side by side)") from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} ({' '.join(os.path.basename(a) for a in sys.argv[:3])})".encode(), 0)
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     # -- data -----------------------------------------------------------------------------------------------
     def data_dir(self, dataset: str) -> Path:

@@ -241,3 +241,12 @@ def test_stylize_adain_trains_a_decoder_and_reports_missing_weights(ws_copy, tmp
     assert "1.weight" in decoder_state  # pytorch-AdaIN's key layout, reusable with --decoder
     with h5py.File(out / "cache.h5") as f:
         assert f["images"].shape == (48, 1, 64, 64, 3) and f.attrs["method"] == "adain"
+
+
+def test_a_second_writer_of_the_same_dataset_is_refused(ws_copy):
+    from posekit.workspace import Workspace
+
+    with Workspace(ws_copy).lock("data/synth_src"):
+        result = invoke(ws_copy, *TINY_PREPARE)
+    assert result.exit_code == 5 and "data/synth_src" in result.output and "being written by pid" in result.output
+    assert invoke(ws_copy, *TINY_PREPARE).exit_code == 0  # released

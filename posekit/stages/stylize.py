@@ -95,6 +95,11 @@ def _build_adain(opts: StylizeOptions, out_dir: Path, src: H5KeypointDataset, tg
 
 
 def run_stylize(ws: Workspace, opts: StylizeOptions, force: bool) -> Path:
+    with ws.lock(f"styles/{opts.name or f'{opts.source}__{opts.target}'}"):
+        return _stylize(ws, opts, force)
+
+
+def _stylize(ws: Workspace, opts: StylizeOptions, force: bool) -> Path:
     if opts.method not in METHODS:
         raise ConfigError(f"unknown style method {opts.method!r}", hint=f"use one of {', '.join(METHODS)}")
     if opts.variants < 1:

@@ -67,53 +67,61 @@ def run_plan(
         by_dataset.setdefault(p.dataset, []).append(p)
     status: dict[str, str] = {}
     for dataset, splits in by_dataset.items():
-        folder = ws.data_dir(dataset)
-        manifest_path = folder / "manifest.json"
-        if manifest_path.exists():
+        with ws.lock(f"data/{dataset}"):
+            status.update(_run_dataset(ws, converter, params, digest, dataset, splits, force, progress))
+    return status
+
+
+def _run_dataset(ws: Workspace, converter: Converter, params: dict[str, Any], digest: str, dataset: str,
+                 splits: list[SplitPlan], force: bool, progress) -> dict[str, str]:
+    status: dict[str, str] = {}
+    folder = ws.data_dir(dataset)
+    manifest_path = folder / "manifest.json"
+    if manifest_path.exists():
+        try:
+            old = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError:
+            raise DataError(f"{manifest_path}: unreadable manifest", hint="re-run with --force") from None
+        if old.get("params_sha1") != digest:
+            if not force:
+                raise ConfigError(
+                    f"{folder} was prepared with other settings ({old.get('params')})",
+                    hint="pass --force to rebuild it, or --name to prepare under another name",
+                )
+            for p in splits:
+                ws.split_path(dataset, p.split).unlink(missing_ok=True)
+        elif force:
+            for p in splits:
+                ws.split_path(dataset, p.split).unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "dataset": dataset,
+        "converter": converter.name,
+        "converter_version": converter.version,
+        "params": params,
+        "params_sha1": digest,
+        "posekit_version": __version__,
+        "status": "incomplete",
+        "splits": {},
+    }
+    atomic_write_json(manifest_path, manifest)
+    for p in splits:
+        path = ws.split_path(dataset, p.split)
+        key = f"{dataset}/{p.split}"
+        if path.exists():
             try:
-                old = json.loads(manifest_path.read_text())
-            except json.JSONDecodeError:
-                raise DataError(f"{manifest_path}: unreadable manifest", hint="re-run with --force") from None
-            if old.get("params_sha1") != digest:
-                if not force:
-                    raise ConfigError(
-                        f"{folder} was prepared with other settings ({old.get('params')})",
-                        hint="pass --force to rebuild it, or --name to prepare under another name",
-                    )
-                for p in splits:
-                    ws.split_path(dataset, p.split).unlink(missing_ok=True)
-            elif force:
-                for p in splits:
-                    ws.split_path(dataset, p.split).unlink(missing_ok=True)
-        folder.mkdir(parents=True, exist_ok=True)
-        manifest = {
-            "dataset": dataset,
-            "converter": converter.name,
-            "converter_version": converter.version,
-            "params": params,
-            "params_sha1": digest,
-            "posekit_version": __version__,
-            "status": "incomplete",
-            "splits": {},
-        }
-        atomic_write_json(manifest_path, manifest)
-        for p in splits:
-            path = ws.split_path(dataset, p.split)
-            key = f"{dataset}/{p.split}"
-            if path.exists():
-                try:
-                    n = validate_h5(path)["num_samples"]
-                except DataError:
-                    n = -1
-                if n == p.num_samples:
-                    status[key] = "up to date"
-                    manifest["splits"][p.split] = {"file": path.name, "num_samples": n}
-                    continue
-                path.unlink()
-            p.build(path, progress(key, p.num_samples))
-            status[key] = "written"
-            manifest["splits"][p.split] = {"file": path.name, "num_samples": p.num_samples}
-        manifest["status"] = "complete"
-        manifest["created"] = now_iso()
-        atomic_write_json(manifest_path, manifest)
+                n = validate_h5(path)["num_samples"]
+            except DataError:
+                n = -1
+            if n == p.num_samples:
+                status[key] = "up to date"
+                manifest["splits"][p.split] = {"file": path.name, "num_samples": n}
+                continue
+            path.unlink()
+        p.build(path, progress(key, p.num_samples))
+        status[key] = "written"
+        manifest["splits"][p.split] = {"file": path.name, "num_samples": p.num_samples}
+    manifest["status"] = "complete"
+    manifest["created"] = now_iso()
+    atomic_write_json(manifest_path, manifest)
     return status
