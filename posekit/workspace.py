@@ -176,6 +176,21 @@ class Workspace:
     def set_latest(self, stage: str, run_dir: Path) -> None:
         atomic_write_text(self.runs_dir(stage) / "latest", run_dir.name + "\n")
 
+    def resolve_resumable(self, stage: str, ref: str) -> Path:
+        """The run to ``--resume``: a run directory, ``STAGE/RUN_ID``, ``RUN_ID``, or ``latest`` / ``STAGE/latest``
+        (the newest run of ``stage`` that has a resumable ``ckpt/last.pt``, finished or not)."""
+        path = Path(ref)
+        if path.is_dir():
+            return path.resolve()
+        if ref in ("latest", f"{stage}/latest"):
+            runs = sorted((p for p in self.runs_dir(stage).glob("*") if (p / "ckpt" / "last.pt").exists()),
+                          key=lambda p: p.stat().st_mtime)
+            if not runs:
+                raise MissingArtifactError(f"no {stage} run with a resumable checkpoint in {self.root}",
+                                           hint=f"start one with `posekit {stage}`")
+            return runs[-1]
+        return self.resolve_run(ref if "/" in ref else f"{stage}/{ref}")
+
     def resolve_run(self, ref: str) -> Path:
         """``ref`` is a run directory, ``STAGE/RUN_ID``, ``STAGE/latest`` or ``latest`` (newest of any stage)."""
         p = Path(ref)

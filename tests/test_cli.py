@@ -183,7 +183,7 @@ def test_adapt_resume_after_interruption_matches_an_uninterrupted_run(ws_copy, m
     assert invoke(ws_copy, "adapt", *args, "--name", "cut").exit_code == 130
     monkeypatch.setattr(MultiLevelMethod, "forward", original)
     cut = next((ws_copy / "runs/adapt").glob("*-cut"))
-    result = invoke(ws_copy, "adapt", "--resume", str(cut))
+    result = invoke(ws_copy, "adapt", "--resume", "adapt/latest")  # the newest resumable run: the interrupted one
     assert result.exit_code == 0, result.output
     full = next((ws_copy / "runs/adapt").glob("*-full"))
     a = torch.load(full / "ckpt/final.pt", weights_only=True)

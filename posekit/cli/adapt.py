@@ -22,13 +22,11 @@ def adapt(
     steps: Annotated[int | None, typer.Option(help="adaptation steps (train.steps)")] = None,
     select: Annotated[str | None, typer.Option(help="last, source_val, or oracle (target labels; labelled ORACLE)")] = None,
     name: Annotated[str, typer.Option(help="suffix of the run id")] = "multilevel",
-    resume: Annotated[str | None, typer.Option(help="continue an interrupted adapt run (its directory)")] = None,
+    resume: Annotated[str | None, typer.Option(help="continue an interrupted run (RUN dir, adapt/ID or adapt/latest)")] = None,
 ) -> None:
     """Multi-level alignment in a mean teacher. Levels switch off one by one for baselines and ablations:
     [bold]style.enabled[/], [bold]consistency.enabled[/], [bold]occlusion.enabled[/], [bold]adversarial.enabled[/],
     [bold]infomax.enabled[/] (presets: adapt_demo, and see docs/adapt.md)."""
-    from pathlib import Path
-
     from posekit.config.load import resolve_config
     from posekit.config.schema import AdaptConfig
     from posekit.engine.checkpoint import load_checkpoint
@@ -38,7 +36,7 @@ def adapt(
     if resume:
         if config or set_ or source or target or steps or select or init:
             raise ConfigError("--resume continues with the run's saved configuration", hint="drop the other options")
-        run_dir = Path(resume).resolve() if Path(resume).is_dir() else ws.resolve_run(resume)
+        run_dir = ws.resolve_resumable("adapt", resume)
         cfg = AdaptConfig.model_validate(load_checkpoint(run_dir / "ckpt" / "last.pt")["config"])
         run_adapt(ws, cfg, name, resume=run_dir)
         return

@@ -32,27 +32,10 @@ def pretrain(
         if config or set_ or source or steps:
             raise ConfigError("--resume continues with the run's saved configuration",
                               hint="drop --config/--set/--source/--steps when resuming")
-        run_dir = _resume_dir(ws, resume)
+        run_dir = ws.resolve_resumable("pretrain", resume)
         cfg = PretrainConfig.model_validate(load_checkpoint(run_dir / "ckpt" / "last.pt")["config"])
         run_pretrain(ws, cfg, name, resume=run_dir)
         return
     cfg = resolve_config(PretrainConfig, config, set_, {"data.source": source, "train.steps": steps})
     run_pretrain(ws, cfg, name)
 
-
-def _resume_dir(ws, ref: str):
-    from pathlib import Path
-
-    from posekit.errors import MissingArtifactError
-
-    path = Path(ref)
-    if path.is_dir():
-        return path.resolve()
-    parts = ref.split("/")
-    if ref == "latest" or (len(parts) == 2 and parts[1] == "latest"):
-        runs = sorted((p for p in ws.runs_dir("pretrain").glob("*") if (p / "ckpt" / "last.pt").exists()),
-                      key=lambda p: p.stat().st_mtime)
-        if not runs:
-            raise MissingArtifactError("no pretrain run with a resumable checkpoint", hint="start one with `posekit pretrain`")
-        return runs[-1]
-    return ws.resolve_run(ref if "/" in ref else f"pretrain/{ref}")
