@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-
 TINY_PREPARE = ["prepare", "synthetic", "--size", "64", "--num-train", "48", "--num-val", "16", "--num-test", "16",
                 "--workers", "1"]
 TINY_TRAIN = ["--set", "data.input_size=64", "--set", "data.sigma=1.0", "--set", "data.num_workers=0",
