@@ -13,7 +13,7 @@ import torch
 
 from posekit.engine.checkpoint import save_checkpoint
 from posekit.engine.logging import MetricsWriter, console, make_progress
-from posekit.engine.seed import capture_rng
+from posekit.engine.seed import capture_rng, restore_rng
 from posekit.errors import TrainingDiverged
 from posekit.methods.base import Method
 
@@ -83,8 +83,6 @@ class Trainer:
                 "selected_by": selected_by, "metrics": metrics}
 
     def load_full_state(self, ckpt: dict[str, Any]) -> None:
-        from posekit.engine.seed import restore_rng
-
         self.method.load_state_dict(ckpt["method_state"])
         self.optimizer.load_state_dict(ckpt["optim"])
         self.scheduler.load_state_dict(ckpt["sched"])

@@ -10,12 +10,10 @@ class Method(nn.Module):
     """A training objective around one or more networks.
 
     ``forward(batch, step)`` returns a dict of scalar tensors with the total under ``"loss"``.
-    ``inference_model()`` is the network evaluation should use (the teacher when a method has one), and
-    ``inference_name`` says which it is.
+    ``inference_model()`` is the network evaluation and validation use (the teacher when a method has one).
     """
 
     name = "base"
-    inference_name = "model"
 
     def forward(self, batch: dict, step: int) -> dict[str, torch.Tensor]:  # pragma: no cover - interface
         raise NotImplementedError

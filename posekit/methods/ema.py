@@ -28,7 +28,7 @@ class EMATeacher(nn.Module):
 
     @torch.no_grad()
     def update(self, student: nn.Module) -> None:
-        t_params = [p for p in self.model.parameters()]
+        t_params = list(self.model.parameters())
         s_params = [p.detach() for p in student.parameters()]
         torch._foreach_mul_(t_params, self.momentum)
         torch._foreach_add_(t_params, s_params, alpha=1 - self.momentum)

@@ -29,7 +29,6 @@ class MultiLevelMethod(SupervisedMethod):
     """
 
     name = "multilevel"
-    inference_name = "teacher"
 
     def __init__(self, model: nn.Module, codec: HeatmapCodec, cfg: AdaptConfig, meta: KeypointMeta, seed: int):
         super().__init__(model, codec, cfg.augment, meta, seed)

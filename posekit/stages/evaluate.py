@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def load_model(ckpt_path: Path, weights: str, device):
     ckpt = load_checkpoint(ckpt_path)
     try:
         model_cfg = ModelConfig.model_validate(ckpt["config"]["model"])
-        meta = KeypointMeta.from_json(__import__("json").dumps(ckpt["keypoints"]))
+        meta = KeypointMeta.from_json(json.dumps(ckpt["keypoints"]))
     except (KeyError, ValueError) as exc:
         raise CheckpointError(f"{ckpt_path}: incomplete checkpoint header ({exc})") from None
     teacher = ckpt.get("teacher")
