@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,43 +14,71 @@ from posekit.cli._common import handle_errors, workspace
 from posekit.engine.logging import console, make_progress
 from posekit.errors import ConfigError
 
+SYNTHETIC_DEFAULTS = {"skeleton": "human", "num_train": 4000, "num_val": 500, "num_test": 1000, "seed": 0, "gap": 0.6}
+SHARED_FLAGS = "--name, --size, --codec, --workers, --force"
+
 
 @app.command()
 @handle_errors
 def prepare(
-    dataset: Annotated[str, typer.Argument(help="converter name; `posekit list datasets` shows them")],
-    name: Annotated[str | None, typer.Option(help="output dataset prefix (synthetic: NAME_src, NAME_tgt)")] = None,
-    skeleton: Annotated[str, typer.Option(help="synthetic: human (MPII-16) or quadruped (TigDog-18)")] = "human",
-    size: Annotated[int, typer.Option(help="synthetic: image side in pixels")] = 128,
-    num_train: Annotated[int, typer.Option(help="synthetic: training images per domain")] = 4000,
-    num_val: Annotated[int, typer.Option(help="synthetic: labelled validation images per domain (target val: development only)")] = 500,
-    num_test: Annotated[int, typer.Option(help="synthetic: test images per domain")] = 1000,
-    seed: Annotated[int, typer.Option(help="generator seed (same seed, same data)")] = 0,
-    gap: Annotated[float, typer.Option(help="synthetic: strength of the target look, 0 (= source) to 1")] = 0.6,
+    dataset: Annotated[str, typer.Argument(help="converter name; `posekit list datasets` shows them, docs/datasets.md describes them")],
+    raw: Annotated[Path | None, typer.Option(help="real datasets (required): the raw dataset folder, layouts in docs/datasets.md")] = None,
+    name: Annotated[str | None, typer.Option(help="output dataset name (default: the converter name; synthetic: prefix of NAME_src, NAME_tgt, default synth or synth_animal)")] = None,
+    size: Annotated[int | None, typer.Option(help="crop side in pixels (default: 256 for real datasets, 128 for synthetic)")] = None,
     codec: Annotated[str, typer.Option(help="image storage: raw, jpeg or png (docs/data-format.md)")] = "raw",
     workers: Annotated[int, typer.Option(help="processes used for rendering/conversion")] = min(4, os.cpu_count() or 1),
     force: Annotated[bool, typer.Option(help="rebuild even if up to date or prepared with other settings")] = False,
+    categories: Annotated[str | None, typer.Option(help="synanimal, tigdog, animalpose, coco: comma-separated categories (default: horse,tiger; horse,tiger; dog,sheep; all)")] = None,
+    limit: Annotated[int | None, typer.Option(help="real datasets: keep only the first N samples of each split (quick checks)")] = None,
+    split_dir: Annotated[Path | None, typer.Option(help="synanimal, tigdog, animalpose: the anchors' split files (a copy of UDA_PoseEstimation's cached_data) (animalpose default: RAW/cached_data)")] = None,
+    test_every: Annotated[int | None, typer.Option(help="lspet: image i goes to test when i is a multiple of N (default: 10)")] = None,
+    ann_file: Annotated[list[str] | None, typer.Option(help="coco (required): SPLIT=PATH of a COCO keypoint JSON, relative to --raw (repeatable)")] = None,
+    image_root: Annotated[list[str] | None, typer.Option(help="coco: DIR or SPLIT=DIR holding the images, relative to --raw (repeatable) (default: --raw)")] = None,
+    canonical: Annotated[str | None, typer.Option(help="coco: map keypoints onto this built-in skeleton (`posekit list skeletons`) (default: keep the file's own)")] = None,
+    keypoint_map: Annotated[list[str] | None, typer.Option(help="coco with --canonical: CANONICAL=SOURCE for joint names that differ (repeatable)")] = None,
+    skeleton: Annotated[str | None, typer.Option(help="synthetic: human (MPII-16) or quadruped (TigDog-18) (default: human)")] = None,
+    num_train: Annotated[int | None, typer.Option(help="synthetic: training images per domain (default: 4000)")] = None,
+    num_val: Annotated[int | None, typer.Option(help="synthetic: labelled validation images per domain (target val: development only) (default: 500)")] = None,
+    num_test: Annotated[int | None, typer.Option(help="synthetic: test images per domain (default: 1000)")] = None,
+    seed: Annotated[int | None, typer.Option(help="synthetic: generator seed (same seed, same data) (default: 0)")] = None,
+    gap: Annotated[float | None, typer.Option(help="synthetic: strength of the target look, 0 (= source) to 1 (default: 0.6)")] = None,
 ) -> None:
-    """Convert a dataset into the workspace (`data/<name>/<split>.h5`). Re-running an up-to-date prepare does nothing."""
+    """Convert a dataset into the workspace (`data/<name>/<split>.h5`). Re-running an up-to-date prepare does nothing.
+
+    Real datasets read a user-supplied raw folder (`--raw`); docs/datasets.md gives each one's source, layout,
+    splits and command. `synthetic` generates the built-in benchmark and needs no download.
+    """
     from posekit.data.converters import CONVERTERS
     from posekit.data.converters.base import run_plan
+    from posekit.data.converters.real import RealConverter
     from posekit.data.h5format import IMAGE_CODECS
-    from posekit.data.synthetic.bodies import BODIES
 
     converter_cls = CONVERTERS.get(dataset)
     if codec not in IMAGE_CODECS:
         raise ConfigError(f"unknown --codec {codec!r}", hint=f"use one of {', '.join(IMAGE_CODECS)}")
-    if skeleton not in BODIES:
-        raise ConfigError(f"unknown --skeleton {skeleton!r}", hint=f"use one of {', '.join(BODIES)}")
-    if size < 32:
-        raise ConfigError(f"--size {size} is too small", hint="use at least 32 pixels")
-    if not 0 <= gap <= 1:
-        raise ConfigError(f"--gap {gap} is outside [0, 1]", hint="0 makes the target look like the source, 1 is the hardest")
-    if num_train < 1 or num_test < 1 or num_val < 0:
-        raise ConfigError("--num-train and --num-test must be ≥ 1 and --num-val ≥ 0")
-    params = {"skeleton": skeleton, "size": size, "num_train": num_train, "num_val": num_val,
-              "num_test": num_test, "seed": seed, "gap": gap, "codec": codec,
-              "name": name or ("synth" if skeleton == "human" else "synth_animal")}
+    synthetic = {"skeleton": skeleton, "num_train": num_train, "num_val": num_val, "num_test": num_test,
+                 "seed": seed, "gap": gap}
+    real = {"categories": _csv(categories), "limit": limit, "split_dir": split_dir, "test_every": test_every,
+            "ann_file": _pairs(ann_file, "--ann-file"), "image_root": _pairs(image_root, "--image-root", bare=True),
+            "canonical": canonical, "keypoint_map": _pairs(keypoint_map, "--keypoint-map")}
+    synthetic = {k: v for k, v in synthetic.items() if v is not None}
+    real = {k: v for k, v in real.items() if v is not None}
+    if issubclass(converter_cls, RealConverter):
+        if synthetic:
+            raise ConfigError(f"{_flags(synthetic)} only appl{'y' if len(synthetic) > 1 else 'ies'} to `prepare synthetic`",
+                              hint=f"{dataset} takes --raw, {SHARED_FLAGS}, {_flags(converter_cls.options)}")
+        if raw is None:
+            raise ConfigError(f"`prepare {dataset}` needs --raw DIR, the folder holding the raw dataset",
+                              hint=f"expected layout: {converter_cls.layout}; source: {converter_cls.source}")
+        size = _check_size(256 if size is None else size)
+        params = converter_cls.make_params(raw, name, size, codec, real)
+    else:
+        given = (["raw"] if raw is not None else []) + list(real)
+        if given:
+            raise ConfigError(f"{_flags(given)} does not apply to `prepare {dataset}`",
+                              hint=f"{dataset} takes {SHARED_FLAGS}, {_flags(SYNTHETIC_DEFAULTS)}")
+        params = _synthetic_params({**SYNTHETIC_DEFAULTS, **synthetic}, name, _check_size(128 if size is None else size),
+                                   codec)
     ws = workspace().ensure()
     converter = converter_cls(workers=max(1, workers))
     with make_progress() as progress:
@@ -64,3 +93,56 @@ def prepare(
     for key, value in status.items():
         table.add_row(key, value)
     console.print(table)
+
+
+def _synthetic_params(opts: dict[str, Any], name: str | None, size: int, codec: str) -> dict[str, Any]:
+    from posekit.data.synthetic.bodies import BODIES
+
+    skeleton, gap = opts["skeleton"], opts["gap"]
+    if skeleton not in BODIES:
+        raise ConfigError(f"unknown --skeleton {skeleton!r}", hint=f"use one of {', '.join(BODIES)}")
+    if not 0 <= gap <= 1:
+        raise ConfigError(f"--gap {gap} is outside [0, 1]", hint="0 makes the target look like the source, 1 is the hardest")
+    if opts["num_train"] < 1 or opts["num_test"] < 1 or opts["num_val"] < 0:
+        raise ConfigError("--num-train and --num-test must be ≥ 1 and --num-val ≥ 0")
+    return {"skeleton": skeleton, "size": size, "num_train": opts["num_train"], "num_val": opts["num_val"],
+            "num_test": opts["num_test"], "seed": opts["seed"], "gap": gap, "codec": codec,
+            "name": name or ("synth" if skeleton == "human" else "synth_animal")}
+
+
+def _check_size(size: int) -> int:
+    if size < 32:
+        raise ConfigError(f"--size {size} is too small", hint="use at least 32 pixels")
+    return size
+
+
+def _flags(keys) -> str:
+    return ", ".join("--" + k.replace("_", "-") for k in keys)
+
+
+def _csv(value: str | None) -> list[str] | None:
+    """``"horse, tiger"`` → ``["horse", "tiger"]``."""
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise ConfigError("--categories is empty", hint="give comma-separated names, e.g. --categories horse,tiger")
+    return items
+
+
+def _pairs(values: list[str] | None, flag: str, bare: bool = False) -> dict[str, str] | None:
+    """``["train=a.json", "val=b.json"]`` → ``{"train": "a.json", "val": "b.json"}``; with ``bare``, a value without
+    ``=`` applies to every split (key ``*``)."""
+    if not values:
+        return None
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep and bare:
+            key, value = "*", item
+        key, value = key.strip(), value.strip()
+        if not key or not value or key in out:
+            raise ConfigError(f"{flag} {item!r}: expected KEY=VALUE, each key once",
+                              hint=f"e.g. {flag} train=annotations/train.json")
+        out[key] = value
+    return out

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from posekit.errors import CheckpointError, MissingArtifactError
+from posekit.workspace import file_digest
 
 WHERE = ("pytorch-AdaIN's release (naoto0804/pytorch-AdaIN, 'vgg_normalised.pth' and 'decoder.pth'), or the "
          "saved_models/ folder that UDAPE and DAML point to")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_sequential(module: nn.Sequential, path: Path | None, what: str, strict_prefix: bool = False) -> str:
@@ -46,7 +38,7 @@ def load_sequential(module: nn.Sequential, path: Path | None, what: str, strict_
         module.load_state_dict(state)
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: does not fit the {what} layout", hint=str(exc).splitlines()[0][:160]) from None
-    return sha256_file(Path(path))
+    return file_digest(Path(path))
 
 
 def load_torchvision_vgg(features: nn.Sequential) -> str:
