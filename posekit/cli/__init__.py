@@ -43,8 +43,10 @@ def root(
 
 from posekit.cli import adapt as _adapt  # noqa: F401
 from posekit.cli import eval as _eval  # noqa: F401  (registers commands)
+from posekit.cli import predict as _predict  # noqa: F401
 from posekit.cli import prepare as _prepare  # noqa: F401
 from posekit.cli import pretrain as _pretrain  # noqa: F401
+from posekit.cli import report as _report  # noqa: F401
 from posekit.cli import stylize as _stylize  # noqa: F401
 from posekit.cli import tools as _tools  # noqa: F401
 

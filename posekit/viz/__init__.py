@@ -1,0 +1,1 @@
+"""Pictures drawn with Pillow only: pose overlays, image grids and training curves."""
