@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import sys
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from posekit import __version__
+from posekit.engine.faults import crash_point
 from posekit.errors import ConfigError, MissingArtifactError, WorkspaceBusy
 
 WORKSPACE_SCHEMA = 1
@@ -39,10 +41,20 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
+        crash_point(f"write {path.name}")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -79,8 +91,9 @@ class Workspace:
                 self.root.mkdir(parents=True, exist_ok=True)
                 atomic_write_json(marker, {"schema_version": WORKSPACE_SCHEMA, "created_by": f"posekit {__version__}",
                                            "created": now_iso()})
-            except PermissionError:
-                raise ConfigError(f"cannot write to workspace {self.root}", hint="choose a writable --workspace") from None
+            except OSError as exc:
+                raise ConfigError(f"cannot write to workspace {self.root} ({exc.strerror or exc})",
+                                  hint="choose a writable --workspace") from None
         return self
 
     def require(self) -> Workspace:

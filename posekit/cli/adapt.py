@@ -29,15 +29,15 @@ def adapt(
     [bold]infomax.enabled[/] (presets: adapt_demo, and see docs/adapt.md)."""
     from posekit.config.load import resolve_config
     from posekit.config.schema import AdaptConfig
-    from posekit.engine.checkpoint import load_checkpoint
     from posekit.stages.adapt import run_adapt
+    from posekit.stages.common import resume_config
 
     ws = workspace().require()
     if resume:
         if config or set_ or source or target or steps or select or init:
             raise ConfigError("--resume continues with the run's saved configuration", hint="drop the other options")
         run_dir = ws.resolve_resumable("adapt", resume)
-        cfg = AdaptConfig.model_validate(load_checkpoint(run_dir / "ckpt" / "last.pt")["config"])
+        cfg = resume_config(run_dir, AdaptConfig)
         run_adapt(ws, cfg, name, resume=run_dir)
         return
     cfg = resolve_config(AdaptConfig, config, set_, {"init": init, "data.source": source, "data.target": target,

@@ -24,7 +24,7 @@ def pretrain(
     """Train SimpleBaseline on source labels. Writes [bold]runs/pretrain/<run>/[/] (config, metrics.jsonl, ckpt/)."""
     from posekit.config.load import resolve_config
     from posekit.config.schema import PretrainConfig
-    from posekit.engine.checkpoint import load_checkpoint
+    from posekit.stages.common import resume_config
     from posekit.stages.pretrain import run_pretrain
 
     ws = workspace().require()
@@ -33,7 +33,7 @@ def pretrain(
             raise ConfigError("--resume continues with the run's saved configuration",
                               hint="drop --config/--set/--source/--steps when resuming")
         run_dir = ws.resolve_resumable("pretrain", resume)
-        cfg = PretrainConfig.model_validate(load_checkpoint(run_dir / "ckpt" / "last.pt")["config"])
+        cfg = resume_config(run_dir, PretrainConfig)
         run_pretrain(ws, cfg, name, resume=run_dir)
         return
     cfg = resolve_config(PretrainConfig, config, set_, {"data.source": source, "train.steps": steps})

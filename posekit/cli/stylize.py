@@ -26,6 +26,7 @@ def stylize(
     train_decoder: Annotated[bool, typer.Option(help="adain: train the decoder on source+target instead of --decoder")] = False,
     decoder_steps: Annotated[int, typer.Option(help="adain: decoder training steps")] = 2000,
     seed: Annotated[int, typer.Option(help="pairing and α seed")] = 0,
+    batch_size: Annotated[int, typer.Option(help="source images stylised per batch")] = 64,
     name: Annotated[str | None, typer.Option(help="cache name under styles/ (default SOURCE__TARGET)")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     force: Annotated[bool, typer.Option(help="rebuild even if up to date or made with other settings")] = False,
@@ -35,5 +36,6 @@ def stylize(
 
     opts = StylizeOptions(source=source, target=target, method=method, variants=variants, alpha=alpha, beta=beta,
                           encoder=encoder, vgg=vgg, decoder=decoder, train_decoder=train_decoder,
-                          decoder_steps=decoder_steps, seed=seed, name=name, device=device)
+                          decoder_steps=decoder_steps, seed=seed, name=name, device=device,
+                          batch_size=batch_size)
     run_stylize(workspace().require(), opts, force)

@@ -37,6 +37,7 @@ from typing_extensions import Self
 
 from posekit import __version__
 from posekit.data.meta import KeypointMeta
+from posekit.engine.faults import crash_point
 from posekit.errors import DataError, MissingArtifactError
 
 FORMAT = "posekit.keypoints"
@@ -135,10 +136,12 @@ class H5Writer:
             else:
                 ds[self.n : self.n + b] = np.asarray(batch[name])
         self.n += b
+        crash_point("h5.append")
 
     def close(self) -> None:
         self.f.attrs["num_samples"] = self.n
         self.f.close()
+        crash_point(f"write {self.path.name}")
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
@@ -185,6 +188,10 @@ def validate_h5(path: Path) -> dict[str, Any]:
                     raise DataError(f"{path}: dataset {name!r} has {f[name].shape[0]} rows, expected {n}")
             attrs["num_samples"] = n
             attrs["datasets"] = sorted(f.keys())
+            bad = np.flatnonzero(~np.isfinite(f["keypoints"][...]).all(axis=(1, 2)))
+            if len(bad):
+                raise DataError(f"{path}: {len(bad)} samples have non-finite keypoints (first: sample {bad[0]})",
+                                hint="fix the annotations and re-run `posekit prepare ... --force`")
     except OSError as exc:
         raise DataError(
             f"{path}: corrupt or truncated HDF5 file ({exc.__class__.__name__})",

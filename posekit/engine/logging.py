@@ -9,6 +9,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from posekit.workspace import atomic_write_text
+
 # Tables stay readable when output is captured (CI logs, files): 120 columns unless a terminal says otherwise.
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
@@ -37,8 +39,15 @@ class MetricsWriter:
         """Drop lines logged after ``step`` (used on resume, so the file matches an uninterrupted run)."""
         if not self.path.exists():
             return
-        keep = [line for line in self.path.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
-        self.path.write_text("".join(line + "\n" for line in keep))
+        keep = []
+        for line in self.path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line torn by a kill mid-write
+            if record.get("step", 0) <= step:
+                keep.append(line)
+        atomic_write_text(self.path, "".join(line + "\n" for line in keep))
 
     def write(self, record: dict) -> None:
         with open(self.path, "a") as f:

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from posekit.engine.checkpoint import save_checkpoint
+from posekit.engine.faults import crash_point
 from posekit.engine.logging import MetricsWriter, console, make_progress
 from posekit.engine.seed import capture_rng, restore_rng
 from posekit.errors import TrainingDiverged
@@ -154,6 +155,7 @@ class Trainer:
                     last_val = self._run_validation()
                 if step % self.ckpt_every == 0 or step == self.total:
                     save_checkpoint(self.run_dir / "ckpt" / "last.pt", self.full_state())
+                crash_point("train.step")
                 progress.update(task, completed=step)
                 tick = time.perf_counter()
         last_val = self._run_validation() or last_val

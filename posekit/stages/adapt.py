@@ -14,14 +14,21 @@ from posekit.data.codec import HeatmapCodec
 from posekit.data.dataset import H5KeypointDataset
 from posekit.engine.checkpoint import load_checkpoint
 from posekit.engine.device import pick_device
-from posekit.engine.logging import console
 from posekit.engine.seed import seed_everything
 from posekit.engine.trainer import Trainer, multistep_lambda
 from posekit.errors import CheckpointError, ConfigError, DataError
 from posekit.evaluation.evaluate import predict_split, score_split
 from posekit.methods.multilevel import MultiLevelMethod
 from posekit.models.pose_net import PoseNet
-from posekit.stages.common import create_run, dataset_lineage, finalise, paired_batches, startup_panel, step_batches
+from posekit.stages.common import (
+    create_run,
+    dataset_lineage,
+    finalise,
+    paired_batches,
+    resume_state,
+    startup_panel,
+    step_batches,
+)
 from posekit.stages.evaluate import resolve_checkpoint
 from posekit.stages.pretrain import SELECT_METRIC, source_val_scorer
 from posekit.stylize.cache import StyledSourceDataset, validate_cache
@@ -50,7 +57,11 @@ def resolve_init(ws: Workspace, cfg: AdaptConfig) -> tuple[AdaptConfig, dict, Pa
 
 
 def run_adapt(ws: Workspace, cfg: AdaptConfig, name: str, resume: Path | None = None) -> Path:
-    cfg, init, init_path = resolve_init(ws, cfg) if resume is None else (cfg, None, Path(cfg.init))
+    if resume is None:
+        cfg, init, init_path = resolve_init(ws, cfg)
+    else:  # weights come from the run's last checkpoint, or from the init when it was killed before one
+        init_path = Path(cfg.init)
+        init = None if (resume / "ckpt" / "last.pt").exists() else load_checkpoint(init_path)
     d, t = cfg.data, cfg.train
     if d.target_split in EVAL_SPLITS and not d.transductive:
         raise ConfigError(f"data.target_split={d.target_split!r} is an evaluation split",
@@ -101,53 +112,53 @@ def run_adapt(ws: Workspace, cfg: AdaptConfig, name: str, resume: Path | None = 
                "source": dataset_lineage(ws, d.source), "target": dataset_lineage(ws, d.target),
                "style_cache": str(cache_path) if cache_path else None}
     run_dir = resume or create_run(ws, "adapt", name, cfg, device, lineage)
-    header = {"stage": "adapt", "method": method.name, "posekit_version": __version__,
-              "torch_version": str(torch.__version__), "config": cfg.model_dump(mode="json"),
-              "config_sha1": config_sha1(cfg), "keypoints": json.loads(meta.to_json()), "lineage": lineage,
-              "transductive": d.transductive}
+    with ws.lock(f"runs/adapt/{run_dir.name}"):  # one writer per run: a second --resume is refused
+        header = {"stage": "adapt", "method": method.name, "posekit_version": __version__,
+                  "torch_version": str(torch.__version__), "config": cfg.model_dump(mode="json"),
+                  "config_sha1": config_sha1(cfg), "keypoints": json.loads(meta.to_json()), "lineage": lineage,
+                  "transductive": d.transductive}
 
-    scorers = []
-    if val_path:
-        scorers.append(("", source_val_scorer(val_path, d.input_size, d.sigma, device, t.batch_size)))
-    if oracle_path:
-        def oracle(net):
-            pred = predict_split(net, oracle_path, d.input_size, d.sigma, device, batch_size=t.batch_size)
-            return {SELECT_METRIC: score_split(pred, oracle_path, 0.05, "bbox", 2)["groups"]["All"]}
-        scorers.append(("oracle/", oracle))
+        scorers = []
+        if val_path:
+            scorers.append(("", source_val_scorer(val_path, d.input_size, d.sigma, device, t.batch_size)))
+        if oracle_path:
+            def oracle(net):
+                pred = predict_split(net, oracle_path, d.input_size, d.sigma, device, batch_size=t.batch_size)
+                return {SELECT_METRIC: score_split(pred, oracle_path, 0.05, "bbox", 2)["groups"]["All"]}
+            scorers.append(("oracle/", oracle))
 
-    def validate(net):
-        out = {}
-        for prefix, fn in scorers:
-            out.update({prefix + k: v for k, v in fn(net).items()})
-        return out
+        def validate(net):
+            out = {}
+            for prefix, fn in scorers:
+                out.update({prefix + k: v for k, v in fn(net).items()})
+            return out
 
-    select_key = {"last": None, "source_val": SELECT_METRIC, "oracle": "oracle/" + SELECT_METRIC}[t.select]
-    trainer = Trainer(method, optimizer, scheduler, iter(()), run_dir, t.steps, device, header,
-                      log_every=t.log_every, ckpt_every=t.ckpt_every, val_every=t.val_every,
-                      validate=validate if scorers else None, select_key=select_key, select_name=t.select,
-                      amp=t.amp)
-    if resume is not None:
-        trainer.load_full_state(load_checkpoint(run_dir / "ckpt" / "last.pt"))
-        console.print(f"resuming {run_dir.name} at step {trainer.state.step}/{t.steps}")
-    trainer.batches = paired_batches(
-        step_batches(src_ds, t.batch_size, t.seed, trainer.state.step, d.num_workers, device),
-        step_batches(tgt_ds, t.batch_size, t.seed + 1, trainer.state.step, d.num_workers, device))
-    levels = [name for name, on in (("image", cfg.style.enabled), ("consistency", cfg.consistency.enabled),
-                                    ("occlusion", cfg.occlusion.enabled), ("feature", cfg.adversarial.enabled),
-                                    ("pose", cfg.infomax.enabled)) if on]
-    startup_panel("posekit adapt", {
-        "run": str(run_dir),
-        "device": f"{device} ({torch.get_num_threads()} threads)   amp {'bf16' if trainer.amp else 'off'}",
-        "init": f"{init_path}",
-        "data": f"source {d.source}:{d.train_split} ({len(src_ds)})   target {d.target}:{d.target_split} "
-                f"({len(tgt_ds)}, labels unused)" + ("   TRANSDUCTIVE" if d.transductive else ""),
-        "levels": ", ".join(levels) or "none (source-only continuation)",
-        "weights": f"cons {cfg.consistency.weight:g}, adv {cfg.adversarial.weight:g}, im {cfg.infomax.weight:g}; "
-                   f"EMA {cfg.teacher.ema:g} ({cfg.teacher.buffers} buffers)",
-        "schedule": f"{t.steps} steps × batch {t.batch_size}+{t.batch_size}, Adam lr {cfg.optim.lr:g} "
-                    f"(×{cfg.optim.gamma:g} at {[round(f * t.steps) for f in cfg.optim.milestones]})",
-        "select": t.select + ("  [ORACLE: uses target test labels]" if t.select == "oracle" else ""),
-    })
-    last_val = trainer.fit()
-    finalise(ws, "adapt", run_dir, trainer, t.select, last_val)
+        select_key = {"last": None, "source_val": SELECT_METRIC, "oracle": "oracle/" + SELECT_METRIC}[t.select]
+        trainer = Trainer(method, optimizer, scheduler, iter(()), run_dir, t.steps, device, header,
+                          log_every=t.log_every, ckpt_every=t.ckpt_every, val_every=t.val_every,
+                          validate=validate if scorers else None, select_key=select_key, select_name=t.select,
+                          amp=t.amp)
+        if resume is not None:
+            resume_state(trainer, run_dir)
+        trainer.batches = paired_batches(
+            step_batches(src_ds, t.batch_size, t.seed, trainer.state.step, d.num_workers, device),
+            step_batches(tgt_ds, t.batch_size, t.seed + 1, trainer.state.step, d.num_workers, device))
+        levels = [name for name, on in (("image", cfg.style.enabled), ("consistency", cfg.consistency.enabled),
+                                        ("occlusion", cfg.occlusion.enabled), ("feature", cfg.adversarial.enabled),
+                                        ("pose", cfg.infomax.enabled)) if on]
+        startup_panel("posekit adapt", {
+            "run": str(run_dir),
+            "device": f"{device} ({torch.get_num_threads()} threads)   amp {'bf16' if trainer.amp else 'off'}",
+            "init": f"{init_path}",
+            "data": f"source {d.source}:{d.train_split} ({len(src_ds)})   target {d.target}:{d.target_split} "
+                    f"({len(tgt_ds)}, labels unused)" + ("   TRANSDUCTIVE" if d.transductive else ""),
+            "levels": ", ".join(levels) or "none (source-only continuation)",
+            "weights": f"cons {cfg.consistency.weight:g}, adv {cfg.adversarial.weight:g}, im {cfg.infomax.weight:g}; "
+                       f"EMA {cfg.teacher.ema:g} ({cfg.teacher.buffers} buffers)",
+            "schedule": f"{t.steps} steps × batch {t.batch_size}+{t.batch_size}, Adam lr {cfg.optim.lr:g} "
+                        f"(×{cfg.optim.gamma:g} at {[round(f * t.steps) for f in cfg.optim.milestones]})",
+            "select": t.select + ("  [ORACLE: uses target test labels]" if t.select == "oracle" else ""),
+        })
+        last_val = trainer.fit()
+        finalise(ws, "adapt", run_dir, trainer, t.select, last_val)
     return run_dir

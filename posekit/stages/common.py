@@ -7,8 +7,10 @@ import platform
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import torch
+import yaml
 from pydantic import BaseModel
 from rich.panel import Panel
 from torch.utils.data import DataLoader, Dataset
@@ -16,10 +18,13 @@ from torch.utils.data import DataLoader, Dataset
 from posekit import __version__
 from posekit.config.load import config_to_yaml
 from posekit.data.dataset import StepBatchSampler
-from posekit.engine.checkpoint import save_checkpoint
+from posekit.engine.checkpoint import load_checkpoint, save_checkpoint
 from posekit.engine.logging import console
 from posekit.engine.trainer import Trainer
+from posekit.errors import MissingArtifactError
 from posekit.workspace import Workspace, atomic_write_json, atomic_write_text, now_iso
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def dataset_lineage(ws: Workspace, dataset: str) -> dict:
@@ -39,6 +44,33 @@ def create_run(ws: Workspace, stage: str, name: str, cfg: BaseModel, device: tor
     })
     atomic_write_json(run_dir / "lineage.json", {"stage": stage, **lineage})
     return run_dir
+
+
+def resume_config(run_dir: Path, model: type[M]) -> M:
+    """The configuration to continue ``run_dir`` with: its last checkpoint's, or config.yaml when it was killed
+    before the first checkpoint."""
+    ckpt = run_dir / "ckpt" / "last.pt"
+    if ckpt.exists():
+        return model.model_validate(load_checkpoint(ckpt)["config"])
+    cfg_path = run_dir / "config.yaml"
+    if not cfg_path.exists():
+        raise MissingArtifactError(f"{run_dir} is not a resumable run (no ckpt/last.pt, no config.yaml)",
+                                   hint="start a new run instead")
+    return model.model_validate(yaml.safe_load(cfg_path.read_text()))
+
+
+def resume_state(trainer: Trainer, run_dir: Path) -> None:
+    """Load ``run_dir``'s last checkpoint into ``trainer``; without one, start again from step 0 in the same run.
+    Temporary files a killed process left behind are removed (the caller holds the run's lock)."""
+    for stale in run_dir.rglob(".*.tmp"):
+        stale.unlink()
+    ckpt = run_dir / "ckpt" / "last.pt"
+    if ckpt.exists():
+        trainer.load_full_state(load_checkpoint(ckpt))
+        console.print(f"resuming {run_dir.name} at step {trainer.state.step}/{trainer.total}")
+    else:
+        trainer.metrics.truncate_after(0)
+        console.print(f"resuming {run_dir.name}: no checkpoint was written yet, starting again from step 0")
 
 
 def step_batches(dataset: Dataset, batch_size: int, seed: int, start_step: int, workers: int,

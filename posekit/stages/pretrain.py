@@ -12,16 +12,14 @@ from posekit.config.load import config_sha1
 from posekit.config.schema import PretrainConfig
 from posekit.data.codec import HeatmapCodec
 from posekit.data.dataset import H5KeypointDataset
-from posekit.engine.checkpoint import load_checkpoint
 from posekit.engine.device import pick_device
-from posekit.engine.logging import console
 from posekit.engine.seed import seed_everything
 from posekit.engine.trainer import Trainer, multistep_lambda
 from posekit.errors import ConfigError, DataError
 from posekit.evaluation.evaluate import predict_split, score_split
 from posekit.methods.supervised import SupervisedMethod
 from posekit.models.pose_net import PoseNet
-from posekit.stages.common import create_run, dataset_lineage, finalise, startup_panel, step_batches
+from posekit.stages.common import create_run, dataset_lineage, finalise, resume_state, startup_panel, step_batches
 from posekit.workspace import Workspace
 
 SELECT_METRIC = "pck@0.05"
@@ -59,30 +57,30 @@ def run_pretrain(ws: Workspace, cfg: PretrainConfig, name: str, resume: Path | N
 
     lineage = {"source": dataset_lineage(ws, d.source)}
     run_dir = resume or create_run(ws, "pretrain", name, cfg, device, {"inputs": [lineage["source"]]})
-    header = {
-        "stage": "pretrain", "method": method.name, "posekit_version": __version__, "torch_version": str(torch.__version__),
-        "config": cfg.model_dump(mode="json"), "config_sha1": config_sha1(cfg),
-        "keypoints": json.loads(meta.to_json()), "lineage": lineage,
-    }
-    validate = source_val_scorer(val_path, d.input_size, d.sigma, device, t.batch_size) if val_path else None
-    trainer = Trainer(method, optimizer, scheduler, iter(()), run_dir, t.steps, device, header,
-                      log_every=t.log_every, ckpt_every=t.ckpt_every, val_every=t.val_every, validate=validate,
-                      select_key=SELECT_METRIC if t.select == "source_val" else None, amp=t.amp)
-    if resume is not None:
-        trainer.load_full_state(load_checkpoint(run_dir / "ckpt" / "last.pt"))
-        console.print(f"resuming {run_dir.name} at step {trainer.state.step}/{t.steps}")
-    trainer.batches = step_batches(train_ds, t.batch_size, t.seed, trainer.state.step, d.num_workers, device)
-    startup_panel("posekit pretrain", {
-        "run": str(run_dir),
-        "device": f"{device} ({torch.get_num_threads()} threads)   amp {'bf16' if trainer.amp else 'off'}",
-        "model": f"{cfg.model.backbone} ×{cfg.model.width} width, "
-                 f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M params, {cfg.model.pretrained} init",
-        "data": f"{d.source}:{d.train_split} ({len(train_ds)} images, {meta.num_joints} joints)   "
-                f"val {d.source}:{d.val_split if val_path else '-'}",
-        "schedule": f"{t.steps} steps × batch {t.batch_size}, Adam lr {cfg.optim.lr:g}, ×{cfg.optim.gamma:g} at "
-                    f"{[round(f * t.steps) for f in cfg.optim.milestones]}",
-        "select": t.select,
-    })
-    last_val = trainer.fit()
-    finalise(ws, "pretrain", run_dir, trainer, t.select, last_val)
+    with ws.lock(f"runs/pretrain/{run_dir.name}"):  # one writer per run: a second --resume is refused
+        header = {
+            "stage": "pretrain", "method": method.name, "posekit_version": __version__, "torch_version": str(torch.__version__),
+            "config": cfg.model_dump(mode="json"), "config_sha1": config_sha1(cfg),
+            "keypoints": json.loads(meta.to_json()), "lineage": lineage,
+        }
+        validate = source_val_scorer(val_path, d.input_size, d.sigma, device, t.batch_size) if val_path else None
+        trainer = Trainer(method, optimizer, scheduler, iter(()), run_dir, t.steps, device, header,
+                          log_every=t.log_every, ckpt_every=t.ckpt_every, val_every=t.val_every, validate=validate,
+                          select_key=SELECT_METRIC if t.select == "source_val" else None, amp=t.amp)
+        if resume is not None:
+            resume_state(trainer, run_dir)
+        trainer.batches = step_batches(train_ds, t.batch_size, t.seed, trainer.state.step, d.num_workers, device)
+        startup_panel("posekit pretrain", {
+            "run": str(run_dir),
+            "device": f"{device} ({torch.get_num_threads()} threads)   amp {'bf16' if trainer.amp else 'off'}",
+            "model": f"{cfg.model.backbone} ×{cfg.model.width} width, "
+                     f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M params, {cfg.model.pretrained} init",
+            "data": f"{d.source}:{d.train_split} ({len(train_ds)} images, {meta.num_joints} joints)   "
+                    f"val {d.source}:{d.val_split if val_path else '-'}",
+            "schedule": f"{t.steps} steps × batch {t.batch_size}, Adam lr {cfg.optim.lr:g}, ×{cfg.optim.gamma:g} at "
+                        f"{[round(f * t.steps) for f in cfg.optim.milestones]}",
+            "select": t.select,
+        })
+        last_val = trainer.fit()
+        finalise(ws, "pretrain", run_dir, trainer, t.select, last_val)
     return run_dir

@@ -14,7 +14,9 @@ import torch.nn.functional as F
 
 from posekit import __version__
 from posekit.data.dataset import H5KeypointDataset
+from posekit.engine.checkpoint import load_checkpoint
 from posekit.engine.device import pick_device
+from posekit.engine.faults import crash_point
 from posekit.engine.logging import console, make_progress
 from posekit.engine.seed import seed_everything
 from posekit.engine.trainer import Trainer
@@ -28,6 +30,10 @@ from posekit.stylize.weights import load_sequential, load_torchvision_vgg
 from posekit.workspace import Workspace, atomic_write_bytes, atomic_write_json, now_iso
 
 METHODS = ("colour", "fda", "adain")
+
+
+# the options that decide the decoder training (a killed training resumes only when they are unchanged)
+DECODER_KEYS = ("encoder", "vgg", "source", "target", "seed", "decoder_steps", "decoder_batch")
 
 
 @dataclass
@@ -78,13 +84,21 @@ def _build_adain(opts: StylizeOptions, out_dir: Path, src: H5KeypointDataset, tg
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
         run_dir = out_dir / "decoder_run"
         (run_dir / "ckpt").mkdir(parents=True, exist_ok=True)
+        training = {k: str(getattr(opts, k)) for k in DECODER_KEYS}
         header = {"stage": "stylize", "method": method.name, "posekit_version": __version__,
-                  "config": {"stylize": {k: str(v) for k, v in vars(opts).items()}}}
-        batches = paired_batches(
-            step_batches(src, opts.decoder_batch, opts.seed, 0, 0, device),
-            step_batches(tgt, opts.decoder_batch, opts.seed + 1, 0, 0, device))
-        Trainer(method, optimizer, scheduler, batches, run_dir, opts.decoder_steps, device, header,
-                log_every=20, ckpt_every=max(100, opts.decoder_steps // 10)).fit()
+                  "config": {"decoder_training": training}}
+        trainer = Trainer(method, optimizer, scheduler, iter(()), run_dir, opts.decoder_steps, device, header,
+                          log_every=20, ckpt_every=max(1, min(100, opts.decoder_steps // 5)))
+        last = run_dir / "ckpt" / "last.pt"
+        if last.exists() and load_checkpoint(last).get("config") == header["config"]:
+            trainer.load_full_state(load_checkpoint(last))
+            console.print(f"resuming the decoder training at step {trainer.state.step}/{opts.decoder_steps}")
+        else:
+            trainer.metrics.truncate_after(0)
+        trainer.batches = paired_batches(
+            step_batches(src, opts.decoder_batch, opts.seed, trainer.state.step, 0, device),
+            step_batches(tgt, opts.decoder_batch, opts.seed + 1, trainer.state.step, 0, device))
+        trainer.fit()
         buf = io.BytesIO()
         torch.save(net.decoder.state_dict(), buf)
         atomic_write_bytes(out_dir / "decoder.pt", buf.getvalue())
@@ -102,8 +116,8 @@ def run_stylize(ws: Workspace, opts: StylizeOptions, force: bool) -> Path:
 def _stylize(ws: Workspace, opts: StylizeOptions, force: bool) -> Path:
     if opts.method not in METHODS:
         raise ConfigError(f"unknown style method {opts.method!r}", hint=f"use one of {', '.join(METHODS)}")
-    if opts.variants < 1:
-        raise ConfigError("--variants must be ≥ 1")
+    if opts.variants < 1 or opts.batch_size < 1:
+        raise ConfigError("--variants and --batch-size must be ≥ 1")
     lo, hi = opts.alpha
     if not 0 <= lo <= hi <= 1:
         raise ConfigError(f"--alpha {lo} {hi} must satisfy 0 ≤ low ≤ high ≤ 1")
@@ -158,6 +172,7 @@ def _stylize(ws: Workspace, opts: StylizeOptions, force: bool) -> Path:
                         styled = net(content, style, a)
                     out[:, v] = (styled * 255 + 0.5).clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
                 writer.write(start, out, alpha, style_index)
+                crash_point("stylize.chunk")
                 progress.advance(task, len(idx))
         writer.close()
     except BaseException:
