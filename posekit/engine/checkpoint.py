@@ -39,6 +39,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise MissingArtifactError(f"no checkpoint at {path}", hint="list a run's checkpoints with `ls RUN/ckpt`")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if not (magic.startswith(b"PK\x03\x04") or magic[:1] == b"\x80"):  # torch.save's zip, or a legacy pickle
+        raise CheckpointError(f"{path}: not a readable checkpoint ({'empty file' if not magic else 'not a PyTorch file'})",
+                              hint="pass a .pt file written by posekit pretrain/adapt (e.g. RUN/ckpt/final.pt)")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
