@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,10 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        what = f"a {found.group(1)}" if found else "pickled Python objects"
         raise CheckpointError(
-            f"{path}: refused, it holds pickled Python objects that weights_only loading does not allow ({first[:120]})",
+            f"{path}: refused, it holds {what}, which weights_only loading does not allow",
             hint="posekit checkpoints hold only tensors and plain containers; re-export the weights as a state dict",
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:

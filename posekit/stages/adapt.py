@@ -42,7 +42,8 @@ def resolve_init(ws: Workspace, cfg: AdaptConfig) -> tuple[AdaptConfig, dict, Pa
     path = resolve_checkpoint(ws, cfg.init or "pretrain/latest", "final")
     init = load_checkpoint(path)
     if init.get("stage") != "pretrain":
-        raise CheckpointError(f"{path}: --init must be a pretrain run (this checkpoint is from {init.get('stage')!r})")
+        raise CheckpointError(f"{path}: --init must be a pretrain run (this checkpoint is from {init.get('stage')!r})",
+                              hint="pass --init pretrain/latest, pretrain/RUN_ID or a pretrain run's directory")
     icfg = init["config"]
     model = ModelConfig.model_validate(icfg["model"])
     if cfg.model is not None and cfg.model != model:

@@ -58,9 +58,10 @@ def load_model(ckpt_path: Path, weights: str, device):
     model = PoseNet(model_cfg, meta.num_joints)
     try:
         model.load_state_dict(state)
-    except RuntimeError as exc:
+    except RuntimeError:
         raise CheckpointError(f"{ckpt_path}: weights do not fit the {model_cfg.backbone} architecture it declares",
-                              hint=str(exc).splitlines()[0][:160]) from None
+                              hint="its header and weights disagree (an edited or foreign file); use the run's own "
+                                   "ckpt/final.pt or re-run the stage") from None
     return model.to(device).eval(), label, ckpt, meta
 
 

@@ -120,7 +120,7 @@ def _stylize(ws: Workspace, opts: StylizeOptions, force: bool) -> Path:
         raise ConfigError("--variants and --batch-size must be ≥ 1")
     lo, hi = opts.alpha
     if not 0 <= lo <= hi <= 1:
-        raise ConfigError(f"--alpha {lo} {hi} must satisfy 0 ≤ low ≤ high ≤ 1")
+        raise ConfigError(f"--alpha {lo} {hi} must satisfy 0 ≤ low ≤ high ≤ 1", hint="e.g. --alpha 0.5 1.0")
     _, _, src_path = ws.require_split(f"{opts.source}:train")
     _, _, tgt_path = ws.require_split(f"{opts.target}:train")
     src, tgt = H5KeypointDataset(src_path), H5KeypointDataset(tgt_path)
