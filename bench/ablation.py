@@ -1,9 +1,11 @@
 """The multi-level alignment ablation (paper Table 6 rows plus baselines), mean ± std over seeds, one script.
 
-Usage: python bench/ablation.py --workspace demo-ws [--seeds 0 1 2] [--steps 300] [--rows all]
+Usage: python bench/ablation.py --workspace demo-ws [--seeds 0 1 2] [--steps 300] [--rows all] [--reuse]
 Needs a workspace where `prepare synthetic`, `pretrain --config demo` and `stylize` have run (the demo does
 this). Each row × seed is one `posekit adapt -c adapt_demo` run with the row's switches and `train.seed`, scored
 by `posekit eval` on synth_tgt:test (teacher weights, last step; never selected on target labels).
+`--reuse` takes a finished run of the workspace whose resolved configuration (init checkpoint included) equals the
+one a row × seed would run, instead of training it again (runs are deterministic per seed on CPU).
 Prints a table and writes bench/results/ablation.{json,md}.
 """
 
@@ -15,6 +17,8 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+import yaml
 
 OFF = {"style": "style.enabled=false", "cons": "consistency.enabled=false", "occ": "occlusion.enabled=false",
        "adv": "adversarial.enabled=false", "im": "infomax.enabled=false"}
@@ -37,12 +41,28 @@ def posekit(ws: str, *args: str) -> str:
 
 
 def evaluate(ws: str, run: str) -> dict:
-    posekit(ws, "eval", run, "--data", "synth_tgt:test")
     path = Path(run) / "eval" / "synth_tgt-test.json" if Path(run).is_dir() else None
+    if path is None or not path.exists():
+        posekit(ws, "eval", run, "--data", "synth_tgt:test")
     if path is None:
         root = Path(ws) / "runs" / run.split("/")[0]
         path = root / (root / "latest").read_text().strip() / "eval" / "synth_tgt-test.json"
     return json.loads(path.read_text())["groups"]
+
+
+def finished_run(ws: str, sets: list[str]) -> Path | None:
+    """A finished adapt run of ``ws`` whose resolved configuration equals ``-c adapt_demo`` with ``sets``."""
+    from posekit.config.load import resolve_config
+    from posekit.config.schema import AdaptConfig
+    from posekit.stages.adapt import resolve_init
+    from posekit.workspace import Workspace
+
+    wanted = resolve_init(Workspace(Path(ws)), resolve_config(AdaptConfig, "adapt_demo", sets))[0]
+    for run in sorted((Path(ws) / "runs" / "adapt").glob("*")):
+        done = (run / "ckpt" / "final.pt").exists() and (run / "config.yaml").exists()
+        if done and AdaptConfig.model_validate(yaml.safe_load((run / "config.yaml").read_text())) == wanted:
+            return run
+    return None
 
 
 def main() -> None:
@@ -51,18 +71,23 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--rows", nargs="+", default=list(ROWS))
+    ap.add_argument("--reuse", action="store_true", help="take identical finished runs instead of training again")
     args = ap.parse_args()
     ws = args.workspace
     results: dict[str, list[dict]] = {"source-only (pretrain)": [evaluate(ws, "pretrain/latest")]}
+    runs: dict[str, list[str]] = {}
     for row in args.rows:
-        results[row] = []
+        results[row], runs[row] = [], []
         for seed in args.seeds:
-            sets = [x for key in ROWS[row] for x in ("--set", OFF[key])]
+            sets = [OFF[key] for key in ROWS[row]] + [f"train.seed={seed}", f"train.steps={args.steps}"]
             tag = row.replace(" ", "").replace("+", "_").replace("(", "").replace(")", "")
-            posekit(ws, "adapt", "-c", "adapt_demo", "--steps", str(args.steps), "--set", f"train.seed={seed}",
-                    *sets, "--name", f"{tag}-s{seed}")
-            results[row].append(evaluate(ws, "adapt/latest"))
-            print(f"{row:26s} seed {seed}: All {100 * results[row][-1]['All']:.1f}", flush=True)
+            reused = finished_run(ws, sets) if args.reuse else None
+            if reused is None:
+                posekit(ws, "adapt", "-c", "adapt_demo", *[x for s in sets for x in ("--set", s)], "--name", f"{tag}-s{seed}")
+            results[row].append(evaluate(ws, str(reused) if reused else "adapt/latest"))
+            runs[row].append(str(reused.name) if reused else "new")
+            print(f"{row:26s} seed {seed}: All {100 * results[row][-1]['All']:.1f}"
+                  f"{f'  (reused {reused.name})' if reused else ''}", flush=True)
     lines = ["| row | " + " | ".join(GROUPS) + " | seeds |", "|---|" + "---|" * (len(GROUPS) + 1)]
     for row, runs in results.items():
         cells = []
@@ -75,7 +100,7 @@ def main() -> None:
     print(table)
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
-    (out / "ablation.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
+    (out / "ablation.json").write_text(json.dumps({"args": vars(args), "results": results, "runs": runs}, indent=2))
     (out / "ablation.md").write_text(table + "\n")
 
 

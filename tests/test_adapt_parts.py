@@ -127,3 +127,21 @@ def test_colour_match_and_fda():
     mixed = fda(content, style, torch.ones(2), beta=0.05)
     assert torch.allclose(mixed.mean((2, 3)), style.mean((2, 3)), atol=0.02)  # the DC term comes from the style
     assert torch.allclose(fda(content, style, torch.zeros(2), 0.05), content)
+
+
+def test_reversal_coefficient_schedules():
+    from posekit.losses.adversarial import reversal_coefficient
+
+    assert reversal_coefficient("none", 0, 100) == 1.0
+    ramp = [reversal_coefficient("dann", s, 100) for s in (0, 10, 50, 100)]
+    assert ramp[0] == 0.0 and ramp == sorted(ramp) and abs(ramp[1] - 0.4621) < 1e-4 and ramp[-1] > 0.9999
+    disc = nn.Conv2d(4, 1, 1)
+    fs, ft = torch.randn(2, 4, 3, 3), torch.randn(2, 4, 3, 3)
+    grads = []
+    for coeff in (1.0, 0.25):
+        f = fs.clone().requires_grad_()
+        disc.zero_grad()
+        DomainAdversarialLoss(disc)(f, ft, coeff).backward()
+        grads.append((f.grad, disc.weight.grad.clone()))
+    assert torch.allclose(grads[1][0], 0.25 * grads[0][0])  # the features' reversed gradient is scaled
+    assert torch.equal(grads[1][1], grads[0][1])  # the discriminator's is not

@@ -128,6 +128,9 @@ class AdversarialConfig(Strict):
     weight: float = Field(0.1, ge=0)
     enhancement: bool = Field(False, description="the paper's feature-enhancement module before the discriminator")
     lr: float = Field(1e-4, gt=0, description="discriminator learning rate (constant, as in DAML)")
+    warmup: Literal["none", "dann"] = Field(
+        "none", description="gradient-reversal coefficient: none = 1 throughout (DAML code); dann = "
+        "2/(1+exp(-10·p)) − 1 over training progress p (posekit's option, from DANN; RegDA warms up similarly)")
 
 
 class InfoMaxConfig(Strict):

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from posekit.models.discriminator import grad_reverse
+
+
+def reversal_coefficient(schedule: str, step: int, total: int) -> float:
+    """The gradient-reversal coefficient at ``step`` of ``total``: 1 (``none``) or DANN's 2/(1+e^(−10p)) − 1."""
+    if schedule == "none":
+        return 1.0
+    p = min(1.0, step / max(1, total))
+    return 2.0 / (1.0 + math.exp(-10.0 * p)) - 1.0
 
 
 class DomainAdversarialLoss(nn.Module):
@@ -20,11 +30,12 @@ class DomainAdversarialLoss(nn.Module):
         self.discriminator = discriminator
         self.enhancement = enhancement
 
-    def forward(self, source_features: torch.Tensor, target_features: torch.Tensor) -> torch.Tensor:
+    def forward(self, source_features: torch.Tensor, target_features: torch.Tensor, coeff: float = 1.0) -> torch.Tensor:
+        """``coeff`` scales the reversed gradient the features receive (the discriminator's own is unscaled)."""
         feats = torch.cat([source_features, target_features])
         if self.enhancement is not None:
             feats = self.enhancement(feats)
-        logits = self.discriminator(grad_reverse(feats)).float()
+        logits = self.discriminator(grad_reverse(feats, coeff)).float()
         b = source_features.shape[0]
         labels = torch.cat([torch.zeros_like(logits[:b]), torch.ones_like(logits[b:])])
         bce = F.binary_cross_entropy_with_logits(logits, labels, reduction="none").flatten(1).mean(1)

@@ -13,7 +13,7 @@ from posekit.data.codec import HeatmapCodec, from_heatmap_coords
 from posekit.data.meta import KeypointMeta
 from posekit.data.occlusion import occlude_patches, pick_confident_joints
 from posekit.data.warp import view_to_base
-from posekit.losses.adversarial import DomainAdversarialLoss
+from posekit.losses.adversarial import DomainAdversarialLoss, reversal_coefficient
 from posekit.losses.consistency import MaskedConsistency, confidence_mask
 from posekit.losses.infomax import InfoMaxLoss
 from posekit.methods.ema import EMATeacher
@@ -119,7 +119,8 @@ class MultiLevelMethod(SupervisedMethod):
             losses["cons"] = cons
             total = total + c.consistency.weight * cons
         if self.adversarial is not None:
-            adv = self.adversarial(out_s["features"], out_t["features"])
+            coeff = reversal_coefficient(c.adversarial.warmup, step, c.train.steps)
+            adv = self.adversarial(out_s["features"], out_t["features"], coeff)
             losses["adv"] = adv
             total = total + c.adversarial.weight * adv
         if c.infomax.enabled:
