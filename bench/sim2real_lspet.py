@@ -1,0 +1,70 @@
+"""Sim-to-real on real images: built-in synthetic humans (source) → LSPET (target), PCK@0.05 per group.
+
+Usage: python bench/sim2real_lspet.py --workspace demo-ws [--lspet ../shared/data/lspet] [--steps 300] [--seed 0]
+Needs a workspace where the demo's `prepare synthetic` and `pretrain --config demo` have run. Then, timing each:
+  1. `prepare lspet --raw LSPET --size 128` (train = images not divisible by 10, test = every 10th; docs/datasets.md);
+  2. `eval pretrain/latest --data lspet:test` (source-only);
+  3. `stylize --target lspet --method colour` (target styles from lspet:train, labels unused);
+  4. `adapt -c adapt_demo --target lspet` (target images of lspet:train only, no labels; last step);
+  5. `eval` of the adapted teacher on lspet:test.
+LSPET's 14 joints are scored in the MPII-16 order (pelvis and thorax unlabelled); "All" averages the 12 limb joints.
+Prints a table and writes bench/results/sim2real_lspet.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+GROUPS = ["Sld", "Elb", "Wrist", "Hip", "Knee", "Ankle", "All"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def posekit(ws: str, *args: str) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "posekit", "-w", ws, *args], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.exit(f"posekit {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    return time.perf_counter() - start
+
+
+def latest(ws: str, stage: str) -> Path:
+    root = Path(ws) / "runs" / stage
+    return root / (root / "latest").read_text().strip()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workspace", default="demo-ws")
+    ap.add_argument("--lspet", default=str(ROOT.parent / "shared" / "data" / "lspet"))
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    ws = args.workspace
+    times = {"prepare": posekit(ws, "prepare", "lspet", "--raw", args.lspet, "--size", "128")}
+    times["eval source-only"] = posekit(ws, "eval", "pretrain/latest", "--data", "lspet:test")
+    source_only = json.loads((latest(ws, "pretrain") / "eval" / "lspet-test.json").read_text())
+    times["stylize"] = posekit(ws, "stylize", "--target", "lspet", "--method", "colour")
+    times["adapt"] = posekit(ws, "adapt", "-c", "adapt_demo", "--target", "lspet", "--steps", str(args.steps),
+                             "--set", f"train.seed={args.seed}", "--name", f"lspet-s{args.seed}")
+    times["eval adapted"] = posekit(ws, "eval", "adapt/latest", "--data", "lspet:test")
+    adapted = json.loads((latest(ws, "adapt") / "eval" / "lspet-test.json").read_text())
+    rows = {"source-only (pretrain)": source_only["groups"], "full multi-level (teacher, last step)": adapted["groups"]}
+    lines = ["| model | " + " | ".join(GROUPS) + " |", "|---|" + "---|" * len(GROUPS)]
+    lines += [f"| {name} | " + " | ".join(f"{100 * g[k]:.1f}" for k in GROUPS) + " |" for name, g in rows.items()]
+    print("\n".join(lines))
+    print("wall time (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "sim2real_lspet.json").write_text(json.dumps(
+        {"args": vars(args), "groups": rows, "seconds": times, "adapt_run": latest(ws, "adapt").name,
+         "protocol": {k: source_only.get(k) for k in ("metric", "protocol", "normalisation", "coordinate_space", "counted_joints")}},
+        indent=2))
+
+
+if __name__ == "__main__":
+    main()
