@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from posekit import __version__
-from posekit.cli._common import State
+from posekit.cli._common import State, torchrun_guard
 
 app = typer.Typer(
     name="posekit",
@@ -28,6 +28,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     workspace: Annotated[
         Path,
         typer.Option("--workspace", "-w", envvar="POSEKIT_WORKSPACE", help="workspace directory holding all artifacts"),
@@ -39,6 +40,7 @@ def root(
 ) -> None:
     State.workspace = workspace
     State.debug = debug
+    torchrun_guard(ctx.invoked_subcommand)
 
 
 from posekit.cli import adapt as _adapt  # noqa: F401

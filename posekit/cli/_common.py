@@ -11,7 +11,7 @@ from typing import TypeVar
 import typer
 
 from posekit.engine.logging import console
-from posekit.errors import PosekitError
+from posekit.errors import ConfigError, PosekitError
 from posekit.workspace import Workspace
 
 F = TypeVar("F", bound=Callable)
@@ -32,6 +32,17 @@ def fail(exc: PosekitError) -> None:
     if exc.hint:
         console.print(f"[yellow]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
+
+
+def torchrun_guard(command: str | None) -> None:
+    """Under torchrun (docs/performance.md) only rank 0 prints, and only the training commands run: any other
+    command would have every process write the same artifacts."""
+    if "LOCAL_RANK" not in os.environ:  # torchrun sets it (read here without importing torch)
+        return
+    console.quiet = os.environ.get("RANK", "0") != "0"
+    if command not in ("pretrain", "adapt") and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        fail(ConfigError(f"`posekit {command}` does not run under torchrun; only pretrain and adapt do",
+                         hint=f"run it as one process: posekit {command} ..."))
 
 
 def handle_errors(fn: F) -> F:

@@ -89,20 +89,23 @@ def flip_joints(keypoints: torch.Tensor, flipped: torch.Tensor, perm: list[int])
     return torch.where(flipped[:, None, None], keypoints[:, perm], keypoints)
 
 
-def colour_jitter(images: torch.Tensor, strength: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Random brightness, contrast and saturation (each ×U(1-s, 1+s)) on ``[B,3,H,W]`` images in [0, 1]."""
+def jitter_factors(batch: int, strength: float, generator: torch.Generator | None = None) -> torch.Tensor | None:
+    """``[B,3]`` brightness, contrast and saturation factors, each U(1-s, 1+s); None when ``strength`` is 0."""
     if strength <= 0:
+        return None
+    return torch.stack([1 + strength * (2 * torch.rand(batch, generator=generator) - 1) for _ in range(3)], 1)
+
+
+def colour_jitter(images: torch.Tensor, factors: torch.Tensor | None) -> torch.Tensor:
+    """Scale brightness, contrast and saturation of ``[B,3,H,W]`` images in [0, 1] by ``jitter_factors`` rows."""
+    if factors is None:
         return images
-    b = images.shape[0]
-
-    def factor() -> torch.Tensor:
-        return (1 + strength * (2 * torch.rand(b, generator=generator) - 1)).to(images.device, images.dtype)[:, None, None, None]
-
-    images = images * factor()
+    factor = factors.to(images.device, images.dtype)[:, :, None, None, None]
+    images = images * factor[:, 0]
     grey = (images * torch.tensor([0.299, 0.587, 0.114], device=images.device, dtype=images.dtype)[:, None, None]).sum(1, keepdim=True)
-    images = (images - grey.mean((2, 3), keepdim=True)) * factor() + grey.mean((2, 3), keepdim=True)
+    images = (images - grey.mean((2, 3), keepdim=True)) * factor[:, 1] + grey.mean((2, 3), keepdim=True)
     grey = (images * torch.tensor([0.299, 0.587, 0.114], device=images.device, dtype=images.dtype)[:, None, None]).sum(1, keepdim=True)
-    images = (images - grey) * factor() + grey
+    images = (images - grey) * factor[:, 2] + grey
     return images.clamp(0, 1)
 
 

@@ -65,14 +65,21 @@ class StepBatchSampler(Sampler[list[int]]):
     """Infinite batches for step-based training, reproducible from (seed, step).
 
     Step ``s`` takes batch ``s mod E`` of the permutation for epoch ``s // E`` (``E`` batches per epoch, last
-    partial batch dropped), so resuming at any step reproduces the data order exactly.
+    partial batch dropped), so resuming at any step reproduces the data order exactly. ``shard`` = (rank, world
+    size) yields only that process's rows of each (global) batch: the ranks' slices of step ``s`` together are
+    exactly the single-process batch of step ``s``.
     """
 
-    def __init__(self, num_samples: int, batch_size: int, seed: int, start_step: int = 0):
+    def __init__(self, num_samples: int, batch_size: int, seed: int, start_step: int = 0,
+                 shard: tuple[int, int] = (0, 1)):
         if num_samples < batch_size:
             raise ValueError(f"dataset has {num_samples} samples, fewer than one batch of {batch_size}")
+        if batch_size % shard[1]:
+            raise ValueError(f"a batch of {batch_size} does not split evenly over {shard[1]} processes")
         self.n, self.b, self.seed, self.start = num_samples, batch_size, seed, start_step
         self.per_epoch = num_samples // batch_size
+        rows = batch_size // shard[1]
+        self.rows = slice(shard[0] * rows, (shard[0] + 1) * rows)
 
     def __iter__(self):
         step = self.start
@@ -82,7 +89,7 @@ class StepBatchSampler(Sampler[list[int]]):
             if e != epoch:
                 g = torch.Generator().manual_seed(self.seed * 100_003 + e)
                 perm, epoch = torch.randperm(self.n, generator=g), e
-            yield perm[pos * self.b : (pos + 1) * self.b].tolist()
+            yield perm[pos * self.b : (pos + 1) * self.b][self.rows].tolist()
             step += 1
 
     def __len__(self) -> int:  # pragma: no cover - infinite; DataLoader needs no length

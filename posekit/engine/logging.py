@@ -30,14 +30,16 @@ def make_progress(transient: bool = False) -> Progress:
 
 
 class MetricsWriter:
-    """Appends one JSON object per line to ``metrics.jsonl``, flushed at once so a crash loses nothing logged."""
+    """Appends one JSON object per line to ``metrics.jsonl``, flushed at once so a crash loses nothing logged.
+    A writer that is not ``enabled`` (ranks other than 0 of a torchrun job) writes nothing."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, enabled: bool = True):
         self.path = Path(path)
+        self.enabled = enabled
 
     def truncate_after(self, step: int) -> None:
         """Drop lines logged after ``step`` (used on resume, so the file matches an uninterrupted run)."""
-        if not self.path.exists():
+        if not (self.enabled and self.path.exists()):
             return
         keep = []
         for line in self.path.read_text().splitlines():
@@ -50,5 +52,7 @@ class MetricsWriter:
         atomic_write_text(self.path, "".join(line + "\n" for line in keep))
 
     def write(self, record: dict) -> None:
+        if not self.enabled:
+            return
         with open(self.path, "a") as f:
             f.write(json.dumps(record, sort_keys=True) + "\n")

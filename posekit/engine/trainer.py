@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from posekit.engine import distributed
 from posekit.engine.checkpoint import save_checkpoint
 from posekit.engine.faults import crash_point
 from posekit.engine.logging import MetricsWriter, console, make_progress
@@ -37,6 +38,9 @@ class Trainer:
 
     ``validate(model) -> {"name": value}`` is called every ``val_every`` steps and at the end when given;
     ``select_key`` names the value that picks ``best.pt``, whose ``selected_by`` is ``select_name``. ``ckpt_header`` is stored in every checkpoint.
+
+    In a torchrun job every rank runs the loop on its slice of each batch; logged losses are means over the ranks,
+    and rank 0 alone validates and writes metrics and checkpoints while the others wait.
     """
 
     def __init__(
@@ -64,10 +68,15 @@ class Trainer:
         self.validate, self.select_key, self.select_name = validate, select_key, select_name
         self.amp = amp and device.type == "cuda"
         self.state = TrainState()
-        self.metrics = MetricsWriter(self.run_dir / "metrics.jsonl")
+        self.main = distributed.is_main()
+        self.metrics = MetricsWriter(self.run_dir / "metrics.jsonl", enabled=self.main)
 
     # -- checkpoints ---------------------------------------------------------------------------------------
     def full_state(self) -> dict[str, Any]:
+        """Everything resume needs. In a torchrun job it gathers every rank's method RNG (call it on every rank)."""
+        rng = {"global": capture_rng(), "method": self.method.rng_state()}
+        if distributed.active():
+            rng["method_by_rank"] = distributed.gather(self.method.rng_state())
         return {
             **self.header,
             "step": self.state.step,
@@ -75,7 +84,7 @@ class Trainer:
             "method_state": self.method.state_dict(),
             "optim": self.optimizer.state_dict(),
             "sched": self.scheduler.state_dict(),
-            "rng": {"global": capture_rng(), "method": self.method.rng_state()},
+            "rng": rng,
             "train_state": {"best_metric": self.state.best_metric, "best_step": self.state.best_step},
         }
 
@@ -88,7 +97,9 @@ class Trainer:
         self.optimizer.load_state_dict(ckpt["optim"])
         self.scheduler.load_state_dict(ckpt["sched"])
         restore_rng(ckpt["rng"]["global"])
-        self.method.load_rng_state(ckpt["rng"]["method"])
+        by_rank = ckpt["rng"].get("method_by_rank")  # a torchrun job's; resumed with another world size, rank 0's
+        same_world = by_rank is not None and len(by_rank) == distributed.world_size()
+        self.method.load_rng_state(by_rank[distributed.rank()] if same_world else ckpt["rng"]["method"])
         self.state = TrainState(ckpt["step"], ckpt["train_state"]["best_metric"], ckpt["train_state"]["best_step"])
         self.metrics.truncate_after(self.state.step)
 
@@ -97,8 +108,14 @@ class Trainer:
         return {k: (v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
 
     def _run_validation(self) -> dict[str, float]:
+        """Validate (and keep best.pt) on rank 0; the other ranks of a torchrun job wait at a barrier."""
         if self.validate is None:
             return {}
+        results = self._validate() if self.main else {}
+        distributed.barrier()
+        return results
+
+    def _validate(self) -> dict[str, float]:
         model = self.method.inference_model()
         results = self.validate(model)
         model.train()
@@ -122,7 +139,8 @@ class Trainer:
                 t_loaded = time.perf_counter()
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
                     losses = self.method(batch, self.state.step)
-                bad = [k for k, v in losses.items() if not torch.isfinite(v.detach()).all()]
+                values = distributed.mean_over_ranks(losses)
+                bad = [k for k, v in values.items() if not math.isfinite(v)]
                 if bad:
                     raise TrainingDiverged(
                         f"non-finite loss term {', '.join(bad)} at step {self.state.step}",
@@ -139,8 +157,8 @@ class Trainer:
                 t_iter += now - tick
                 tick = now
                 count += 1
-                for k, v in losses.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach())
+                for k, v in values.items():
+                    sums[k] = sums.get(k, 0.0) + v
                 step = self.state.step
                 if step % self.log_every == 0 or step == self.total:
                     record = {"step": step, "lr": self.optimizer.param_groups[0]["lr"],
@@ -154,10 +172,13 @@ class Trainer:
                 if self.val_every and step % self.val_every == 0 and step != self.total:
                     last_val = self._run_validation()
                 if step % self.ckpt_every == 0 or step == self.total:
-                    save_checkpoint(self.run_dir / "ckpt" / "last.pt", self.full_state())
+                    state = self.full_state()
+                    if self.main:
+                        save_checkpoint(self.run_dir / "ckpt" / "last.pt", state)
                 crash_point("train.step")
                 progress.update(task, completed=step)
                 tick = time.perf_counter()
+        distributed.check_replicated(self.method)
         last_val = self._run_validation() or last_val
         if last_val:
             console.print("source validation: " + ", ".join(f"{k} {v:.4f}" for k, v in last_val.items()))

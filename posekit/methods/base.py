@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import torch
 from torch import nn
+
+T = TypeVar("T")
 
 
 class Method(nn.Module):
@@ -11,15 +16,49 @@ class Method(nn.Module):
 
     ``forward(batch, step)`` returns a dict of scalar tensors with the total under ``"loss"``.
     ``inference_model()`` is the network evaluation and validation use (the teacher when a method has one).
+
+    In a data-parallel job (posekit/engine/distributed.py) each process holds one replica: ``shard`` is
+    (rank, world size), the batch it sees is its rows of the global batch, and the training forward passes of the
+    ``trainable_modules()`` run through ``replica(name)``, their DistributedDataParallel wrappers.
     """
 
     name = "base"
+    shard: tuple[int, int] = (0, 1)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._replicas: dict[str, nn.Module] = {}  # a plain dict: state dicts keep the unwrapped modules' keys
 
     def forward(self, batch: dict, step: int) -> dict[str, torch.Tensor]:  # pragma: no cover - interface
         raise NotImplementedError
 
     def inference_model(self) -> nn.Module:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def trainable_modules(self) -> tuple[str, ...]:
+        """Names of the submodules the optimiser trains (the EMA teacher is not one)."""
+        return ()
+
+    def replicate(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
+        """Route the training forward passes of the trainable modules through ``wrap(module)``."""
+        self._replicas = {name: wrap(getattr(self, name)) for name in self.trainable_modules()}
+
+    def replica(self, name: str) -> nn.Module:
+        """The module to run a training forward pass through: its wrapper when replicated, else itself."""
+        return self._replicas[name] if name in self._replicas else getattr(self, name)
+
+    def draw(self, rows: int, sample: Callable[[int], T]) -> T:
+        """``sample(n)`` (random draws for ``n`` samples: a tensor, None, or a tuple of them) made for the whole
+        global batch and cut to this process's ``rows``, so every sample gets the draw one process would give it."""
+        rank, world = self.shard
+        if world == 1:
+            return sample(rows)
+        out = sample(rows * world)
+
+        def cut(t):
+            return None if t is None else t[rank * rows : (rank + 1) * rows]
+
+        return tuple(map(cut, out)) if isinstance(out, tuple) else cut(out)
 
     def checkpoint_weights(self) -> dict:
         """``{"model": student state dict, "teacher": teacher state dict or None}`` for checkpoints."""

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from posekit.config.schema import AdaptConfig
-from posekit.data.augment import colour_jitter, normalise, resize_matrix, sample_affine, warp_images
+from posekit.data.augment import colour_jitter, jitter_factors, normalise, resize_matrix, sample_affine, warp_images
 from posekit.data.codec import HeatmapCodec, from_heatmap_coords
 from posekit.data.meta import KeypointMeta
 from posekit.data.occlusion import occlude_patches, pick_confident_joints
@@ -60,8 +60,9 @@ class MultiLevelMethod(SupervisedMethod):
             return images
         styled = batch["styled"]
         b, k = styled.shape[:2]
-        pick = torch.randint(k, (b,), generator=self.generator).to(images.device)
-        use = (torch.rand(b, generator=self.generator) < self.cfg.style.prob).to(images.device)
+        pick, use = self.draw(b, lambda n: (torch.randint(k, (n,), generator=self.generator),
+                                            torch.rand(n, generator=self.generator) < self.cfg.style.prob))
+        pick, use = pick.to(images.device), use.to(images.device)
         chosen = styled[torch.arange(b, device=images.device), pick]
         return torch.where(use[:, None, None, None], chosen, images)
 
@@ -70,10 +71,11 @@ class MultiLevelMethod(SupervisedMethod):
         b, _, h, w = images.shape
         s = self.codec.input_size
         a = self.cfg.target_augment
-        view, _ = sample_affine(b, (s, s), s, a.rotation, a.scale, a.shear, a.translate, 0.0,
-                                generator=self.generator, device=images.device)
+        view, _ = self.draw(b, lambda n: sample_affine(n, (s, s), s, a.rotation, a.scale, a.shear, a.translate, 0.0,
+                                                       generator=self.generator, device=images.device))
         crop_to_view = view @ resize_matrix((h, w), s, b, device=images.device)
-        return colour_jitter(warp_images(images, crop_to_view, s), a.colour, generator=self.generator), view
+        factors = self.draw(b, lambda n: jitter_factors(n, a.colour, self.generator))
+        return colour_jitter(warp_images(images, crop_to_view, s), factors), view
 
     # -- step ----------------------------------------------------------------------------------------------
     def forward(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
@@ -81,7 +83,7 @@ class MultiLevelMethod(SupervisedMethod):
         stride = self.codec.stride
         src_images, src_kp = self.prepare_inputs({"image": self._source_images(batch), "keypoints": batch["keypoints"]})
         targets, weights = self.codec.encode(src_kp)
-        out_s = self.model(src_images)
+        out_s = self.replica("model")(src_images)
         sup = self.loss_fn(out_s["heatmaps"], targets, weights)
         losses = {"sup": sup}
         total = sup
@@ -112,7 +114,7 @@ class MultiLevelMethod(SupervisedMethod):
                 else:
                     threshold = 0.0
                 mask = confidence_mask(peaks, c.consistency.mask, c.consistency.quantile, threshold)
-        out_t = self.model(normalise(student_view))
+        out_t = self.replica("model")(normalise(student_view))
         s_maps = view_to_base(out_t["heatmaps"].float(), v_s, stride)
         if c.consistency.enabled:
             cons = self.consistency(s_maps, pseudo, mask)
@@ -120,7 +122,7 @@ class MultiLevelMethod(SupervisedMethod):
             total = total + c.consistency.weight * cons
         if self.adversarial is not None:
             coeff = reversal_coefficient(c.adversarial.warmup, step, c.train.steps)
-            adv = self.adversarial(out_s["features"], out_t["features"], coeff)
+            adv = self.replica("adversarial")(out_s["features"], out_t["features"], coeff)
             losses["adv"] = adv
             total = total + c.adversarial.weight * adv
         if c.infomax.enabled:
@@ -128,6 +130,9 @@ class MultiLevelMethod(SupervisedMethod):
             losses["im"] = im
             total = total + c.infomax.weight * im
         return {"loss": total, **losses}
+
+    def trainable_modules(self) -> tuple[str, ...]:
+        return ("model",) if self.adversarial is None else ("model", "adversarial")
 
     def after_step(self, step: int) -> None:
         self.teacher.update(self.model)

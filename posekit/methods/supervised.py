@@ -6,7 +6,15 @@ import torch
 from torch import nn
 
 from posekit.config.schema import AugmentConfig
-from posekit.data.augment import colour_jitter, flip_joints, normalise, sample_affine, transform_keypoints, warp_images
+from posekit.data.augment import (
+    colour_jitter,
+    flip_joints,
+    jitter_factors,
+    normalise,
+    sample_affine,
+    transform_keypoints,
+    warp_images,
+)
 from posekit.data.codec import HeatmapCodec
 from posekit.data.meta import KeypointMeta
 from posekit.losses.heatmap import WeightedHeatmapMSE
@@ -35,22 +43,25 @@ class SupervisedMethod(Method):
         images = batch["image"].float() / 255.0
         b, _, h, w = images.shape
         a = self.augment
-        m, flipped = sample_affine(b, (h, w), self.codec.input_size, a.rotation, a.scale, a.shear, a.translate, a.flip,
-                                   generator=self.generator, device=images.device)
+        m, flipped = self.draw(b, lambda n: sample_affine(n, (h, w), self.codec.input_size, a.rotation, a.scale, a.shear,
+                                                          a.translate, a.flip, generator=self.generator, device=images.device))
         images = warp_images(images, m, self.codec.input_size)
-        images = colour_jitter(images, a.colour, generator=self.generator)
+        images = colour_jitter(images, self.draw(b, lambda n: jitter_factors(n, a.colour, self.generator)))
         keypoints = flip_joints(transform_keypoints(batch["keypoints"].float(), m), flipped, self.flip_perm)
         return normalise(images), keypoints
 
     def forward(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
         images, keypoints = self.prepare_inputs(batch)
         targets, weights = self.codec.encode(keypoints)
-        pred = self.model(images)["heatmaps"]
+        pred = self.replica("model")(images)["heatmaps"]
         heatmap = self.loss_fn(pred, targets, weights)
         return {"loss": heatmap, "heatmap": heatmap}
 
     def inference_model(self) -> nn.Module:
         return self.model
+
+    def trainable_modules(self) -> tuple[str, ...]:
+        return ("model",)
 
     def rng_state(self) -> dict:
         return {"augment": self.generator.get_state()}

@@ -12,6 +12,7 @@ from posekit.config.load import config_sha1
 from posekit.config.schema import AdaptConfig, ModelConfig
 from posekit.data.codec import HeatmapCodec
 from posekit.data.dataset import H5KeypointDataset
+from posekit.engine import distributed
 from posekit.engine.checkpoint import load_checkpoint
 from posekit.engine.device import pick_device
 from posekit.engine.seed import seed_everything
@@ -26,6 +27,7 @@ from posekit.stages.common import (
     finalise,
     paired_batches,
     resume_state,
+    run_lock,
     startup_panel,
     step_batches,
 )
@@ -93,7 +95,8 @@ def run_adapt(ws: Workspace, cfg: AdaptConfig, name: str, resume: Path | None = 
         if len(ds) < t.batch_size:
             raise DataError(f"{path}: {len(ds)} samples, fewer than one batch of {t.batch_size}")
 
-    device = pick_device(t.device)
+    device = distributed.setup(pick_device(t.device))
+    distributed.per_rank_batch(t.batch_size, distributed.world_size())
     seed_everything(t.seed)
     model = PoseNet(cfg.model, meta.num_joints)
     if init is not None:
@@ -103,6 +106,7 @@ def run_adapt(ws: Workspace, cfg: AdaptConfig, name: str, resume: Path | None = 
     model = model.to(device)
     codec = HeatmapCodec(d.input_size, d.input_size // 4, d.sigma, t.supervise_occluded)
     method = MultiLevelMethod(model, codec, cfg, meta, t.seed).to(device)
+    distributed.replicate(method, device)
     student, disc = method.param_groups()
     groups = [{"params": student, "lr": cfg.optim.lr}] + ([{"params": disc, "lr": cfg.adversarial.lr}] if disc else [])
     optimizer = torch.optim.Adam(groups, weight_decay=cfg.optim.weight_decay)
@@ -112,8 +116,8 @@ def run_adapt(ws: Workspace, cfg: AdaptConfig, name: str, resume: Path | None = 
     lineage = {"init": {"checkpoint": str(init_path), "config_sha1": init.get("config_sha1") if init else None},
                "source": dataset_lineage(ws, d.source), "target": dataset_lineage(ws, d.target),
                "style_cache": str(cache_path) if cache_path else None}
-    run_dir = resume or create_run(ws, "adapt", name, cfg, device, lineage)
-    with ws.lock(f"runs/adapt/{run_dir.name}"):  # one writer per run: a second --resume is refused
+    run_dir = resume or distributed.from_main(lambda: create_run(ws, "adapt", name, cfg, device, lineage))
+    with run_lock(ws, "adapt", run_dir):
         header = {"stage": "adapt", "method": method.name, "posekit_version": __version__,
                   "torch_version": str(torch.__version__), "config": cfg.model_dump(mode="json"),
                   "config_sha1": config_sha1(cfg), "keypoints": json.loads(meta.to_json()), "lineage": lineage,
@@ -156,6 +160,7 @@ def run_adapt(ws: Workspace, cfg: AdaptConfig, name: str, resume: Path | None = 
             "levels": ", ".join(levels) or "none (source-only continuation)",
             "weights": f"cons {cfg.consistency.weight:g}, adv {cfg.adversarial.weight:g}, im {cfg.infomax.weight:g}; "
                        f"EMA {cfg.teacher.ema:g} ({cfg.teacher.buffers} buffers)",
+            **distributed.describe(t.batch_size, device),
             "schedule": f"{t.steps} steps × batch {t.batch_size}+{t.batch_size}, Adam lr {cfg.optim.lr:g} "
                         f"(×{cfg.optim.gamma:g} at {[round(f * t.steps) for f in cfg.optim.milestones]})",
             "select": t.select + ("  [ORACLE: uses target test labels]" if t.select == "oracle" else ""),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import shutil
@@ -18,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from posekit import __version__
 from posekit.config.load import config_to_yaml
 from posekit.data.dataset import StepBatchSampler
+from posekit.engine import distributed
 from posekit.engine.checkpoint import load_checkpoint, save_checkpoint
 from posekit.engine.logging import console
 from posekit.engine.trainer import Trainer
@@ -41,6 +43,7 @@ def create_run(ws: Workspace, stage: str, name: str, cfg: BaseModel, device: tor
         "posekit": __version__, "torch": str(torch.__version__), "python": platform.python_version(),
         "device": str(device), "cuda": torch.version.cuda, "threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None, "started": now_iso(),
+        "world_size": distributed.world_size(),
     })
     atomic_write_json(run_dir / "lineage.json", {"stage": stage, **lineage})
     return run_dir
@@ -59,11 +62,17 @@ def resume_config(run_dir: Path, model: type[M]) -> M:
     return model.model_validate(yaml.safe_load(cfg_path.read_text()))
 
 
+def run_lock(ws: Workspace, stage: str, run_dir: Path) -> contextlib.AbstractContextManager:
+    """One writer per run, so a second --resume is refused: the run's lock, held by rank 0 for a torchrun job."""
+    return ws.lock(f"runs/{stage}/{run_dir.name}") if distributed.is_main() else contextlib.nullcontext()
+
+
 def resume_state(trainer: Trainer, run_dir: Path) -> None:
     """Load ``run_dir``'s last checkpoint into ``trainer``; without one, start again from step 0 in the same run.
     Temporary files a killed process left behind are removed (the caller holds the run's lock)."""
-    for stale in run_dir.rglob(".*.tmp"):
-        stale.unlink()
+    if distributed.is_main():
+        for stale in run_dir.rglob(".*.tmp"):
+            stale.unlink()
     ckpt = run_dir / "ckpt" / "last.pt"
     if ckpt.exists():
         trainer.load_full_state(load_checkpoint(ckpt))
@@ -75,8 +84,10 @@ def resume_state(trainer: Trainer, run_dir: Path) -> None:
 
 def step_batches(dataset: Dataset, batch_size: int, seed: int, start_step: int, workers: int,
                  device: torch.device) -> Iterator[dict]:
-    """Infinite, resumable batches (order = f(seed, step)) through a DataLoader."""
-    sampler = StepBatchSampler(len(dataset), batch_size, seed, start_step=start_step)
+    """Infinite, resumable batches (order = f(seed, step)) through a DataLoader; in a torchrun job this process's
+    rows of each global batch of ``batch_size``."""
+    sampler = StepBatchSampler(len(dataset), batch_size, seed, start_step=start_step,
+                               shard=(distributed.rank(), distributed.world_size()))
     return iter(DataLoader(dataset, batch_sampler=sampler, num_workers=workers, pin_memory=device.type == "cuda",
                            persistent_workers=workers > 0))
 
@@ -94,7 +105,10 @@ def startup_panel(title: str, lines: dict[str, str]) -> None:
 
 
 def finalise(ws: Workspace, stage: str, run_dir: Path, trainer: Trainer, select: str, last_val: dict) -> None:
-    """Write ``ckpt/final.pt`` from the selected weights and point ``runs/<stage>/latest`` at the run."""
+    """Write ``ckpt/final.pt`` from the selected weights and point ``runs/<stage>/latest`` at the run (rank 0's
+    job in a torchrun job)."""
+    if not distributed.is_main():
+        return
     best = run_dir / "ckpt" / "best.pt"
     if select != "last" and best.exists():
         shutil.copyfile(best, run_dir / "ckpt" / ".final.tmp")

@@ -12,6 +12,7 @@ from posekit.config.load import config_sha1
 from posekit.config.schema import PretrainConfig
 from posekit.data.codec import HeatmapCodec
 from posekit.data.dataset import H5KeypointDataset
+from posekit.engine import distributed
 from posekit.engine.device import pick_device
 from posekit.engine.seed import seed_everything
 from posekit.engine.trainer import Trainer, multistep_lambda
@@ -19,7 +20,15 @@ from posekit.errors import ConfigError, DataError
 from posekit.evaluation.evaluate import predict_split, score_split
 from posekit.methods.supervised import SupervisedMethod
 from posekit.models.pose_net import PoseNet
-from posekit.stages.common import create_run, dataset_lineage, finalise, resume_state, startup_panel, step_batches
+from posekit.stages.common import (
+    create_run,
+    dataset_lineage,
+    finalise,
+    resume_state,
+    run_lock,
+    startup_panel,
+    step_batches,
+)
 from posekit.workspace import Workspace
 
 SELECT_METRIC = "pck@0.05"
@@ -47,17 +56,20 @@ def run_pretrain(ws: Workspace, cfg: PretrainConfig, name: str, resume: Path | N
         raise DataError(f"{train_path}: {len(train_ds)} samples, fewer than one batch of {t.batch_size}",
                         hint="lower train.batch_size or prepare more samples")
     meta = train_ds.meta
-    device = pick_device(t.device)
+    device = distributed.setup(pick_device(t.device))
+    distributed.per_rank_batch(t.batch_size, distributed.world_size())
     seed_everything(t.seed)
     model = PoseNet(cfg.model, meta.num_joints).to(device)
     codec = HeatmapCodec(d.input_size, d.input_size // 4, d.sigma, t.supervise_occluded)
     method = SupervisedMethod(model, codec, cfg.augment, meta, t.seed)
+    distributed.replicate(method, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multistep_lambda(t.steps, cfg.optim.milestones, cfg.optim.gamma))
 
     lineage = {"source": dataset_lineage(ws, d.source)}
-    run_dir = resume or create_run(ws, "pretrain", name, cfg, device, {"inputs": [lineage["source"]]})
-    with ws.lock(f"runs/pretrain/{run_dir.name}"):  # one writer per run: a second --resume is refused
+    run_dir = resume or distributed.from_main(lambda: create_run(ws, "pretrain", name, cfg, device,
+                                                                 {"inputs": [lineage["source"]]}))
+    with run_lock(ws, "pretrain", run_dir):
         header = {
             "stage": "pretrain", "method": method.name, "posekit_version": __version__, "torch_version": str(torch.__version__),
             "config": cfg.model_dump(mode="json"), "config_sha1": config_sha1(cfg),
@@ -77,6 +89,7 @@ def run_pretrain(ws: Workspace, cfg: PretrainConfig, name: str, resume: Path | N
                      f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M params, {cfg.model.pretrained} init",
             "data": f"{d.source}:{d.train_split} ({len(train_ds)} images, {meta.num_joints} joints)   "
                     f"val {d.source}:{d.val_split if val_path else '-'}",
+            **distributed.describe(t.batch_size, device),
             "schedule": f"{t.steps} steps × batch {t.batch_size}, Adam lr {cfg.optim.lr:g}, ×{cfg.optim.gamma:g} at "
                         f"{[round(f * t.steps) for f in cfg.optim.milestones]}",
             "select": t.select,
