@@ -1,11 +1,13 @@
 """Sim-to-real on real images: built-in synthetic humans (source) → LSPET (target), PCK@0.05 per group.
 
-Usage: python bench/sim2real_lspet.py --workspace demo-ws [--lspet ../shared/data/lspet] [--steps 300] [--seed 0]
-Needs a workspace where the demo's `prepare synthetic` and `pretrain --config demo` have run. Then, timing each:
-  1. `prepare lspet --raw LSPET --size 128` (train = images not divisible by 10, test = every 10th; docs/datasets.md);
-  2. `eval pretrain/latest --data lspet:test` (source-only);
+Usage: python bench/sim2real_lspet.py --workspace demo-ws [--lspet ../shared/data/lspet] [--pretrain pretrain/latest]
+                                     [--steps 300] [--seed 0]
+Needs a workspace where the demo's `prepare synthetic` and a `pretrain` run exist. Then, timing each:
+  1. `prepare lspet --raw LSPET --size 128 --dev-every 9` (test = every 10th image, val = every 9th of the others,
+     for development only, train = the rest; docs/datasets.md);
+  2. `eval PRETRAIN --data lspet:test` (source-only);
   3. `stylize --target lspet --method colour` (target styles from lspet:train, labels unused);
-  4. `adapt -c adapt_demo --target lspet` (target images of lspet:train only, no labels; last step);
+  4. `adapt -c adapt_demo --init PRETRAIN --target lspet` (target images of lspet:train only, no labels; last step);
   5. `eval` of the adapted teacher on lspet:test.
 LSPET's 14 joints are scored in the MPII-16 order (pelvis and thorax unlabelled); "All" averages the 12 limb joints.
 Prints a table and writes bench/results/sim2real_lspet.json.
@@ -41,15 +43,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workspace", default="demo-ws")
     ap.add_argument("--lspet", default=str(ROOT.parent / "shared" / "data" / "lspet"))
+    ap.add_argument("--pretrain", default="pretrain/latest", help="the source-only run (also the adaptation's init)")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     ws = args.workspace
-    times = {"prepare": posekit(ws, "prepare", "lspet", "--raw", args.lspet, "--size", "128")}
-    times["eval source-only"] = posekit(ws, "eval", "pretrain/latest", "--data", "lspet:test")
-    source_only = json.loads((latest(ws, "pretrain") / "eval" / "lspet-test.json").read_text())
+    times = {"prepare": posekit(ws, "prepare", "lspet", "--raw", args.lspet, "--size", "128", "--dev-every", "9")}
+    times["eval source-only"] = posekit(ws, "eval", args.pretrain, "--data", "lspet:test")
+    pretrain_dir = Path(args.pretrain) if Path(args.pretrain).is_dir() else (
+        latest(ws, "pretrain") if args.pretrain == "pretrain/latest" else Path(ws) / "runs" / args.pretrain)
+    source_only = json.loads((pretrain_dir / "eval" / "lspet-test.json").read_text())
     times["stylize"] = posekit(ws, "stylize", "--target", "lspet", "--method", "colour")
-    times["adapt"] = posekit(ws, "adapt", "-c", "adapt_demo", "--target", "lspet", "--steps", str(args.steps),
+    times["adapt"] = posekit(ws, "adapt", "-c", "adapt_demo", "--init", args.pretrain, "--target", "lspet",
+                             "--steps", str(args.steps),
                              "--set", f"train.seed={args.seed}", "--name", f"lspet-s{args.seed}")
     times["eval adapted"] = posekit(ws, "eval", "adapt/latest", "--data", "lspet:test")
     adapted = json.loads((latest(ws, "adapt") / "eval" / "lspet-test.json").read_text())
@@ -61,7 +67,8 @@ def main() -> None:
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "sim2real_lspet.json").write_text(json.dumps(
-        {"args": vars(args), "groups": rows, "seconds": times, "adapt_run": latest(ws, "adapt").name,
+        {"args": vars(args), "groups": rows, "seconds": times, "pretrain_run": pretrain_dir.name,
+         "adapt_run": latest(ws, "adapt").name,
          "protocol": {k: source_only.get(k) for k in ("metric", "protocol", "normalisation", "coordinate_space", "counted_joints")}},
         indent=2))
 

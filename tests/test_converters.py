@@ -142,6 +142,11 @@ def test_lspet_split_by_index_visibility_box_crop_limit_and_workers(tmp_path, mo
     pooled = read(tmp_path / "ws", "pooled", "train")
     for key in ("images", "keypoints", "keypoints_orig", "affine", "bbox"):
         assert np.array_equal(pooled[key], train[key]), key
+    prepare(tmp_path / "ws", "lspet", "--raw", str(tmp_path / "raw"), "--name", "dev", "--dev-every", "3")
+    dev = {split: read(tmp_path / "ws", "dev", split)["source_id"] for split in ("train", "val", "test")}
+    rest = [f"images/im{i:05d}.jpg" for i in range(1, 21) if i % 10]  # 18 non-test images; every 3rd to val
+    assert dev["val"] == rest[2::3] and dev["train"] == [r for j, r in enumerate(rest, 1) if j % 3]
+    assert dev["test"] == ["images/im00010.jpg", "images/im00020.jpg"]
 
 
 @needs_shared

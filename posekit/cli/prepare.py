@@ -32,6 +32,7 @@ def prepare(
     limit: Annotated[int | None, typer.Option(help="real datasets: keep only the first N samples of each split (quick checks)")] = None,
     split_dir: Annotated[Path | None, typer.Option(help="synanimal, tigdog, animalpose: the anchors' split files (a copy of UDA_PoseEstimation's cached_data) (animalpose default: RAW/cached_data)")] = None,
     test_every: Annotated[int | None, typer.Option(help="lspet: image i goes to test when i is a multiple of N (default: 10)")] = None,
+    dev_every: Annotated[int | None, typer.Option(help="lspet: every N-th non-test image goes to a labelled val split, for development only (default: none)")] = None,
     ann_file: Annotated[list[str] | None, typer.Option(help="coco (required): SPLIT=PATH of a COCO keypoint JSON, relative to --raw (repeatable)")] = None,
     image_root: Annotated[list[str] | None, typer.Option(help="coco: DIR or SPLIT=DIR holding the images, relative to --raw (repeatable) (default: --raw)")] = None,
     canonical: Annotated[str | None, typer.Option(help="coco: map keypoints onto this built-in skeleton (`posekit list skeletons`) (default: keep the file's own)")] = None,
@@ -58,7 +59,7 @@ def prepare(
         raise ConfigError(f"unknown --codec {codec!r}", hint=f"use one of {', '.join(IMAGE_CODECS)}")
     synthetic = {"skeleton": skeleton, "num_train": num_train, "num_val": num_val, "num_test": num_test,
                  "seed": seed, "gap": gap}
-    real = {"categories": _csv(categories), "limit": limit, "split_dir": split_dir, "test_every": test_every,
+    real = {"categories": _csv(categories), "limit": limit, "split_dir": split_dir, "test_every": test_every, "dev_every": dev_every,
             "ann_file": _pairs(ann_file, "--ann-file"), "image_root": _pairs(image_root, "--image-root", bare=True),
             "canonical": canonical, "keypoint_map": _pairs(keypoint_map, "--keypoint-map")}
     synthetic = {k: v for k, v in synthetic.items() if v is not None}

@@ -86,14 +86,16 @@ class LspConverter(_LspBase):
 @CONVERTERS.register("lspet")
 class LspetConverter(_LspBase):
     """LSPET; image i (1-based) goes to test when i is a multiple of ``--test-every`` (default 10), else to train.
-    LSPET images are not person crops: the crop is a square on the labelled joints, side 1.25 × their extent."""
+    ``--dev-every N`` moves every N-th remaining image to a labelled ``val`` split, for development only (choose
+    designs on it, never on test). LSPET images are not person crops: the crop is a square on the labelled joints,
+    side 1.25 × their extent."""
 
     name = "lspet"
     description = "LSP Extended (10,000 images, 14 joints → MPII-16); test = every 10th image by index (--test-every)"
     layout = "RAW/joints.mat (14×3×N), RAW/images/im00001.jpg …"
     image_pattern = "im{:05d}.jpg"
     crop = CropRule("box", margin=1.25)
-    options: ClassVar[dict[str, Any]] = {"limit": None, "test_every": 10}
+    options: ClassVar[dict[str, Any]] = {"limit": None, "test_every": 10, "dev_every": None}
 
     @classmethod
     def make_params(cls, raw: Path, name: str | None, size: int, codec: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -101,9 +103,16 @@ class LspetConverter(_LspBase):
         if params["test_every"] < 2:
             raise ConfigError(f"--test-every {params['test_every']} must be ≥ 2",
                               hint="the default 10 puts every 10th image (10%) in test")
+        if params["dev_every"] is not None and params["dev_every"] < 2:
+            raise ConfigError(f"--dev-every {params['dev_every']} must be ≥ 2",
+                              hint="e.g. 9 puts every 9th non-test image (10% of all) in the val split")
         return params
 
     def split(self, records: list[Record], params: dict[str, Any]) -> dict[str, list[Record]]:
-        every = params["test_every"]
-        return {"train": [r for i, r in enumerate(records, 1) if i % every],
-                "test": [r for i, r in enumerate(records, 1) if i % every == 0]}
+        every, dev = params["test_every"], params["dev_every"]
+        rest = [r for i, r in enumerate(records, 1) if i % every]
+        splits = {"train": rest, "test": [r for i, r in enumerate(records, 1) if i % every == 0]}
+        if dev:
+            splits["train"] = [r for j, r in enumerate(rest, 1) if j % dev]
+            splits["val"] = [r for j, r in enumerate(rest, 1) if j % dev == 0]
+        return splits
