@@ -6,7 +6,8 @@ Needs a workspace where the demo's `prepare synthetic` and a `pretrain` run exis
   1. `prepare lspet --raw LSPET --size 128 --dev-every 9` (test = every 10th image, val = every 9th of the others,
      for development only, train = the rest; docs/datasets.md);
   2. `eval PRETRAIN --data lspet:test` (source-only);
-  3. `stylize --target lspet --method colour` (target styles from lspet:train, labels unused);
+  3. `stylize --target lspet --method colour --force` (target styles from lspet:train, labels unused; rebuilt so
+     that it matches the lspet splits of step 1);
   4. `adapt -c adapt_demo --init PRETRAIN --target lspet` (target images of lspet:train only, no labels; last step);
   5. `eval` of the adapted teacher on lspet:test.
 LSPET's 14 joints are scored in the MPII-16 order (pelvis and thorax unlabelled); "All" averages the 12 limb joints.
@@ -53,7 +54,7 @@ def main() -> None:
     pretrain_dir = Path(args.pretrain) if Path(args.pretrain).is_dir() else (
         latest(ws, "pretrain") if args.pretrain == "pretrain/latest" else Path(ws) / "runs" / args.pretrain)
     source_only = json.loads((pretrain_dir / "eval" / "lspet-test.json").read_text())
-    times["stylize"] = posekit(ws, "stylize", "--target", "lspet", "--method", "colour")
+    times["stylize"] = posekit(ws, "stylize", "--target", "lspet", "--method", "colour", "--force")
     times["adapt"] = posekit(ws, "adapt", "-c", "adapt_demo", "--init", args.pretrain, "--target", "lspet",
                              "--steps", str(args.steps),
                              "--set", f"train.seed={args.seed}", "--name", f"lspet-s{args.seed}")
