@@ -32,6 +32,8 @@ test: install
 bench: install
 	$(BIN)/python bench/h5_codecs.py --n 256 --repeats 3
 	$(BIN)/python bench/adapt_step_ratio.py
+	$(BIN)/python bench/loader_vs_jpeg.py
+	$(BIN)/python bench/stages.py
 
 clean-demo:
 	rm -rf $(DEMO_WS)
