@@ -90,8 +90,9 @@ def _build_adain(opts: StylizeOptions, out_dir: Path, src: H5KeypointDataset, tg
         trainer = Trainer(method, optimizer, scheduler, iter(()), run_dir, opts.decoder_steps, device, header,
                           log_every=20, ckpt_every=max(1, min(100, opts.decoder_steps // 5)))
         last = run_dir / "ckpt" / "last.pt"
-        if last.exists() and load_checkpoint(last).get("config") == header["config"]:
-            trainer.load_full_state(load_checkpoint(last))
+        previous = load_checkpoint(last) if last.exists() else None
+        if previous is not None and previous.get("config") == header["config"]:
+            trainer.load_full_state(previous)
             console.print(f"resuming the decoder training at step {trainer.state.step}/{opts.decoder_steps}")
         else:
             trainer.metrics.truncate_after(0)
