@@ -118,3 +118,52 @@ ANIMALPOSE14 = KeypointMeta(
 )
 
 SKELETONS: dict[str, KeypointMeta] = {m.name: m for m in (MPII16, TIGDOG18, ANIMALPOSE14)}
+
+# 21 hand joints in the common base-to-tip order (FreiHAND, Panoptic, COCO-WholeBody hands, MMPose's hand
+# datasets): wrist, then per finger (thumb, forefinger, middle, ring, pinky) joint 1 (thumb CMC / finger MCP) … 4
+# (tip). Names match MMPose's, so `coco --canonical hand21` maps those files by name. RHD stores each finger tip
+# first; `prepare rhd` reorders it. Groups are joint levels; a single hand has no left/right joint pairs.
+_FINGERS = ("thumb", "forefinger", "middle_finger", "ring_finger", "pinky_finger")
+HAND21 = KeypointMeta(
+    name="hand21",
+    names=("wrist", *(f"{finger}{j}" for finger in _FINGERS for j in range(1, 5))),
+    flip_pairs=(),
+    groups={"Wrist": (0,), "MCP": (1, 5, 9, 13, 17), "PIP": (2, 6, 10, 14, 18), "DIP": (3, 7, 11, 15, 19),
+            "Tip": (4, 8, 12, 16, 20)},
+    skeleton=tuple(edge for f in range(5) for edge in ((0, 4 * f + 1), (4 * f + 1, 4 * f + 2), (4 * f + 2, 4 * f + 3),
+                                                       (4 * f + 3, 4 * f + 4))),
+    all_joints=tuple(range(21)),
+)
+
+# Human3.6M's 17 joints (its 32-joint indices 0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27; the order
+# of MMPose's Body3DH36MDataset and VideoPose3D). Index 1 is the *right* hip (checked on the data: MMPose's
+# configs/_base_/datasets/h36m.py and h36m_coco.json call it left_hip). H36M's "foot" is the ankle, "neck_base"
+# (Neck/Nose) the top of the neck and "head" the head top: they take MPII-16's names, so 16 of the 17 joints share
+# a name with `human16` (all but spine).
+H36M17 = KeypointMeta(
+    name="h36m17",
+    names=(
+        "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+        "spine", "thorax", "upper_neck", "head_top",
+        "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist",
+    ),
+    flip_pairs=((1, 4), (2, 5), (3, 6), (11, 14), (12, 15), (13, 16)),
+    groups={
+        "Sld": (11, 14), "Elb": (12, 15), "Wrist": (13, 16),
+        "Hip": (1, 4), "Knee": (2, 5), "Ankle": (3, 6),
+    },
+    skeleton=(
+        (0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10),
+        (8, 11), (11, 12), (12, 13), (8, 14), (14, 15), (15, 16),
+    ),
+    all_joints=tuple(range(17)),
+)
+
+SKELETONS.update({m.name: m for m in (HAND21, H36M17)})
+
+# Root joint(s) per meta name for 3D root alignment: one joint, or several whose mean is the root.
+ROOT_JOINTS: dict[str, tuple[int, ...]] = {
+    MPII16.name: (2, 3),  # right and left hip
+    HAND21.name: (0,),  # wrist
+    H36M17.name: (0,),  # pelvis
+}

@@ -3,7 +3,10 @@
 from posekit.data.converters import (  # noqa: F401  (each module registers its converters)
     animalpose,
     coco,
+    h36m,
     lsp,
+    mpi_inf_3dhp,
+    rhd,
     surreal,
     synanimal,
     synthetic,

@@ -32,13 +32,15 @@ SHOWN_MISSING = 12
 @dataclass
 class Loaded:
     """What ``load`` returns: the meta, records per split (``train``/``val``/``test``), the annotation files read
-    (checksummed into each HDF5 file) and, per split, how many samples were left out and why."""
+    (checksummed into each HDF5 file) and, per split, how many samples were left out and why. ``with_masks``: every
+    record's ``mask`` gives the crop's foreground mask, written as ``masks``."""
 
     meta: KeypointMeta
     splits: dict[str, list[Record]]
     annotation_files: list[Path]
     skipped: dict[str, dict[str, int]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    with_masks: bool = False
 
 
 class RealConverter(Converter):
@@ -122,7 +124,8 @@ class RealConverter(Converter):
             }
             size = params["size"]
             jobs = [(records[i:i + CHUNK], self.crop, size) for i in range(0, len(records), CHUNK)]
-            with H5Writer(path, loaded.meta, (size, size), params["codec"], with_3d=self.with_3d, attrs=attrs) as w:
+            with H5Writer(path, loaded.meta, (size, size), params["codec"], with_3d=self.with_3d,
+                          with_masks=loaded.with_masks, attrs=attrs) as w:
                 for batch in _ordered_map(crop_chunk, jobs, self.workers):
                     w.append(batch)
                     advance(len(batch["images"]))

@@ -54,6 +54,11 @@ class Record:
         """``(keypoints [K,3], box [4] | None)``; a subclass may read them from a file here, in the worker."""
         return self.keypoints, self.box
 
+    def mask(self, affine: np.ndarray, size: int) -> np.ndarray | None:
+        """The crop's foreground mask ``[S,S]`` uint8 (0/1) for the crop→original ``affine``, or None (no mask); a
+        subclass may read and warp its mask file here, in the worker."""
+        return None
+
 
 def check_finite(keypoints: np.ndarray, where: str) -> np.ndarray:
     """Refuse NaN/inf coordinates of labelled joints; unlabelled joints' non-finite coordinates become 0."""
@@ -126,6 +131,9 @@ def crop_record(rec: Record, rule: CropRule, size: int) -> dict[str, np.ndarray]
     if rec.keypoints3d is not None:
         row["keypoints3d"] = np.asarray(rec.keypoints3d, dtype=np.float32)
         row["intrinsics"] = np.asarray(rec.intrinsics, dtype=np.float32)
+    mask = rec.mask(affine, size)
+    if mask is not None:
+        row["masks"] = mask
     return row
 
 
