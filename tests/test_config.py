@@ -51,10 +51,12 @@ def test_missing_preset_and_bad_set_syntax(tmp_path):
 
 
 def test_every_builtin_preset_validates_against_its_stage():
-    from posekit.config.load import builtin_presets
-    from posekit.config.schema import AdaptConfig
+    from posekit.config.load import builtin_presets, read_preset
+    from posekit.config.stages import schema_for
 
     names = builtin_presets()
-    assert {"demo", "adapt_demo", "daml_pretrain", "daml_adapt"} <= set(names)
+    assert {"demo", "adapt_demo", "daml_pretrain", "daml_adapt", "mae_demo", "mim_demo"} <= set(names)
     for name in names:
-        resolve_config(AdaptConfig if "adapt" in name else PretrainConfig, name)
+        method = read_preset(name)[0].get("method")
+        stage = "adapt" if "adapt" in name or method == "mim" else "pretrain"
+        resolve_config(schema_for(stage, method), name)

@@ -14,32 +14,41 @@ from posekit.errors import ConfigError
 @app.command()
 @handle_errors
 def adapt(
-    init: Annotated[str | None, typer.Option(help="pretrain run to start from (default: pretrain/latest)")] = None,
+    method: Annotated[str | None, typer.Option(help="multilevel (2D, docs/adapt.md) or mim (3D fine-tuning of an MAE "
+                                             "run with attention regularisation, docs/mim.md); default: the preset's method, else multilevel")] = None,
+    init: Annotated[str | None, typer.Option(help="pretrain run to start from (default: pretrain/latest); mim: an MAE run, or scratch")] = None,
     config: Annotated[str | None, typer.Option("--config", "-c", help="preset name or YAML file")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a key, e.g. --set infomax.enabled=false")] = None,
     source: Annotated[str | None, typer.Option(help="prepared source dataset (data.source)")] = None,
     target: Annotated[str | None, typer.Option(help="prepared target dataset (data.target)")] = None,
     steps: Annotated[int | None, typer.Option(help="adaptation steps (train.steps)")] = None,
     select: Annotated[str | None, typer.Option(help="last, source_val, or oracle (target labels; labelled ORACLE)")] = None,
-    name: Annotated[str, typer.Option(help="suffix of the run id")] = "multilevel",
+    name: Annotated[str | None, typer.Option(help="suffix of the run id (default: the method)")] = None,
     resume: Annotated[str | None, typer.Option(help="continue an interrupted run (RUN dir, adapt/ID or adapt/latest)")] = None,
 ) -> None:
-    """Multi-level alignment in a mean teacher. Levels switch off one by one for baselines and ablations:
+    """Multi-level alignment in a mean teacher (--method mim: see docs/mim.md). Levels switch off one by one for baselines and ablations:
     [bold]style.enabled[/], [bold]consistency.enabled[/], [bold]occlusion.enabled[/], [bold]adversarial.enabled[/],
     [bold]infomax.enabled[/] (presets: adapt_demo, and see docs/adapt.md)."""
-    from posekit.config.load import resolve_config
-    from posekit.config.schema import AdaptConfig
-    from posekit.stages.adapt import run_adapt
-    from posekit.stages.common import resume_config
+    from posekit.config.load import read_preset, resolve_config
+    from posekit.config.stages import schema_for
+    from posekit.stages.common import resume_config, saved_method
 
     ws = workspace().require()
     if resume:
         if config or set_ or source or target or steps or select or init:
             raise ConfigError("--resume continues with the run's saved configuration", hint="drop the other options")
         run_dir = ws.resolve_resumable("adapt", resume)
-        cfg = resume_config(run_dir, AdaptConfig)
-        run_adapt(ws, cfg, name, resume=run_dir)
+        method = saved_method(run_dir, "multilevel")
+    elif method is None:
+        method = (read_preset(config)[0].get("method") if config else None) or "multilevel"
+    Config = schema_for("adapt", method)
+    if method == "mim":
+        from posekit.stages.adapt_mim import run_adapt_mim as run
+    else:
+        from posekit.stages.adapt import run_adapt as run
+    if resume:
+        run(ws, resume_config(run_dir, Config), name or method, resume=run_dir)
         return
-    cfg = resolve_config(AdaptConfig, config, set_, {"init": init, "data.source": source, "data.target": target,
-                                                     "train.steps": steps, "train.select": select})
-    run_adapt(ws, cfg, name)
+    cfg = resolve_config(Config, config, set_, {"init": init, "data.source": source, "data.target": target,
+                                                "train.steps": steps, "train.select": select})
+    run(ws, cfg, name or method)

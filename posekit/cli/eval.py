@@ -17,7 +17,9 @@ def eval_(
     runs: Annotated[list[str] | None, typer.Argument(
         help="runs to score, one table row each: run dir, STAGE/RUN_ID, STAGE/latest or latest (default: latest)")] = None,
     data: Annotated[list[str] | None, typer.Option("--data", "-d", help="DATASET:SPLIT to score (repeatable; default synth_tgt:test)")] = None,
-    metric: Annotated[str, typer.Option(help="pck@T: fraction of joints within T × reference length")] = "pck@0.05",
+    metric: Annotated[str, typer.Option(help="pck@T: fraction of joints within T × reference length; 3D models "
+                                             "(adapt --method mim): mpjpe, pa-mpjpe (mm), pck3d@T (T in mm), auc "
+                                             "or auc@A:B (mm), see docs/metrics.md")] = "pck@0.05",
     protocol: Annotated[str, typer.Option(help="standard (original pixels) or legacy (anchors' heatmap-space PCK)")] = "standard",
     normalize: Annotated[str, typer.Option(help="reference length: bbox (person box longer side) or image")] = "bbox",
     include_occluded: Annotated[bool, typer.Option(help="also count labelled but occluded joints")] = False,
@@ -28,12 +30,13 @@ def eval_(
 ) -> None:
     """Predict each split with each run, map keypoints back to original pixels, print PCK per group and write
     RUN/eval/*.json. Several runs give one comparison table, e.g. `posekit eval pretrain/latest adapt/latest`."""
+    from posekit.evaluation.metrics3d import is_metric3d, parse_metric3d
     from posekit.evaluation.pck import NORMALISATIONS, parse_metric
     from posekit.stages.evaluate import run_eval
 
     if data is None:
         data = ["synth_tgt:test"]
-    thr = parse_metric(metric)
+    thr = None if is_metric3d(metric) and parse_metric3d(metric) else parse_metric(metric)
     if protocol not in ("standard", "legacy"):
         raise ConfigError(f"unknown --protocol {protocol!r}", hint="use standard or legacy")
     if normalize not in NORMALISATIONS:

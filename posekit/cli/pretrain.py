@@ -1,4 +1,4 @@
-"""``posekit pretrain``: supervised heatmap training on the labelled source domain."""
+"""``posekit pretrain``: supervised heatmap training on the labelled source domain, or MAE pre-training."""
 
 from __future__ import annotations
 
@@ -14,18 +14,20 @@ from posekit.errors import ConfigError
 @app.command()
 @handle_errors
 def pretrain(
+    method: Annotated[str | None, typer.Option(help="supervised (SimpleBaseline on source labels) or mae (masked "
+                                             "reconstruction of source and target images, docs/mim.md); default: the preset's method, else supervised")] = None,
     config: Annotated[str | None, typer.Option("--config", "-c", help="preset name or YAML file")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a key: --set train.steps=500 (repeatable)")] = None,
     source: Annotated[str | None, typer.Option(help="prepared source dataset (data.source)")] = None,
     steps: Annotated[int | None, typer.Option(help="optimisation steps (train.steps)")] = None,
-    name: Annotated[str, typer.Option(help="suffix of the run id")] = "supervised",
+    name: Annotated[str | None, typer.Option(help="suffix of the run id (default: the method)")] = None,
     resume: Annotated[str | None, typer.Option(help="continue an interrupted run (RUN dir, pretrain/ID or pretrain/latest)")] = None,
 ) -> None:
-    """Train SimpleBaseline on source labels. Writes [bold]runs/pretrain/<run>/[/] (config, metrics.jsonl, ckpt/)."""
-    from posekit.config.load import resolve_config
-    from posekit.config.schema import PretrainConfig
-    from posekit.stages.common import resume_config
-    from posekit.stages.pretrain import run_pretrain
+    """Train on the source domain (and, for mae, target images). Writes [bold]runs/pretrain/<run>/[/] (config,
+    metrics.jsonl, ckpt/)."""
+    from posekit.config.load import read_preset, resolve_config
+    from posekit.config.stages import schema_for
+    from posekit.stages.common import resume_config, saved_method
 
     ws = workspace().require()
     if resume:
@@ -33,9 +35,16 @@ def pretrain(
             raise ConfigError("--resume continues with the run's saved configuration",
                               hint="drop --config/--set/--source/--steps when resuming")
         run_dir = ws.resolve_resumable("pretrain", resume)
-        cfg = resume_config(run_dir, PretrainConfig)
-        run_pretrain(ws, cfg, name, resume=run_dir)
+        method = saved_method(run_dir, "supervised")
+    elif method is None:
+        method = (read_preset(config)[0].get("method") if config else None) or "supervised"
+    Config = schema_for("pretrain", method)
+    if method == "mae":
+        from posekit.stages.pretrain_mae import run_pretrain_mae as run
+    else:
+        from posekit.stages.pretrain import run_pretrain as run
+    if resume:
+        run(ws, resume_config(run_dir, Config), name or method, resume=run_dir)
         return
-    cfg = resolve_config(PretrainConfig, config, set_, {"data.source": source, "train.steps": steps})
-    run_pretrain(ws, cfg, name)
-
+    cfg = resolve_config(Config, config, set_, {"data.source": source, "train.steps": steps})
+    run(ws, cfg, name or method)

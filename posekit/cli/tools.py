@@ -46,18 +46,19 @@ def list_(kind: Annotated[str, typer.Argument(help="datasets, presets or skeleto
 @handle_errors
 def config_show(
     stage: Annotated[str, typer.Option(help="pretrain or adapt")] = "pretrain",
+    method: Annotated[str | None, typer.Option(help="pretrain: supervised or mae; adapt: multilevel or mim "
+                                                    "(default: the preset's method, else the first)")] = None,
     config: Annotated[str | None, typer.Option("--config", "-c", help="preset name or YAML file")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override KEY=VALUE (repeatable)")] = None,
     explain: Annotated[bool, typer.Option(help="list every key with its description instead")] = False,
 ) -> None:
     """Print the resolved configuration of a stage as YAML (or, with --explain, every key and what it does)."""
-    from posekit.config.load import config_to_yaml, resolve_config
-    from posekit.config.schema import AdaptConfig, PretrainConfig
+    from posekit.config.load import config_to_yaml, read_preset, resolve_config
+    from posekit.config.stages import schema_for
 
-    schemas = {"pretrain": PretrainConfig, "adapt": AdaptConfig}
-    if stage not in schemas:
-        raise ConfigError(f"unknown --stage {stage!r}", hint="use pretrain or adapt")
-    cfg = resolve_config(schemas[stage], config, set_)
+    if method is None and config:
+        method = read_preset(config)[0].get("method")
+    cfg = resolve_config(schema_for(stage, method), config, set_)
     if not explain:
         typer.echo(config_to_yaml(cfg))
         return

@@ -11,21 +11,28 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from posekit.data.h5format import decode_image, validate_h5
+from posekit.errors import DataError
 
 
 class H5KeypointDataset(Dataset):
-    """Samples of one split: ``{"image": uint8 [3,H,W], "keypoints": float32 [K,3], "index": int}``.
+    """Samples of one split: ``{"image": uint8 [3,H,W], "keypoints": float32 [K,3], "index": int}``, plus
+    ``mask`` uint8 ``[H,W]`` with ``with_masks`` (when the file has masks) and ``keypoints3d`` float32 ``[K,3]``
+    with ``with_3d`` (camera metres; the file must have them).
 
     Only the path is pickled to workers; each process opens its own handle on first access.
     """
 
-    def __init__(self, path: Path, with_masks: bool = False):
+    def __init__(self, path: Path, with_masks: bool = False, with_3d: bool = False):
         self.path = Path(path)
         self.attrs = validate_h5(self.path)
         self.meta = self.attrs["meta"]
         self.codec = str(self.attrs["image_codec"])
         self.image_size = tuple(int(v) for v in self.attrs["image_size"])
         self.with_masks = with_masks and "masks" in self.attrs["datasets"]
+        self.with_3d = with_3d
+        if with_3d and "keypoints3d" not in self.attrs["datasets"]:
+            raise DataError(f"{self.path}: no 3D keypoints (dataset 'keypoints3d')",
+                            hint="3D training and metrics need a 3D dataset: synthetic, rhd, h36m, mpi_inf_3dhp")
         self._n = int(self.attrs["num_samples"])
         self._file: h5py.File | None = None
         self._pid: int | None = None
@@ -58,6 +65,8 @@ class H5KeypointDataset(Dataset):
         }
         if self.with_masks:
             item["mask"] = torch.from_numpy(f["masks"][index])
+        if self.with_3d:
+            item["keypoints3d"] = torch.from_numpy(f["keypoints3d"][index])
         return item
 
 

@@ -18,6 +18,7 @@ from posekit.data.h5format import read_arrays
 from posekit.data.meta import KeypointMeta
 from posekit.evaluation.legacy import LegacyAccumulator, anchor_target_heatmaps, batch_accuracy
 from posekit.evaluation.pck import pck_per_joint, reference_lengths, summarise
+from posekit.losses.pose3d import pool_depth
 
 
 @dataclass
@@ -42,8 +43,13 @@ def predict_split(
     num_workers: int = 0,
     legacy: bool = False,
     on_batch: Callable[[int], None] | None = None,
+    with_depth: bool = False,
 ) -> Predictions:
-    """Resize each stored crop to the input size (no augmentation), decode with sub-pixel refinement, map back."""
+    """Resize each stored crop to the input size (no augmentation), decode with sub-pixel refinement, map back.
+
+    ``with_depth`` (2.5D networks) also reads each joint's root-relative depth under a Gaussian at its predicted
+    peak: ``extra["depth"]`` ``[N,K]``, in the network's depth units.
+    """
     ds = H5KeypointDataset(path)
     h, w = ds.image_size
     heat = input_size // 4
@@ -51,7 +57,7 @@ def predict_split(
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     arrays = read_arrays(path, ("affine",))
     model.eval()
-    preds, scores = [], []
+    preds, scores, depths = [], [], []
     acc = LegacyAccumulator(ds.meta.num_joints) if legacy else None
     for batch in loader:
         images = batch["image"].to(device).float() / 255.0
@@ -59,8 +65,12 @@ def predict_split(
         m = resize_matrix((h, w), input_size, b, device=device)
         x = normalise(warp_images(images, m, input_size))
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            maps = model(x)["heatmaps"].float()
+            out = model(x)
+        maps = out["heatmaps"].float()
         xy, sc = codec.decode(maps)
+        if with_depth:
+            peaks, _ = codec.encode(torch.cat([xy, torch.full_like(xy[..., :1], 2.0)], -1))
+            depths.append(pool_depth(out["depth"].float(), peaks).cpu().numpy())
         # input → crop pixels (invert the resize)
         xy_crop = (xy - m[:, None, :2, 2]) / torch.stack([m[:, 0, 0], m[:, 1, 1]], -1)[:, None]
         preds.append(xy_crop.cpu().numpy())
@@ -77,7 +87,8 @@ def predict_split(
     crop = np.concatenate(preds)
     affine = arrays["affine"]
     orig = np.einsum("nij,nkj->nki", affine[:, :, :2], crop) + affine[:, None, :, 2]
-    return Predictions(orig, np.concatenate(scores), acc.result() if acc is not None else None, ds.meta)
+    extra = {"depth": np.concatenate(depths)} if with_depth else {}
+    return Predictions(orig, np.concatenate(scores), acc.result() if acc is not None else None, ds.meta, extra)
 
 
 def score_split(pred: Predictions, path: Path, thr: float, normalisation: str, min_visibility: int) -> dict:

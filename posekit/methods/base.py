@@ -68,7 +68,11 @@ class Method(nn.Module):
         """Hook after each optimiser step (e.g. an EMA update)."""
 
     def rng_state(self) -> dict:
-        return {}
+        """The method's own random state (its augmentation generator, when it has one as ``self.generator``)."""
+        generator = getattr(self, "generator", None)
+        return {"augment": generator.get_state()} if isinstance(generator, torch.Generator) else {}
 
     def load_rng_state(self, state: dict) -> None:
-        pass
+        generator = getattr(self, "generator", None)
+        if isinstance(generator, torch.Generator) and "augment" in state:
+            generator.set_state(state["augment"])

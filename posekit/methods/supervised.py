@@ -62,10 +62,3 @@ class SupervisedMethod(Method):
 
     def trainable_modules(self) -> tuple[str, ...]:
         return ("model",)
-
-    def rng_state(self) -> dict:
-        return {"augment": self.generator.get_state()}
-
-    def load_rng_state(self, state: dict) -> None:
-        if "augment" in state:
-            self.generator.set_state(state["augment"])

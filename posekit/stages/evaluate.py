@@ -6,17 +6,22 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 from rich.table import Table
 
 from posekit import __version__
 from posekit.config.schema import ModelConfig
 from posekit.data.h5format import validate_h5
 from posekit.data.meta import KeypointMeta
+from posekit.data.roots import root_joints
 from posekit.engine.checkpoint import load_checkpoint
 from posekit.engine.device import pick_device
 from posekit.engine.logging import console, make_progress
 from posekit.errors import CheckpointError, ConfigError, DataError, MissingArtifactError
 from posekit.evaluation.evaluate import predict_split, score_legacy, score_split
+from posekit.evaluation.lift import score_split_3d
+from posekit.evaluation.metrics3d import is_metric3d, parse_metric3d
+from posekit.evaluation.pck import summarise
 from posekit.models.pose_net import PoseNet
 from posekit.workspace import Workspace, atomic_write_json, now_iso
 
@@ -40,12 +45,34 @@ def resolve_checkpoint(ws: Workspace, run: str, checkpoint: str) -> Path:
     return path
 
 
+def heatmap_settings(cfg: dict) -> tuple[int, float]:
+    """(input side, heatmap sigma) of a checkpoint's configuration (2D methods: data.sigma; mim: head.sigma)."""
+    sigma = cfg["data"].get("sigma") or cfg.get("head", {}).get("sigma")
+    return int(cfg["data"]["input_size"]), float(sigma)
+
+
+def build_network(ckpt_path: Path, ckpt: dict, num_joints: int):
+    """The untrained network a checkpoint's header declares, and a short name of its architecture."""
+    method, model_cfg = ckpt.get("method"), ckpt["config"]["model"]
+    if method == "mae":
+        raise CheckpointError(f"{ckpt_path}: an MAE pre-training run has no keypoint head",
+                              hint="fine-tune it first: `posekit adapt --method mim --init <this run>`")
+    if method == "mim":
+        from posekit.config.schema_mim import ViTConfig
+        from posekit.stages.adapt_mim import build_vitpose
+
+        v = ViTConfig.model_validate(model_cfg)
+        return build_vitpose(v, num_joints), f"ViT p{v.patch_size} d{v.dim}×{v.depth}"
+    cfg = ModelConfig.model_validate(model_cfg)
+    return PoseNet(cfg, num_joints), cfg.backbone
+
+
 def load_model(ckpt_path: Path, weights: str, device):
     """Build the network from a checkpoint; returns (model, a label saying which weights, checkpoint dict, meta)."""
     ckpt = load_checkpoint(ckpt_path)
     try:
-        model_cfg = ModelConfig.model_validate(ckpt["config"]["model"])
         meta = KeypointMeta.from_json(json.dumps(ckpt["keypoints"]))
+        model, arch = build_network(ckpt_path, ckpt, meta.num_joints)
     except (KeyError, ValueError) as exc:
         raise CheckpointError(f"{ckpt_path}: incomplete checkpoint header ({exc})") from None
     teacher = ckpt.get("teacher")
@@ -55,11 +82,10 @@ def load_model(ckpt_path: Path, weights: str, device):
     if weights == "teacher" and teacher is None:
         raise ConfigError(f"{ckpt_path} has no teacher (stage {ckpt.get('stage')})", hint="use --weights student")
     state = teacher if weights == "teacher" else ckpt["model"]
-    model = PoseNet(model_cfg, meta.num_joints)
     try:
         model.load_state_dict(state)
     except RuntimeError:
-        raise CheckpointError(f"{ckpt_path}: weights do not fit the {model_cfg.backbone} architecture it declares",
+        raise CheckpointError(f"{ckpt_path}: weights do not fit the {arch} architecture it declares",
                               hint="its header and weights disagree (an edited or foreign file); use the run's own "
                                    "ckpt/final.pt or re-run the stage") from None
     return model.to(device).eval(), label, ckpt, meta
@@ -82,8 +108,13 @@ def _eval_one(ws, run, data, thr, metric, protocol, normalisation, include_occlu
               device) -> list[dict]:
     ckpt_path = resolve_checkpoint(ws, run, checkpoint)
     model, weights_used, ckpt, meta = load_model(ckpt_path, weights, device)
-    cfg = ckpt["config"]
-    input_size, sigma = cfg["data"]["input_size"], cfg["data"]["sigma"]
+    metric3d = parse_metric3d(metric) if is_metric3d(metric) else None
+    if metric3d is not None and ckpt.get("method") != "mim":
+        raise ConfigError(f"{ckpt_path}: {metric} needs a 3D model (adapt --method mim); this is a "
+                          f"{ckpt.get('stage')} {ckpt.get('method')!r} run", hint="use --metric pck@0.05 for 2D models")
+    if metric3d is not None and protocol != "standard":
+        raise ConfigError("--protocol legacy is a 2D protocol", hint="drop --protocol for 3D metrics")
+    input_size, sigma = heatmap_settings(ckpt["config"])
     out_dir = ckpt_path.parent.parent / "eval" if ckpt_path.parent.name == "ckpt" else ckpt_path.parent / "eval"
     run_id = ckpt_path.parent.parent.name
     label = f"{ckpt.get('stage')}:{run_id.split('-', 2)[-1]}" if ckpt_path.parent.name == "ckpt" else ckpt_path.name
@@ -98,14 +129,27 @@ def _eval_one(ws, run, data, thr, metric, protocol, normalisation, include_occlu
         with make_progress(transient=True) as progress:
             task = progress.add_task(f"eval {spec}", total=int(attrs["num_samples"]), info="")
             pred = predict_split(model, path, input_size, sigma, device, batch_size, legacy=protocol == "legacy",
-                                 on_batch=lambda n, task=task: progress.advance(task, n))
+                                 on_batch=lambda n, task=task: progress.advance(task, n), with_depth=metric3d is not None)
         record = {
             "metric": metric, "threshold": thr, "protocol": protocol, "data": spec, "num_samples": int(attrs["num_samples"]),
             "run": label, "checkpoint": str(ckpt_path), "stage": ckpt.get("stage"), "weights": weights_used,
             "step": ckpt.get("step"), "selected_by": selected, "config_sha1": ckpt.get("config_sha1"),
             "posekit_version": __version__, "evaluated": now_iso(), "meta": meta.name,
         }
-        if protocol == "standard":
+        if metric3d is not None:
+            root = tuple(ckpt.get("root_joints") or root_joints(meta))
+            scored = score_split_3d(pred, path, metric3d, root, ckpt["config"]["head"]["depth_scale"])
+            record.update({
+                "coordinate_space": "camera frame, millimetres; 2D predictions lifted with the predicted root-relative "
+                                    "depth and the ground-truth root depth",
+                "normalisation": {"pa-mpjpe": "similarity Procrustes alignment"}.get(
+                    metric3d.name, f"root-aligned (root: {'+'.join(meta.names[i] for i in root)})"),
+                "counted_joints": "labelled (visible or occluded)", "unit": scored["unit"], "value": scored["value"],
+                "per_joint": dict(zip(meta.names, scored["per_joint"])), "summary": scored["summary"],
+                "groups": summarise(np.array([np.nan if v is None else v for v in scored["per_joint"]]), meta),
+            })
+            record["groups"]["All"] = scored["value"]
+        elif protocol == "standard":
             record.update({
                 "coordinate_space": "original image pixels",
                 "normalisation": {"bbox": "longer side of the ground-truth person box",
@@ -124,16 +168,25 @@ def _eval_one(ws, run, data, thr, metric, protocol, normalisation, include_occlu
             record["warning"] = "ORACLE: model selected on target test labels"
         if ckpt.get("transductive"):
             record["transductive"] = True
-        suffix = "" if protocol == "standard" else "-legacy"
+        suffix = {"legacy": "-legacy"}.get(protocol, "") + (f"-{metric3d.name}" if metric3d else "")
         atomic_write_json(out_dir / f"{dataset}-{split}{suffix}.json", record)
         record["json"] = str(out_dir / f"{dataset}-{split}{suffix}.json")
         results.append(record)
     return results
 
 
+def _cell(r: dict, value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "—"
+    return f"{value:.1f}" if r.get("unit") == "mm" else f"{100 * value:.1f}"
+
+
 def print_table(results: list[dict]) -> None:
     first = results[0]
-    if first["protocol"] == "standard":
+    if "unit" in first:
+        title = (f"{first['metric'].upper()} ({'mm' if first['unit'] == 'mm' else '%'}) — {first['coordinate_space']}"
+                 f"; {first['normalisation']}; {first['counted_joints']} joints")
+    elif first["protocol"] == "standard":
         title = (f"{first['metric'].upper()} — {first['coordinate_space']}, normalised by {first['normalisation']}, "
                  f"{first['counted_joints']} joints")
     else:
@@ -146,8 +199,7 @@ def print_table(results: list[dict]) -> None:
         table.add_column(group, justify="right")
     table.add_column("N", justify="right")
     for r in results:
-        cells = ["—" if (r["groups"][g] is None or math.isnan(r["groups"][g])) else f"{100 * r['groups'][g]:.1f}"
-                 for g in groups]
+        cells = [_cell(r, r["groups"][g]) for g in groups]
         tag = "ORACLE " if r["selected_by"] == "oracle" else ""
         table.add_row(f"{tag}{r['run']} ({r['weights'].split(' ')[0]})", r["data"], *cells, str(r["num_samples"]))
     console.print(table)

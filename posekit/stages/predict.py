@@ -35,7 +35,7 @@ from posekit.data.crop import apply_affine, box_square, crop_affine, image_squar
 from posekit.engine.device import pick_device
 from posekit.engine.logging import make_progress
 from posekit.errors import ConfigError, DataError, MissingArtifactError
-from posekit.stages.evaluate import load_model, resolve_checkpoint
+from posekit.stages.evaluate import heatmap_settings, load_model, resolve_checkpoint
 from posekit.viz.overlay import draw_box, draw_pose
 from posekit.workspace import Workspace, atomic_write_json, now_iso
 
@@ -202,7 +202,7 @@ def run_predict(ws: Workspace, inputs: list[str], ref: str, weights: str, box: t
     device = pick_device(device_name)
     ckpt_path = resolve_model_ref(ws, ref)
     model, weights_used, ckpt, meta = load_model(ckpt_path, weights, device)
-    input_size, sigma = ckpt["config"]["data"]["input_size"], ckpt["config"]["data"]["sigma"]
+    input_size, sigma = heatmap_settings(ckpt["config"])
     records = []
     with staged_output(out) as stage, make_progress(transient=True) as progress:
         task = progress.add_task("predict", total=len(paths), info="")

@@ -26,9 +26,10 @@ from PIL import Image
 from posekit.data.dataset import H5KeypointDataset
 from posekit.data.h5format import read_arrays
 from posekit.data.meta import KeypointMeta
+from posekit.engine.checkpoint import load_checkpoint
 from posekit.engine.device import pick_device
 from posekit.errors import DataError, MissingArtifactError
-from posekit.stages.evaluate import load_model, resolve_checkpoint
+from posekit.stages.evaluate import heatmap_settings, load_model, resolve_checkpoint
 from posekit.stages.predict import network_crop, predict_crops
 from posekit.viz.curves import render_curves
 from posekit.viz.grid import image_grid
@@ -57,8 +58,7 @@ class Weights:
 def load_weights(path: Path, device: torch.device) -> tuple[Weights, dict, KeypointMeta]:
     """The network of a checkpoint (its teacher when it has one, as ``eval`` does), the checkpoint and its meta."""
     model, which, ckpt, meta = load_model(path, "auto", device)
-    data = ckpt["config"]["data"]
-    return Weights(which.split(" ")[0], which, model, data["input_size"], data["sigma"]), ckpt, meta
+    return Weights(which.split(" ")[0], which, model, *heatmap_settings(ckpt["config"])), ckpt, meta
 
 
 def build_report(ws: Workspace, run_ref: str, data: list[str] | None, num: int, log_losses: bool, batch_size: int,
@@ -66,12 +66,15 @@ def build_report(ws: Workspace, run_ref: str, data: list[str] | None, num: int, 
     """Write every report file of the run ``run_ref`` and return their paths (documents last)."""
     run_dir = ws.resolve_run(run_ref)
     device = pick_device(device_name)
-    after, ckpt, meta = load_weights(resolve_checkpoint(ws, str(run_dir), "final"), device)
+    final = resolve_checkpoint(ws, str(run_dir), "final")
+    if load_checkpoint(final).get("method") == "mae":
+        return build_mae_report(ws, run_dir, final, data, num, log_losses, device)
+    after, ckpt, meta = load_weights(final, device)
     lineage = _read_json(run_dir / "lineage.json") if (run_dir / "lineage.json").exists() else ckpt.get("lineage", {})
     stage = ckpt.get("stage")
     after.label = f"{stage} ({after.label})"
     rows = [after]
-    if stage == "adapt":
+    if stage == "adapt" and ckpt.get("method") != "mim":  # a mim run starts from an MAE encoder: no "before" head
         init_path = Path(lineage.get("init", {}).get("checkpoint") or ckpt["config"].get("init") or "")
         if not init_path.is_file():
             raise MissingArtifactError(f"the init checkpoint {init_path} of {run_dir.name} is missing",
@@ -87,6 +90,44 @@ def build_report(ws: Workspace, run_ref: str, data: list[str] | None, num: int, 
         pictures[name] = _png(overlay_grid(ws, spec, rows, meta, num, batch_size, device))
 
     blocks = report_blocks(ws, run_dir, ckpt, after.weights, meta, lineage, metrics, panels)
+    return write_report(run_dir, pictures, blocks)
+
+
+def build_mae_report(ws: Workspace, run_dir: Path, final: Path, data: list[str] | None, num: int, log_losses: bool,
+                     device: torch.device) -> list[Path]:
+    """An MAE run's report: curves and, per split, originals / masked inputs / reconstructions."""
+    from posekit.config.schema_mim import MAEPretrainConfig
+    from posekit.stages.pretrain_mae import build_mae
+    from posekit.viz.reconstruction import reconstruct
+
+    ckpt = load_checkpoint(final)
+    cfg = MAEPretrainConfig.model_validate(ckpt["config"])
+    mae = build_mae(cfg)
+    mae.load_state_dict(ckpt["model"])
+    mae.to(device)
+    meta = KeypointMeta.from_json(json.dumps(ckpt["keypoints"]))
+    lineage = _read_json(run_dir / "lineage.json") if (run_dir / "lineage.json").exists() else {}
+    metrics = _read_metrics(run_dir / "metrics.jsonl")
+    pictures = {"curves.png": _png(render_curves(metrics, f"training curves: MAE run {run_dir.name}", log_losses))}
+    specs = data or [f"{cfg.data.source}:test"] + ([f"{cfg.data.target}:test"] if cfg.data.target else [])
+    panels = []
+    for spec in specs:
+        _, _, path = ws.require_split(spec)
+        ds = H5KeypointDataset(path)
+        indices = sorted({round(i) for i in np.linspace(0, len(ds) - 1, min(num, len(ds)))})
+        triples = reconstruct(mae, np.stack([ds.read_image(i) for i in indices]), cfg.data.input_size,
+                              cfg.mae.mask_ratio, cfg.mae.norm_pix)
+        big = [[np.asarray(Image.fromarray(t[k]).resize((CELL, CELL), Image.NEAREST)) for t in triples]
+               for k in range(3)]
+        name = f"reconstructions_{spec.replace(':', '-')}.png"
+        pictures[name] = _png(image_grid(big, ["input", "masked", "reconstruction"], [f"#{i}" for i in indices],
+                                         f"{spec}: {cfg.mae.mask_ratio:.0%} of the patches masked (fixed seed)"))
+        panels.append((name, spec))
+    blocks = report_blocks(ws, run_dir, ckpt, "encoder + decoder", meta, lineage, metrics, panels)
+    return write_report(run_dir, pictures, blocks)
+
+
+def write_report(run_dir: Path, pictures: dict[str, bytes], blocks: list[tuple]) -> list[Path]:
     out = run_dir / "report"
     written = []
     for name, png in pictures.items():
@@ -195,10 +236,16 @@ def report_blocks(ws: Workspace, run_dir: Path, ckpt: dict, weights_used: str, m
     blocks.append(("table", ["field", "value"], facts))
 
     blocks += [("h2", "Training curves"), ("image", "curves.png", "Training curves from metrics.jsonl")]
-    blocks.append(("h2", "Predictions"))
-    blocks.append(("p", "Fixed, evenly spaced images of each split, enlarged; predictions are discs, ground truth "
-                        "crosses, in crop pixels. Colours: blue left, red right, green centre joints."
-                   + (" Rows: before = the init pretrain weights, after = this run's weights." if stage == "adapt" else "")))
+    if ckpt.get("method") == "mae":
+        blocks += [("h2", "Reconstructions"), ("p", ("Fixed, evenly spaced images of each split: the network input, "
+                    "the visible patches (masked ones grey: the mean colour), and the reconstruction with the visible patches pasted "
+                    "back. Reconstructions from norm_pix models are shown with each true patch's mean and std."))]
+    else:
+        blocks.append(("h2", "Predictions"))
+        before = stage == "adapt" and ckpt.get("method") != "mim"
+        blocks.append(("p", "Fixed, evenly spaced images of each split, enlarged; predictions are discs, ground "
+                            "truth crosses, in crop pixels. Colours: blue left, red right, green centre joints."
+                       + (" Rows: before = the init pretrain weights, after = this run's weights." if before else "")))
     for name, spec in panels:
         blocks.append(("image", name, f"{spec}"))
 
@@ -240,13 +287,14 @@ def eval_blocks(eval_dir: Path, meta: KeypointMeta) -> list[tuple]:
     rows = []
     for path, r in records:
         scores = [r.get("groups", {}).get(g) for g in groups]
-        cells = ["-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}" for v in scores]
+        scale = 1 if r.get("unit") == "mm" else 100
+        cells = ["-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{scale * v:.1f}" for v in scores]
         tag = "ORACLE " if r.get("selected_by") == "oracle" else ""
         rows.append([f"{tag}{r.get('data')}", r.get("protocol", "?"), r.get("metric", "?"),
                      f"{Path(r.get('checkpoint', '?')).name} step {r.get('step')} ({str(r.get('weights', '?')).split(' ')[0]})",
                      *cells, str(r.get("num_samples")), path.name])
     return [("table", ["data", "protocol", "metric", "weights", *groups, "N", "file"], rows),
-            ("p", "Scores in %: " + "; ".join(dict.fromkeys(
+            ("p", "Scores in % (3D errors in mm): " + "; ".join(dict.fromkeys(
                 f"{r.get('protocol')}: {r.get('coordinate_space')}, normalised by {r.get('normalisation')}" for _, r in records)))]
 
 
