@@ -164,3 +164,28 @@ def test_lifting_2_5d_back_to_3d_is_exact():
     rel = root_relative_depth(torch.from_numpy(joints), root, 1.0).numpy()
     root_depth = joints[:, root, 2].mean(1)
     assert np.allclose(lift_to_camera(xy, rel, K, root_depth), joints, atol=1e-9)
+
+
+def test_vit_b16_has_its_published_size_and_takes_mae_weights_in_their_naming(tmp_path, monkeypatch):
+    from posekit.errors import MissingArtifactError
+    from posekit.models.vit_weights import convert_mae_state, load_mae_imagenet
+
+    enc = ViTEncoder(patch_size=16, dim=768, depth=12, heads=12)
+    assert 85.5e6 < sum(p.numel() for p in enc.parameters()) < 86.0e6  # ViT-B/16 without class token / head
+    # a checkpoint in MAE's (timm's) naming, as mae_pretrain_vit_base.pth stores it
+    names = {"patch_embed.": "patch_embed.proj.", "mlp.0.": "mlp.fc1.", "mlp.2.": "mlp.fc2."}
+    theirs = {}
+    for key, value in enc.state_dict().items():
+        for mine, other in names.items():
+            key = key.replace(mine, other)
+        theirs[key] = torch.randn_like(value)
+    theirs |= {"cls_token": torch.zeros(1, 1, 768), "pos_embed": torch.zeros(1, 197, 768)}
+    torch.save({"model": theirs}, tmp_path / "mae.pth")
+    load_mae_imagenet(enc, tmp_path / "mae.pth")
+    assert torch.equal(enc.blocks[3].mlp[2].weight, theirs["blocks.3.mlp.fc2.weight"])
+    assert torch.equal(enc.patch_embed.weight, theirs["patch_embed.proj.weight"])
+    assert "cls_token" not in convert_mae_state(theirs)
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
+    with pytest.raises(MissingArtifactError, match="MAE ImageNet"):
+        load_mae_imagenet(enc, tmp_path / "absent.pth")

@@ -17,6 +17,9 @@ class ViTConfig(Strict):
     heads: int = Field(12, ge=1, description="attention heads (ViT-B: 12)")
     mlp_ratio: float = Field(4.0, gt=0)
     head_channels: int = Field(256, ge=8, description="channels of the keypoint head's deconvolutions (ViTPose: 256)")
+    pretrained: Literal["none", "mae_imagenet"] = Field(
+        "none", description="encoder initialisation before MAE pre-training (or for init=scratch): mae_imagenet = "
+                            "He et al.'s ImageNet MAE ViT-B/16 weights, downloaded once")
 
     @model_validator(mode="after")
     def _shapes(self) -> ViTConfig:

@@ -23,6 +23,7 @@ from posekit.errors import CheckpointError, ConfigError, DataError
 from posekit.methods.mim import MIMMethod
 from posekit.models.vit import ViTEncoder
 from posekit.models.vit_pose import ViTPose25D
+from posekit.models.vit_weights import load_mae_imagenet
 from posekit.stages.common import (
     create_run,
     dataset_lineage,
@@ -99,6 +100,8 @@ def run_adapt_mim(ws: Workspace, cfg: MIMAdaptConfig, name: str, resume: Path | 
     distributed.per_rank_batch(t.batch_size, distributed.world_size())
     seed_everything(t.seed)
     model = build_vitpose(cfg.model, meta.num_joints)
+    if init is None and cfg.model.pretrained == "mae_imagenet" and resume is None:
+        load_mae_imagenet(model.encoder)
     if init is not None:
         encoder_state = {k[len("encoder."):]: v for k, v in init["model"].items() if k.startswith("encoder.")}
         model.encoder.load_state_dict(encoder_state)  # strict: the MAE encoder must fit

@@ -20,6 +20,7 @@ from posekit.engine.vit_optim import vit_param_groups, warmup_cosine_lambda
 from posekit.errors import DataError
 from posekit.methods.mae import MAEMethod
 from posekit.models.vit import MAEDecoder, MaskedAutoencoder, ViTEncoder
+from posekit.models.vit_weights import load_mae_imagenet
 from posekit.stages.common import (
     create_run,
     dataset_lineage,
@@ -36,6 +37,8 @@ from posekit.workspace import Workspace
 def build_mae(cfg: MAEPretrainConfig) -> MaskedAutoencoder:
     v, m = cfg.model, cfg.mae
     encoder = ViTEncoder(v.patch_size, v.dim, v.depth, v.heads, v.mlp_ratio)
+    if v.pretrained == "mae_imagenet":
+        load_mae_imagenet(encoder)
     return MaskedAutoencoder(encoder, MAEDecoder(v.dim, m.decoder_dim, m.decoder_depth, m.decoder_heads, v.patch_size))
 
 
