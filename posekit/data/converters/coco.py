@@ -168,18 +168,18 @@ def _records(doc: dict, path: Path, root: Path, cat_ids: set, k: int, mapping: l
             skipped["no labelled keypoint"] += 1
             continue
         records.append(Record(str(root / image["file_name"]), f"{image['file_name']}#{ann.get('id', '')}", kp,
-                              _box(ann.get("bbox"), where)))
+                              coco_box(ann.get("bbox"), where)))
     return records, binary
 
 
-def _box(bbox: Any, where: str) -> np.ndarray | None:
+def coco_box(bbox: Any, where: str, hint: str = FORMAT_HINT) -> np.ndarray | None:
     """COCO ``[x, y, w, h]`` → ``[x0, y0, x1, y1]``; None when absent or empty (the crop then uses the joints)."""
     if bbox is None:
         return None
     try:
         x, y, w, h = (float(v) for v in bbox)
     except (TypeError, ValueError):
-        raise DataError(f"{where}: bbox must be [x, y, w, h]", hint=FORMAT_HINT) from None
+        raise DataError(f"{where}: bbox must be [x, y, w, h]", hint=hint) from None
     if not np.isfinite([x, y, w, h]).all():
         raise DataError(f"{where}: NaN or infinite bbox", hint="fix the annotation file")
     return np.array([x, y, x + w, y + h]) if w > 0 and h > 0 else None

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from posekit.data.converters.base import CONVERTERS
-from posekit.data.converters.coco import SPLIT_NAME
+from posekit.data.converters.coco import SPLIT_NAME, coco_box
 from posekit.data.converters.real import Loaded, RealConverter, read_json
 from posekit.data.converters.records import CropRule, Record, check_finite
 from posekit.data.crop import warp_crop
@@ -146,7 +146,7 @@ def _record(ann: Any, images: dict, path: Path, root: Path, i: int) -> RhdRecord
     file = root / str(image["file_name"])
     mask_dir = _mask_dir(file.parent)
     hand = str(ann.get("hand_type") or "")
-    return RhdRecord(str(file), f"{image['file_name']}#{ann.get('id', i)}", kp, _box(ann.get("bbox"), where),
+    return RhdRecord(str(file), f"{image['file_name']}#{ann.get('id', i)}", kp, coco_box(ann.get("bbox"), where, FORMAT_HINT),
                      xyz[list(RHD_TO_HAND21)] / 1000.0, np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]]),
                      str(mask_dir / file.name) if mask_dir else None, hand if hand in HAND_CLASSES else "")
 
@@ -167,14 +167,3 @@ def _array(ann: dict, key: str, shape: tuple[int, int], where: str) -> np.ndarra
         raise DataError(f"{where}: {key} must hold {shape[0]}×{shape[1]} finite numbers, found {arr.size} values",
                         hint=FORMAT_HINT)
     return arr.reshape(shape)
-
-
-def _box(bbox: Any, where: str) -> np.ndarray | None:
-    """``[x, y, w, h]`` → ``[x0, y0, x1, y1]``; None when absent or empty (the crop then uses the joints)."""
-    if bbox is None:
-        return None
-    try:
-        x, y, w, h = (float(v) for v in bbox)
-    except (TypeError, ValueError):
-        raise DataError(f"{where}: bbox must be [x, y, w, h]", hint=FORMAT_HINT) from None
-    return np.array([x, y, x + w, y + h]) if w > 0 and h > 0 and np.isfinite([x, y, w, h]).all() else None
