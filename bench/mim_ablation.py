@@ -78,6 +78,7 @@ def main() -> None:
     common = ["--set", f"data.source={args.source}", "--set", f"data.target={args.target}"]
     results: dict[str, list[dict]] = {}
     runs: dict[str, list[str]] = {}
+    stage1: dict[str, Path] = {}  # rows sharing a stage-1 variant and seed share its run
     for row in args.rows:
         variant, attention = ROWS[row]
         results[row], runs[row] = [], []
@@ -87,10 +88,12 @@ def main() -> None:
                 init = "scratch"
             else:
                 sets = [x for s in MAE_VARIANTS[variant] for x in ("--set", s)]
-                mae = train(ws, "pretrain", f"{variant}-s{seed}-{args.mae_steps}",
-                            ["pretrain", "--method", "mae", "-c", "mae_demo", *common, *sets, *seed_set,
-                             "--steps", str(args.mae_steps)], args.reuse)
-                init = str(mae)
+                name = f"{variant}-s{seed}-{args.mae_steps}"
+                if name not in stage1:
+                    stage1[name] = train(ws, "pretrain", name, ["pretrain", "--method", "mae", "-c", "mae_demo",
+                                                                *common, *sets, *seed_set, "--steps",
+                                                                str(args.mae_steps)], args.reuse)
+                init = str(stage1[name])
             tag = f"{variant or 'scratch'}-{'attn' if attention else 'noattn'}-s{seed}-{args.mae_steps}-{args.ft_steps}"
             run = train(ws, "adapt", tag, ["adapt", "--method", "mim", "-c", "mim_demo", *common, "--init", init,
                                            "--set", f"attention.enabled={str(attention).lower()}", *seed_set,
