@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from posekit.data.augment import warp_images
+
 MODES = ("none", "bg_swap", "cutpaste")
 
 
@@ -15,25 +17,16 @@ def background_swap(images: torch.Tensor, masks: torch.Tensor, backgrounds: torc
     return torch.where(apply[:, None, None, None], swapped, images)
 
 
-def shift_image(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
-    """Move ``[C,H,W]`` by (dx, dy) pixels; what leaves the frame is lost, what enters is 0 (no wrap-around)."""
-    out = torch.zeros_like(x)
-    h, w = x.shape[-2:]
-    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
-    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
-    out[:, yd, xd] = x[:, ys, xs]
-    return out
-
-
 def cut_paste(images: torch.Tensor, masks: torch.Tensor, backgrounds: torch.Tensor, shift: torch.Tensor,
               apply: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Paste each foreground, moved by ``shift`` ``[B,2]`` integer pixels (x, y), onto its background image; returns
-    the images and the moved masks (rows where ``apply`` is false are unchanged)."""
-    moved_img, moved_mask = images.clone(), masks.clone()
-    for i in range(images.shape[0]):
-        dx, dy = (int(v) for v in shift[i])
-        moved_img[i] = shift_image(images[i], dx, dy)
-        moved_mask[i] = shift_image(masks[i], dx, dy)
+    the images and the moved masks (rows where ``apply`` is false are unchanged). What leaves the frame is lost (no
+    wrap-around); one batched warp moves all images and masks (exact for integer shifts)."""
+    b, _, side, _ = images.shape  # square network inputs
+    m = torch.eye(3, device=images.device).repeat(b, 1, 1)
+    m[:, :2, 2] = shift.to(images.device, m.dtype)
+    moved = warp_images(torch.cat([images, masks], 1), m, side)
+    moved_img, moved_mask = moved[:, :3], (moved[:, 3:] > 0.5).to(masks.dtype)
     out = moved_mask * moved_img + (1 - moved_mask) * backgrounds
     keep = apply[:, None, None, None]
     return torch.where(keep, out, images), torch.where(keep, moved_mask, masks)

@@ -6,6 +6,7 @@ sin-cos positional embedding, so one set of weights runs at any input size divis
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -22,6 +23,12 @@ def sincos_2d(dim: int, grid: int) -> torch.Tensor:
                             indexing="ij")
     out = [f(pos.reshape(-1, 1) * omega) for pos in (xs, ys) for f in (torch.sin, torch.cos)]
     return torch.cat(out, 1).float()
+
+
+@functools.lru_cache(maxsize=16)
+def cached_sincos(dim: int, grid: int, device: str) -> torch.Tensor:
+    """:func:`sincos_2d` on ``device``, computed once per (width, grid, device)."""
+    return sincos_2d(dim, grid).to(device)
 
 
 class Attention(nn.Module):
@@ -90,13 +97,6 @@ class ViTEncoder(nn.Module):
         init_weights(self)
         w = self.patch_embed.weight.data
         nn.init.xavier_uniform_(w.view(w.shape[0], -1))
-        self._pos: dict[tuple[int, str], torch.Tensor] = {}
-
-    def position(self, grid: int, device: torch.device) -> torch.Tensor:
-        key = (grid, str(device))
-        if key not in self._pos:
-            self._pos[key] = sincos_2d(self.dim, grid).to(device)
-        return self._pos[key]
 
     def grid(self, size: int) -> int:
         if size % self.patch_size:
@@ -106,7 +106,7 @@ class ViTEncoder(nn.Module):
     def forward(self, images: torch.Tensor, keep: torch.Tensor | None = None,
                 attention_layers: int = 0) -> tuple[torch.Tensor, list[torch.Tensor]]:
         g = self.grid(images.shape[-1])
-        x = self.patch_embed(images).flatten(2).transpose(1, 2) + self.position(g, images.device).to(images.dtype)
+        x = self.patch_embed(images).flatten(2).transpose(1, 2) + cached_sincos(self.dim, g, str(images.device)).to(images.dtype)
         if keep is not None:
             x = x.gather(1, keep[..., None].expand(-1, -1, x.shape[-1]))
         maps = []
@@ -169,7 +169,7 @@ class MAEDecoder(nn.Module):
         n = restore.shape[1]
         x = torch.cat([x, self.mask_token.expand(b, n - n_keep, -1).to(x.dtype)], 1)
         x = x.gather(1, restore[..., None].expand(-1, -1, self.dim))
-        x = x + sincos_2d(self.dim, math.isqrt(n)).to(x.device, x.dtype)
+        x = x + cached_sincos(self.dim, math.isqrt(n), str(x.device)).to(x.dtype)
         for block in self.blocks:
             x, _ = block(x)
         return self.pred(self.norm(x))
