@@ -19,6 +19,8 @@ def pretrain(
     config: Annotated[str | None, typer.Option("--config", "-c", help="preset name or YAML file")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a key: --set train.steps=500 (repeatable)")] = None,
     source: Annotated[str | None, typer.Option(help="prepared source dataset (data.source)")] = None,
+    target: Annotated[str | None, typer.Option(help="mae: prepared target dataset whose images are reconstructed too "
+                                                    "(data.target)")] = None,
     steps: Annotated[int | None, typer.Option(help="optimisation steps (train.steps)")] = None,
     name: Annotated[str | None, typer.Option(help="suffix of the run id (default: the method)")] = None,
     resume: Annotated[str | None, typer.Option(help="continue an interrupted run (RUN dir, pretrain/ID or pretrain/latest)")] = None,
@@ -31,7 +33,7 @@ def pretrain(
 
     ws = workspace().require()
     if resume:
-        if config or set_ or source or steps:
+        if config or set_ or source or target or steps:
             raise ConfigError("--resume continues with the run's saved configuration",
                               hint="drop --config/--set/--source/--steps when resuming")
         run_dir = ws.resolve_resumable("pretrain", resume)
@@ -46,5 +48,7 @@ def pretrain(
     if resume:
         run(ws, resume_config(run_dir, Config), name or method, resume=run_dir)
         return
-    cfg = resolve_config(Config, config, set_, {"data.source": source, "train.steps": steps})
+    if target is not None and method != "mae":
+        raise ConfigError(f"--target is for --method mae (this is {method})", hint="drop --target")
+    cfg = resolve_config(Config, config, set_, {"data.source": source, "data.target": target, "train.steps": steps})
     run(ws, cfg, name or method)
