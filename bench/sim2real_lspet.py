@@ -1,7 +1,7 @@
 """Sim-to-real on real images: built-in synthetic humans (source) → LSPET (target), PCK@0.05 per group.
 
 Usage: python bench/sim2real_lspet.py --workspace demo-ws [--lspet ../shared/data/lspet] [--pretrain pretrain/latest]
-                                     [--steps 300] [--seed 0]
+                                     [--source synth_src] [--steps 300] [--seed 0]
 Needs a workspace where the demo's `prepare synthetic` and a `pretrain` run exist. Then, timing each:
   1. `prepare lspet --raw LSPET --size 128 --dev-every 9` (test = every 10th image, val = every 9th of the others,
      for development only, train = the rest; docs/datasets.md);
@@ -45,6 +45,7 @@ def main() -> None:
     ap.add_argument("--workspace", default="demo-ws")
     ap.add_argument("--lspet", default=str(ROOT.parent / "shared" / "data" / "lspet"))
     ap.add_argument("--pretrain", default="pretrain/latest", help="the source-only run (also the adaptation's init)")
+    ap.add_argument("--source", default="synth_src", help="the synthetic dataset the pretrain run was trained on")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -54,8 +55,10 @@ def main() -> None:
     pretrain_dir = Path(args.pretrain) if Path(args.pretrain).is_dir() else (
         latest(ws, "pretrain") if args.pretrain == "pretrain/latest" else Path(ws) / "runs" / args.pretrain)
     source_only = json.loads((pretrain_dir / "eval" / "lspet-test.json").read_text())
-    times["stylize"] = posekit(ws, "stylize", "--target", "lspet", "--method", "colour", "--force")
-    times["adapt"] = posekit(ws, "adapt", "-c", "adapt_demo", "--init", args.pretrain, "--target", "lspet",
+    times["stylize"] = posekit(ws, "stylize", "--source", args.source, "--target", "lspet", "--method", "colour",
+                               "--force")
+    times["adapt"] = posekit(ws, "adapt", "-c", "adapt_demo", "--init", args.pretrain, "--source", args.source,
+                             "--target", "lspet",
                              "--steps", str(args.steps),
                              "--set", f"train.seed={args.seed}", "--name", f"lspet-s{args.seed}")
     times["eval adapted"] = posekit(ws, "eval", "adapt/latest", "--data", "lspet:test")
