@@ -29,18 +29,16 @@ def adapt(
     """Multi-level alignment in a mean teacher (--method mim: see docs/mim.md). Levels switch off one by one for baselines and ablations:
     [bold]style.enabled[/], [bold]consistency.enabled[/], [bold]occlusion.enabled[/], [bold]adversarial.enabled[/],
     [bold]infomax.enabled[/] (presets: adapt_demo, and see docs/adapt.md)."""
-    from posekit.config.load import read_preset, resolve_config
-    from posekit.config.stages import schema_for
-    from posekit.stages.common import resume_config, saved_method
+    from posekit.config.load import resolve_config
+    from posekit.config.stages import resolve_method, schema_for
+    from posekit.stages.common import resume_config
 
     ws = workspace().require()
     if resume:
         if config or set_ or source or target or steps or select or init:
             raise ConfigError("--resume continues with the run's saved configuration", hint="drop the other options")
         run_dir = ws.resolve_resumable("adapt", resume)
-        method = saved_method(run_dir, "multilevel")
-    elif method is None:
-        method = (read_preset(config)[0].get("method") if config else None) or "multilevel"
+    method = resolve_method("adapt", method, config, run_dir if resume else None)
     Config = schema_for("adapt", method)
     if method == "mim":
         from posekit.stages.adapt_mim import run_adapt_mim as run

@@ -27,9 +27,9 @@ def pretrain(
 ) -> None:
     """Train on the source domain (and, for mae, target images). Writes [bold]runs/pretrain/<run>/[/] (config,
     metrics.jsonl, ckpt/)."""
-    from posekit.config.load import read_preset, resolve_config
-    from posekit.config.stages import schema_for
-    from posekit.stages.common import resume_config, saved_method
+    from posekit.config.load import resolve_config
+    from posekit.config.stages import resolve_method, schema_for
+    from posekit.stages.common import resume_config
 
     ws = workspace().require()
     if resume:
@@ -37,9 +37,7 @@ def pretrain(
             raise ConfigError("--resume continues with the run's saved configuration",
                               hint="drop --config/--set/--source/--steps when resuming")
         run_dir = ws.resolve_resumable("pretrain", resume)
-        method = saved_method(run_dir, "supervised")
-    elif method is None:
-        method = (read_preset(config)[0].get("method") if config else None) or "supervised"
+    method = resolve_method("pretrain", method, config, run_dir if resume else None)
     Config = schema_for("pretrain", method)
     if method == "mae":
         from posekit.stages.pretrain_mae import run_pretrain_mae as run

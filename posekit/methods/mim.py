@@ -7,15 +7,7 @@ import copy
 import torch
 
 from posekit.config.schema_mim import MIMAdaptConfig
-from posekit.data.augment import (
-    colour_jitter,
-    flip_joints,
-    jitter_factors,
-    normalise,
-    sample_affine,
-    transform_keypoints,
-    warp_images,
-)
+from posekit.data.augment import flip_joints
 from posekit.data.codec import HeatmapCodec
 from posekit.data.meta import KeypointMeta
 from posekit.losses.attention import attention_distribution, attention_loss
@@ -49,25 +41,15 @@ class MIMMethod(Method):
             self.aux = copy.deepcopy(model.encoder).requires_grad_(False)
         self.generator = torch.Generator().manual_seed(seed + 7919)
 
-    def _augment(self, images: torch.Tensor, a, keypoints: torch.Tensor | None):
-        b, _, h, w = images.shape
-        m, flipped = self.draw(b, lambda n: sample_affine(n, (h, w), self.codec.input_size, a.rotation, a.scale,
-                                                          a.shear, a.translate, a.flip, generator=self.generator,
-                                                          device=images.device))
-        out = warp_images(images, m, self.codec.input_size)
-        out = normalise(colour_jitter(out, self.draw(b, lambda n: jitter_factors(n, a.colour, self.generator))))
-        if keypoints is None:
-            return out, None, flipped
-        return out, flip_joints(transform_keypoints(keypoints, m), flipped, self.flip_perm), flipped
-
     def _attention_term(self, maps: list[torch.Tensor], images: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             _, aux_maps = self.aux(images, attention_layers=self.att.layers)
         return attention_loss(attention_distribution(maps), attention_distribution(aux_maps), self.att.distance)
 
     def forward(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
-        images, keypoints, flipped = self._augment(batch["image"].float() / 255.0, self.cfg.augment,
-                                                   batch["keypoints"].float())
+        images, keypoints, flipped = self.augmented_view(batch["image"].float() / 255.0, self.cfg.augment,
+                                                         self.codec.input_size, batch["keypoints"].float(),
+                                                         self.flip_perm)
         z = root_relative_depth(batch["keypoints3d"].float(), self.root, self.cfg.head.depth_scale)
         z = flip_joints(z[..., None], flipped, self.flip_perm)[..., 0]
         targets, weights = self.codec.encode(keypoints)
@@ -78,7 +60,8 @@ class MIMMethod(Method):
         if self.aux is not None:
             attn = self._attention_term(out["attention"], images)
             if self.att.on_target:
-                t_images, _, _ = self._augment(batch["target_image"].float() / 255.0, self.cfg.target_augment, None)
+                t_images, _, _ = self.augmented_view(batch["target_image"].float() / 255.0, self.cfg.target_augment,
+                                                     self.codec.input_size)
                 _, t_maps = self.model.encoder(t_images, attention_layers=layers)
                 attn = 0.5 * (attn + self._attention_term(t_maps, t_images))
             losses["attention"] = attn

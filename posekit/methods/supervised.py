@@ -6,15 +6,6 @@ import torch
 from torch import nn
 
 from posekit.config.schema import AugmentConfig
-from posekit.data.augment import (
-    colour_jitter,
-    flip_joints,
-    jitter_factors,
-    normalise,
-    sample_affine,
-    transform_keypoints,
-    warp_images,
-)
 from posekit.data.codec import HeatmapCodec
 from posekit.data.meta import KeypointMeta
 from posekit.losses.heatmap import WeightedHeatmapMSE
@@ -40,15 +31,9 @@ class SupervisedMethod(Method):
 
     def prepare_inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Augmented, normalised images ``[B,3,S,S]`` and keypoints ``[B,K,3]`` in input pixels."""
-        images = batch["image"].float() / 255.0
-        b, _, h, w = images.shape
-        a = self.augment
-        m, flipped = self.draw(b, lambda n: sample_affine(n, (h, w), self.codec.input_size, a.rotation, a.scale, a.shear,
-                                                          a.translate, a.flip, generator=self.generator, device=images.device))
-        images = warp_images(images, m, self.codec.input_size)
-        images = colour_jitter(images, self.draw(b, lambda n: jitter_factors(n, a.colour, self.generator)))
-        keypoints = flip_joints(transform_keypoints(batch["keypoints"].float(), m), flipped, self.flip_perm)
-        return normalise(images), keypoints
+        images, keypoints, _ = self.augmented_view(batch["image"].float() / 255.0, self.augment, self.codec.input_size,
+                                                   batch["keypoints"].float(), self.flip_perm)
+        return images, keypoints
 
     def forward(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
         images, keypoints = self.prepare_inputs(batch)

@@ -62,14 +62,6 @@ def resume_config(run_dir: Path, model: type[M]) -> M:
     return model.model_validate(yaml.safe_load(cfg_path.read_text()))
 
 
-def saved_method(run_dir: Path, default: str) -> str:
-    """The ``method`` in a run's config.yaml (runs from before methods were named have ``default``)."""
-    cfg_path = run_dir / "config.yaml"
-    if not cfg_path.exists():
-        return default
-    return (yaml.safe_load(cfg_path.read_text()) or {}).get("method", default)
-
-
 def run_lock(ws: Workspace, stage: str, run_dir: Path) -> contextlib.AbstractContextManager:
     """One writer per run, so a second --resume is refused: the run's lock, held by rank 0 for a torchrun job."""
     return ws.lock(f"runs/{stage}/{run_dir.name}") if distributed.is_main() else contextlib.nullcontext()
