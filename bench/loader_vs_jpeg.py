@@ -1,6 +1,7 @@
 """Training data path: posekit's HDF5 loader + batched augmentation against the anchors' per-sample JPEG + PIL path.
 
-Usage: python bench/loader_vs_jpeg.py [--n 512] [--size 256] [--batch 32] [--batches 12] [--workers 1 2] [--repeats 3]
+Usage: python bench/loader_vs_jpeg.py [--n 512] [--size 256] [--batch 32] [--batches 24] [--warmup 8] [--workers 1 2]
+       [--repeats 3]
        [--threads 1]
 
 Both paths deliver the same thing for the same crops: a batch of normalised ``[B,3,S,S]`` input images under a
@@ -8,10 +9,12 @@ random affine (rotation ±30°, scale 0.75–1.25, translation) and colour jitte
 target heatmaps (σ 2).
 - anchors (per sample, in DataLoader workers, as UDAPE/DAML/RegDA do): open the JPEG file with PIL, warp it with
   torchvision's PIL affine, jitter colours with ColorJitter, ToTensor + Normalize, move the keypoints with NumPy and
-  draw each joint's heatmap in a Python loop over joints;
-- posekit: uint8 crops from the raw-codec HDF5 file through the same DataLoader machinery, then one batched warp,
-  jitter and heatmap encoding on the tensor (what `posekit pretrain` runs).
-Images per second are medians over repeats, the two paths interleaved in one run at each worker count.
+  draw each joint's heatmap in a Python loop over joints. Two rows: torchvision's default interpolation for
+  ``affine`` (nearest neighbour, what the anchors' rotation transforms get) and bilinear (the same resampling as
+  posekit's warp, so the same augmentation);
+- posekit: uint8 crops from the raw-codec HDF5 file through the same DataLoader machinery, then the batched warp,
+  jitter and normalisation of ``render_views`` and the heatmap encoding on the tensor (what `posekit pretrain` runs).
+Images per second are medians over repeats, the paths interleaved in one run at each worker count.
 Prints a table and writes bench/results/loader_vs_jpeg.json.
 """
 
@@ -29,17 +32,10 @@ import numpy as np
 import torch
 import torchvision.transforms.functional as TF
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 from torchvision.transforms import ColorJitter
 
-from posekit.data.augment import (
-    colour_jitter,
-    jitter_factors,
-    normalise,
-    sample_affine,
-    transform_keypoints,
-    warp_images,
-)
+from posekit.data.augment import jitter_factors, render_views, sample_affine, transform_keypoints
 from posekit.data.codec import HeatmapCodec
 from posekit.data.dataset import H5KeypointDataset
 from posekit.data.h5format import H5Writer
@@ -54,8 +50,10 @@ MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 class JpegDataset(Dataset):
     """The anchors' pattern: one JPEG file per sample, all augmentation and target drawing per sample."""
 
-    def __init__(self, files: list[Path], keypoints: np.ndarray, size: int, sigma: float = 2.0):
+    def __init__(self, files: list[Path], keypoints: np.ndarray, size: int, sigma: float = 2.0,
+                 interpolation: TF.InterpolationMode = TF.InterpolationMode.NEAREST):
         self.files, self.keypoints, self.size, self.sigma = files, keypoints, size, sigma
+        self.interpolation = interpolation
         self.jitter = ColorJitter(0.25, 0.25, 0.25)
 
     def __len__(self) -> int:
@@ -66,7 +64,7 @@ class JpegDataset(Dataset):
         angle = float(np.random.uniform(-30, 30))
         scale = float(np.random.uniform(0.75, 1.25))
         shift = [int(v) for v in np.random.uniform(-0.1, 0.1, 2) * self.size]
-        image = TF.affine(image, angle, shift, scale, [0.0, 0.0])
+        image = TF.affine(image, angle, shift, scale, [0.0, 0.0], interpolation=self.interpolation)
         image = self.jitter(image)
         tensor = TF.normalize(TF.to_tensor(image), MEAN, STD)
         c = (self.size - 1) / 2
@@ -88,26 +86,31 @@ class JpegDataset(Dataset):
         return target
 
 
-def anchors_rate(ds: JpegDataset, batch: int, batches: int, workers: int) -> float:
-    loader = iter(DataLoader(ds, batch_size=batch, shuffle=True, num_workers=workers, drop_last=True,
+def anchors_rate(ds: JpegDataset, batch: int, batches: int, warmup: int, workers: int) -> float:
+    sampler = RandomSampler(ds, num_samples=batch * (warmup + batches))  # successive permutations, like an epoch loop
+    loader = iter(DataLoader(ds, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=True,
                              persistent_workers=False))
-    next(loader)  # warm-up: workers started, first batch decoded
+    for _ in range(warmup):  # workers started, steady state reached
+        next(loader)
     start = time.perf_counter()
     for _ in range(batches):
         next(loader)  # a batch of images and target heatmaps
     return batch * batches / (time.perf_counter() - start)
 
 
-def posekit_rate(ds: H5KeypointDataset, codec: HeatmapCodec, batch: int, batches: int, workers: int, seed: int) -> float:
+def posekit_rate(ds: H5KeypointDataset, codec: HeatmapCodec, batch: int, batches: int, warmup: int, workers: int,
+                 seed: int) -> float:
     size = codec.input_size
     loader = step_batches(ds, batch, seed, 0, workers, torch.device("cpu"))
-    next(loader)
+    for i in range(warmup):  # workers started; the first batches' large allocations are slow (the allocator warms up)
+        b = next(loader)
+        render_views(b["image"], sample_affine(batch, (size, size), size, 30.0, (0.75, 1.25), (0.0, 0.0), 0.1, 0.0)[0],
+                     size, jitter_factors(batch, 0.25))
     start = time.perf_counter()
     for _ in range(batches):
         b = next(loader)
-        images = b["image"].float() / 255.0
         m, _ = sample_affine(batch, (size, size), size, 30.0, (0.75, 1.25), (0.0, 0.0), 0.1, 0.0)
-        images = normalise(colour_jitter(warp_images(images, m, size), jitter_factors(batch, 0.25)))
+        render_views(b["image"], m, size, jitter_factors(batch, 0.25))  # uint8 in, normalised float out
         codec.encode(transform_keypoints(b["keypoints"].float(), m))  # target heatmaps and weights
     return batch * batches / (time.perf_counter() - start)
 
@@ -117,7 +120,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=512)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--batches", type=int, default=12)
+    ap.add_argument("--batches", type=int, default=24, help="measured batches per path and repeat")
+    ap.add_argument("--warmup", type=int, default=8, help="batches run before timing, for every path")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the main process (posekit's batched "
@@ -139,19 +143,27 @@ def main() -> None:
                       "affine": np.tile(np.eye(3, dtype=np.float32)[:2], (args.n, 1, 1)),
                       "bbox": np.stack([s["bbox"] for s in samples]), "orig_size": np.tile([args.size] * 2, (args.n, 1)),
                       "source_id": np.array([str(i) for i in range(args.n)], dtype=object)})
-        jpeg_ds, h5_ds = JpegDataset(files, kp, args.size), H5KeypointDataset(h5)
+        nearest = JpegDataset(files, kp, args.size)
+        bilinear = JpegDataset(files, kp, args.size, interpolation=TF.InterpolationMode.BILINEAR)
+        h5_ds = H5KeypointDataset(h5)
         codec = HeatmapCodec(args.size, args.size // 4, 2.0)
         rows = []
         for workers in args.workers:
-            a, p = [], []
+            a, ab, p = [], [], []
             for r in range(args.repeats):
-                a.append(anchors_rate(jpeg_ds, args.batch, args.batches, workers))
-                p.append(posekit_rate(h5_ds, codec, args.batch, args.batches, workers, r))
-            rows.append({"workers": workers, "anchors_img_s": statistics.median(a), "posekit_img_s": statistics.median(p),
-                         "ratio": statistics.median(pi / ai for pi, ai in zip(p, a)), "anchors_all": a, "posekit_all": p})
-    print(f"{'workers':>7} {'anchors img/s':>14} {'posekit img/s':>14} {'ratio':>6}")
+                a.append(anchors_rate(nearest, args.batch, args.batches, args.warmup, workers))
+                ab.append(anchors_rate(bilinear, args.batch, args.batches, args.warmup, workers))
+                p.append(posekit_rate(h5_ds, codec, args.batch, args.batches, args.warmup, workers, r))
+            rows.append({"workers": workers, "anchors_img_s": statistics.median(a),
+                         "anchors_bilinear_img_s": statistics.median(ab), "posekit_img_s": statistics.median(p),
+                         "ratio": statistics.median(pi / ai for pi, ai in zip(p, a)),
+                         "ratio_bilinear": statistics.median(pi / ai for pi, ai in zip(p, ab)),
+                         "anchors_all": a, "anchors_bilinear_all": ab, "posekit_all": p})
+    print(f"{'workers':>7} {'anchors (nearest)':>18} {'anchors (bilinear)':>19} {'posekit':>8} {'ratio':>6} "
+          f"{'ratio (bilinear)':>17}   (images/s; ratio = posekit / anchors, median of per-repeat ratios)")
     for r in rows:
-        print(f"{r['workers']:>7} {r['anchors_img_s']:>14.0f} {r['posekit_img_s']:>14.0f} {r['ratio']:>6.2f}")
+        print(f"{r['workers']:>7} {r['anchors_img_s']:>18.0f} {r['anchors_bilinear_img_s']:>19.0f} "
+              f"{r['posekit_img_s']:>8.0f} {r['ratio']:>6.2f} {r['ratio_bilinear']:>17.2f}")
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "loader_vs_jpeg.json").write_text(json.dumps({"args": vars(args), "rows": rows,

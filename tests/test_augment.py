@@ -1,6 +1,19 @@
 import torch
+import torch.nn.functional as F
 
-from posekit.data.augment import flip_joints, resize_matrix, sample_affine, transform_keypoints, warp_images
+from posekit.data import augment
+from posekit.data.augment import (
+    affine_grid,
+    colour_jitter,
+    flip_joints,
+    jitter_factors,
+    normalise,
+    render_views,
+    resize_matrix,
+    sample_affine,
+    transform_keypoints,
+    warp_images,
+)
 from posekit.data.meta import MPII16
 
 
@@ -49,3 +62,44 @@ def test_flip_mirrors_and_swaps_left_right():
     out = flip_joints(transform_keypoints(kp, m), flipped, MPII16.flip_permutation())
     assert torch.allclose(out[:, 15, :2], torch.tensor([63 - 10.0, 20.0]).expand(2, 2), atol=1e-4)  # now the left wrist
     assert out[:, 10, 2].eq(0).all()
+
+
+def _three_step_jitter(images: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+    """Brightness, then contrast about the mean luma, then saturation about the pixel's luma, then clamp."""
+    luma = torch.tensor([0.299, 0.587, 0.114])[:, None, None]
+    f = factors[:, :, None, None, None]
+    images = images * f[:, 0]
+    mean = (images * luma).sum(1, keepdim=True).mean((2, 3), keepdim=True)
+    images = (images - mean) * f[:, 1] + mean
+    grey = (images * luma).sum(1, keepdim=True)
+    return ((images - grey) * f[:, 2] + grey).clamp(0, 1)
+
+
+def test_fused_colour_jitter_equals_the_three_steps():
+    g = torch.Generator().manual_seed(5)
+    images = torch.rand(6, 3, 20, 24, generator=g)
+    factors = jitter_factors(6, 0.6, g)
+    out = colour_jitter(images, factors)
+    assert torch.allclose(out, _three_step_jitter(images, factors), atol=1e-6)
+    assert (out - images).abs().max() > 0.05  # it does change the images
+    assert colour_jitter(images, None) is images
+
+
+def test_affine_grid_equals_torch():
+    theta = torch.randn(5, 2, 3, generator=torch.Generator().manual_seed(2))
+    ours = affine_grid(theta, 17)
+    assert torch.allclose(ours, F.affine_grid(theta, [5, 3, 17, 17], align_corners=False), atol=1e-6)
+
+
+def test_render_views_independent_of_chunks_and_input_dtype(monkeypatch):
+    g = torch.Generator().manual_seed(4)
+    u8 = torch.randint(0, 256, (7, 3, 32, 32), dtype=torch.uint8, generator=g)
+    m, _ = sample_affine(7, (32, 32), 24, 30, (0.8, 1.2), (0, 0), 0.1, 0.5, generator=g)
+    factors = jitter_factors(7, 0.3, g)
+    reference = normalise(colour_jitter(warp_images(u8.float() / 255.0, m, 24), factors))
+    monkeypatch.setattr(augment, "CPU_CHUNK_BYTES", 3 * 32 * 32 * 4 * 3)  # chunks of 3 images: 3 + 3 + 1
+    chunked = render_views(u8, m, 24, factors)
+    assert chunked.shape == (7, 3, 24, 24)
+    assert torch.equal(chunked, reference)
+    assert torch.equal(render_views(u8.float() / 255.0, m, 24, factors, normalised=False),
+                       colour_jitter(warp_images(u8.float() / 255.0, m, 24), factors))

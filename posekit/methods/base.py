@@ -62,25 +62,16 @@ class Method(nn.Module):
 
     def augmented_view(self, images: torch.Tensor, a, size: int, keypoints: torch.Tensor | None = None,
                        flip_perm: list[int] | None = None):
-        """One random view per image, drawn from ``self.generator``: an affine warp of ``[B,3,H,W]`` images in
-        [0, 1] to ``size`` (``a`` is an AugmentConfig), colour jitter, ImageNet normalisation. Returns the images,
+        """One random view per image, drawn from ``self.generator``: an affine warp of ``[B,3,H,W]`` images (uint8,
+        or float in [0, 1]) to ``size`` (``a`` is an AugmentConfig), colour jitter, ImageNet normalisation. Returns the images,
         the keypoints ``[B,K,3]`` moved into the view with left/right swapped where flipped (None without
         keypoints), and the ``[B]`` flip flags."""
-        from posekit.data.augment import (
-            colour_jitter,
-            flip_joints,
-            jitter_factors,
-            normalise,
-            sample_affine,
-            transform_keypoints,
-            warp_images,
-        )
+        from posekit.data.augment import flip_joints, jitter_factors, render_views, sample_affine, transform_keypoints
 
         b, _, h, w = images.shape
         m, flipped = self.draw(b, lambda n: sample_affine(n, (h, w), size, a.rotation, a.scale, a.shear, a.translate,
                                                           a.flip, generator=self.generator, device=images.device))
-        out = warp_images(images, m, size)
-        out = normalise(colour_jitter(out, self.draw(b, lambda n: jitter_factors(n, a.colour, self.generator))))
+        out = render_views(images, m, size, self.draw(b, lambda n: jitter_factors(n, a.colour, self.generator)))
         if keypoints is not None:
             keypoints = flip_joints(transform_keypoints(keypoints, m), flipped, flip_perm)
         return out, keypoints, flipped

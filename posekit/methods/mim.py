@@ -47,7 +47,7 @@ class MIMMethod(Method):
         return attention_loss(attention_distribution(maps), attention_distribution(aux_maps), self.att.distance)
 
     def forward(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
-        images, keypoints, flipped = self.augmented_view(batch["image"].float() / 255.0, self.cfg.augment,
+        images, keypoints, flipped = self.augmented_view(batch["image"], self.cfg.augment,
                                                          self.codec.input_size, batch["keypoints"].float(),
                                                          self.flip_perm)
         z = root_relative_depth(batch["keypoints3d"].float(), self.root, self.cfg.head.depth_scale)
@@ -60,7 +60,7 @@ class MIMMethod(Method):
         if self.aux is not None:
             attn = self._attention_term(out["attention"], images)
             if self.att.on_target:
-                t_images, _, _ = self.augmented_view(batch["target_image"].float() / 255.0, self.cfg.target_augment,
+                t_images, _, _ = self.augmented_view(batch["target_image"], self.cfg.target_augment,
                                                      self.codec.input_size)
                 _, t_maps = self.model.encoder(t_images, attention_layers=layers)
                 attn = 0.5 * (attn + self._attention_term(t_maps, t_images))

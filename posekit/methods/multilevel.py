@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from posekit.config.schema import AdaptConfig
-from posekit.data.augment import colour_jitter, jitter_factors, normalise, resize_matrix, sample_affine, warp_images
+from posekit.data.augment import jitter_factors, normalise, render_views, resize_matrix, sample_affine
 from posekit.data.codec import HeatmapCodec, from_heatmap_coords
 from posekit.data.meta import KeypointMeta
 from posekit.data.occlusion import occlude_patches, pick_confident_joints
@@ -67,7 +67,8 @@ class MultiLevelMethod(SupervisedMethod):
         return torch.where(use[:, None, None, None], chosen, images)
 
     def _target_view(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One random view of the base frame (the resized crop): images in [0, 1] and its base→view matrix."""
+        """One random view of the base frame (the resized crop) of uint8 or [0, 1] images: the view in [0, 1] and
+        its base→view matrix."""
         b, _, h, w = images.shape
         s = self.codec.input_size
         a = self.cfg.target_augment
@@ -75,7 +76,7 @@ class MultiLevelMethod(SupervisedMethod):
                                                        generator=self.generator, device=images.device))
         crop_to_view = view @ resize_matrix((h, w), s, b, device=images.device)
         factors = self.draw(b, lambda n: jitter_factors(n, a.colour, self.generator))
-        return colour_jitter(warp_images(images, crop_to_view, s), factors), view
+        return render_views(images, crop_to_view, s, factors, normalised=False), view
 
     # -- step ----------------------------------------------------------------------------------------------
     def forward(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
@@ -88,7 +89,7 @@ class MultiLevelMethod(SupervisedMethod):
         losses = {"sup": sup}
         total = sup
 
-        tgt = batch["target_image"].float() / 255.0
+        tgt = batch["target_image"]  # uint8; each view converts its own chunks
         need_target = c.consistency.enabled or self.adversarial is not None or c.infomax.enabled
         if not need_target:
             return {"loss": total, **losses}

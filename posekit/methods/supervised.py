@@ -31,7 +31,7 @@ class SupervisedMethod(Method):
 
     def prepare_inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Augmented, normalised images ``[B,3,S,S]`` and keypoints ``[B,K,3]`` in input pixels."""
-        images, keypoints, _ = self.augmented_view(batch["image"].float() / 255.0, self.augment, self.codec.input_size,
+        images, keypoints, _ = self.augmented_view(batch["image"], self.augment, self.codec.input_size,
                                                    batch["keypoints"].float(), self.flip_perm)
         return images, keypoints
 
