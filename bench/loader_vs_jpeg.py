@@ -2,7 +2,7 @@
 
 Usage: python bench/loader_vs_jpeg.py [--n 512] [--size 256] [--batch 32] [--batches 24] [--warmup 8] [--workers 1 2]
        [--repeats 3]
-       [--threads 1]
+       [--threads N]
 
 Both paths deliver the same thing for the same crops: a batch of normalised ``[B,3,S,S]`` input images under a
 random affine (rotation ±30°, scale 0.75–1.25, translation) and colour jitter, with ``[B,K,S/4,S/4]`` Gaussian
@@ -124,8 +124,9 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=8, help="batches run before timing, for every path")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1, help="torch threads of the main process (posekit's batched "
-                    "augmentation runs there; the anchors' runs in the workers)")
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                    help="torch threads of the main process (posekit's batched augmentation runs there, the anchors' "
+                    "runs in the workers) (default: torch's default, all cores, as in `posekit pretrain`)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     body = BODIES["human"]

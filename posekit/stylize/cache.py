@@ -80,6 +80,7 @@ class StyledSourceDataset(H5KeypointDataset):
         state = super().__getstate__()
         state["_cache"] = None
         state["_cache_pid"] = None
+        state.pop("_styled", None)
         return state
 
     def __getitem__(self, index: int) -> dict:
@@ -87,5 +88,6 @@ class StyledSourceDataset(H5KeypointDataset):
         if self._cache is None or self._cache_pid != os.getpid():
             self._cache = h5py.File(self.cache_path, "r")
             self._cache_pid = os.getpid()
-        item["styled"] = torch.from_numpy(np.ascontiguousarray(self._cache["images"][index].transpose(0, 3, 1, 2)))
+            self._styled = self._cache["images"]  # looked up once per process (h5py's lookup is slow)
+        item["styled"] = torch.from_numpy(np.ascontiguousarray(self._styled[index].transpose(0, 3, 1, 2)))
         return item
