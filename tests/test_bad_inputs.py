@@ -105,6 +105,11 @@ def full_disk_during(target: str) -> Callable:
 CASES: list[tuple[str, Callable, int, str]] = [
     ("unknown dataset name", lambda ws, tmp: ["prepare", "lsp_extended"], 2, "unknown dataset 'lsp_extended'"),
     ("synthetic gap out of range", lambda ws, tmp: ["prepare", "synthetic", "--gap", "2"], 2, "--gap 2.0 is outside"),
+    ("synthetic pose spread not positive", lambda ws, tmp: ["prepare", "synthetic", "--pose-spread", "0"], 2,
+     "--pose-spread 0.0 must be > 0"),
+    ("synthetic roll out of range", lambda ws, tmp: ["prepare", "synthetic", "--roll", "270"], 2, "--roll 270.0 is outside"),
+    ("synthetic unknown framing", lambda ws, tmp: ["prepare", "synthetic", "--framing", "tight"], 2,
+     "unknown --framing 'tight'"),
     ("real dataset without --raw", lambda ws, tmp: ["prepare", "lspet"], 2, "needs --raw DIR"),
     ("raw folder missing", lambda ws, tmp: ["prepare", "lspet", "--raw", str(tmp / "nowhere")], 3, "does not exist"),
     ("joints file of the wrong shape",

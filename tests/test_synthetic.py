@@ -54,3 +54,61 @@ def test_domains_differ_in_appearance():
 def test_quadruped_renders_tigdog_keypoints():
     s = _sample("source", 0, "quadruped")
     assert s["keypoints"].shape == (18, 3) and s["mask"].any()
+
+
+def _chunk(overrides: dict, n: int = 40, size: int = 48) -> dict:
+    from posekit.data.converters.synthetic import _render_chunk
+
+    return _render_chunk(("human", "target", "train", size, 0, 0.6, overrides, 0, n))
+
+
+def test_pose_spread_option_widens_the_pose_prior():
+    from posekit.data.meta import MPII16
+
+    names = list(MPII16.names)
+    wrist, hip, ankle = names.index("left_wrist"), names.index("left_hip"), names.index("left_ankle")
+
+    def limb_stats(overrides):
+        k = _chunk(overrides)["keypoints3d"]
+        return np.linalg.norm(k[:, wrist] - k[:, hip], axis=1).mean(), np.linalg.norm(k[:, ankle] - k[:, hip], axis=1).std()
+
+    arm_default, leg_std_default = limb_stats({})
+    arm_wide, leg_std_wide = limb_stats({"pose_spread": 1.0})
+    assert arm_wide > arm_default + 0.1  # arms raised away from the hips (metres)
+    assert leg_std_wide > 1.5 * leg_std_default  # knees bent over their whole range
+
+
+def test_joints_framing_is_the_real_datasets_crop():
+    """framing=joints: the joints' extent is 1/1.25 of the side along its longer axis, centred, as LSPET's crops."""
+    size = 48
+    kp = _chunk({"framing": "joints"}, size=size)["keypoints"][..., :2]
+    lo, hi = kp.min(1), kp.max(1)
+    np.testing.assert_allclose((hi - lo).max(1), size / 1.25, rtol=1e-4)
+    np.testing.assert_allclose((lo + hi) / 2, (size - 1) / 2, atol=1e-3)
+    body = _chunk({}, size=size)["keypoints"][..., :2]  # the default framing is looser and off-centre
+    assert ((body.max(1) - body.min(1)).max(1) < size / 1.25 - 2).mean() > 0.5
+    assert np.abs((body.min(1) + body.max(1)) / 2 - (size - 1) / 2).max() > 1.0
+
+
+def test_roll_option_turns_bodies_upside_down():
+    from posekit.data.meta import MPII16
+
+    names = list(MPII16.names)
+    head, pelvis = names.index("head_top"), names.index("pelvis")
+
+    def upside_down(overrides):
+        kp = _chunk(overrides, n=60)["keypoints"]
+        return float((kp[:, head, 1] > kp[:, pelvis, 1]).mean())  # the head below the pelvis in the image
+
+    assert upside_down({}) == 0.0
+    assert upside_down({"roll": (-180.0, 180.0)}) > 0.2
+
+
+def test_look_options_enter_the_settings_only_when_given():
+    from posekit.cli.prepare import SYNTHETIC_DEFAULTS, _synthetic_params
+    from posekit.data.converters.synthetic import look_overrides
+
+    default = _synthetic_params(dict(SYNTHETIC_DEFAULTS), None, 64, "raw")
+    assert not set(default) & {"pose_spread", "roll", "framing"}  # default datasets keep their settings hash
+    given = _synthetic_params({**SYNTHETIC_DEFAULTS, "pose_spread": 1.0, "roll": 90.0, "framing": "joints"}, None, 64, "raw")
+    assert look_overrides(given) == {"pose_spread": 1.0, "roll": (-90.0, 90.0), "framing": "joints"}

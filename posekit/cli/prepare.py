@@ -43,6 +43,9 @@ def prepare(
     num_test: Annotated[int | None, typer.Option(help="synthetic: test images per domain (default: 1000)")] = None,
     seed: Annotated[int | None, typer.Option(help="synthetic: generator seed (same seed, same data) (default: 0)")] = None,
     gap: Annotated[float | None, typer.Option(help="synthetic: strength of the target look, 0 (= source) to 1 (default: 0.6)")] = None,
+    pose_spread: Annotated[float | None, typer.Option(help="synthetic: joint-angle spread of both domains, as a fraction of each joint's range; ≥ 1 draws uniformly over the whole range (default: each domain's own, 0.18 source, 0.3 target at gap 0.6)")] = None,
+    roll: Annotated[float | None, typer.Option(help="synthetic: in-plane body rotation of both domains, uniform in ±DEG; 180 includes upside-down bodies (default: each domain's own, ±6 source, ±20.4 target at gap 0.6)")] = None,
+    framing: Annotated[str | None, typer.Option(help="synthetic: body (the silhouette fills 72–86 % of the side, off-centre) or joints (real datasets' crop: a centred square of 1.25 × the joints' extent, as posekit's LSPET crops) (default: body)")] = None,
 ) -> None:
     """Convert a dataset into the workspace (`data/<name>/<split>.h5`). Re-running an up-to-date prepare does nothing.
 
@@ -52,13 +55,15 @@ def prepare(
     from posekit.data.converters import CONVERTERS
     from posekit.data.converters.base import run_plan
     from posekit.data.converters.real import RealConverter
+    from posekit.data.converters.synthetic import LOOK_OPTIONS
     from posekit.data.h5format import IMAGE_CODECS
 
     converter_cls = CONVERTERS.get(dataset)
     if codec not in IMAGE_CODECS:
         raise ConfigError(f"unknown --codec {codec!r}", hint=f"use one of {', '.join(IMAGE_CODECS)}")
     synthetic = {"skeleton": skeleton, "num_train": num_train, "num_val": num_val, "num_test": num_test,
-                 "seed": seed, "gap": gap}
+                 "seed": seed, "gap": gap, "pose_spread": pose_spread,
+                 "roll": roll, "framing": framing}
     real = {"categories": _csv(categories), "limit": limit, "split_dir": split_dir, "test_every": test_every, "dev_every": dev_every,
             "ann_file": _pairs(ann_file, "--ann-file"), "image_root": _pairs(image_root, "--image-root", bare=True),
             "canonical": canonical, "keypoint_map": _pairs(keypoint_map, "--keypoint-map")}
@@ -77,7 +82,7 @@ def prepare(
         given = (["raw"] if raw is not None else []) + list(real)
         if given:
             raise ConfigError(f"{_flags(given)} does not apply to `prepare {dataset}`",
-                              hint=f"{dataset} takes {SHARED_FLAGS}, {_flags(SYNTHETIC_DEFAULTS)}")
+                              hint=f"{dataset} takes {SHARED_FLAGS}, {_flags([*SYNTHETIC_DEFAULTS, *LOOK_OPTIONS])}")
         params = _synthetic_params({**SYNTHETIC_DEFAULTS, **synthetic}, name, _check_size(128 if size is None else size),
                                    codec)
     ws = workspace().ensure()
@@ -106,9 +111,24 @@ def _synthetic_params(opts: dict[str, Any], name: str | None, size: int, codec: 
         raise ConfigError(f"--gap {gap} is outside [0, 1]", hint="0 makes the target look like the source, 1 is the hardest")
     if opts["num_train"] < 1 or opts["num_test"] < 1 or opts["num_val"] < 0:
         raise ConfigError("--num-train and --num-test must be ≥ 1 and --num-val ≥ 0")
-    return {"skeleton": skeleton, "size": size, "num_train": opts["num_train"], "num_val": opts["num_val"],
-            "num_test": opts["num_test"], "seed": opts["seed"], "gap": gap, "codec": codec,
-            "name": name or ("synth" if skeleton == "human" else "synth_animal")}
+    params = {"skeleton": skeleton, "size": size, "num_train": opts["num_train"], "num_val": opts["num_val"],
+              "num_test": opts["num_test"], "seed": opts["seed"], "gap": gap, "codec": codec,
+              "name": name or ("synth" if skeleton == "human" else "synth_animal")}
+    if opts.get("pose_spread") is not None:  # only when given, so that default datasets keep their settings hash
+        if opts["pose_spread"] <= 0:
+            raise ConfigError(f"--pose-spread {opts['pose_spread']} must be > 0",
+                              hint="a fraction of each joint's range, e.g. 0.3; 1 or more draws uniformly over the range")
+        params["pose_spread"] = opts["pose_spread"]
+    if opts.get("roll") is not None:
+        if not 0 <= opts["roll"] <= 180:
+            raise ConfigError(f"--roll {opts['roll']} is outside [0, 180]",
+                              hint="degrees either side of upright; 180 allows every in-plane rotation")
+        params["roll"] = opts["roll"]
+    if opts.get("framing") is not None:
+        if opts["framing"] not in ("body", "joints"):
+            raise ConfigError(f"unknown --framing {opts['framing']!r}", hint="use body or joints")
+        params["framing"] = opts["framing"]
+    return params
 
 
 def _check_size(size: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -20,9 +21,20 @@ DOMAIN_IDS = {"source": 0, "target": 1}
 CHUNK = 64
 
 
+LOOK_OPTIONS = ("pose_spread", "roll", "framing")  # settings that replace both domains' own when given
+
+
+def look_overrides(params: dict[str, Any]) -> dict[str, Any]:
+    """The DomainStyle fields that ``params`` replaces in both domains (``--pose-spread``, ``--roll``, ``--framing``)."""
+    out = {k: params[k] for k in LOOK_OPTIONS if params.get(k) is not None}
+    if "roll" in out:
+        out["roll"] = (-float(out["roll"]), float(out["roll"]))
+    return out
+
+
 def _render_chunk(args: tuple) -> dict[str, np.ndarray]:
-    skeleton, domain, split, size, seed, gap, start, stop = args
-    body, style = BODIES[skeleton], domain_style(domain, gap)
+    skeleton, domain, split, size, seed, gap, overrides, start, stop = args
+    body, style = BODIES[skeleton], dataclasses.replace(domain_style(domain, gap), **overrides)
     out: dict[str, list] = {k: [] for k in ("images", "keypoints", "keypoints3d", "intrinsics", "masks", "bbox")}
     for i in range(start, stop):
         rng = np.random.default_rng([seed, DOMAIN_IDS[domain], SPLIT_IDS[split], i])
@@ -71,7 +83,9 @@ class SyntheticConverter(Converter):
                 "converter_version": SyntheticConverter.version, "params": params,
                 "labels_for": "training" if domain == "source" else "evaluation only",
             }
-            jobs = [(skeleton, domain, split, size, seed, params["gap"], s, min(s + CHUNK, n)) for s in range(0, n, CHUNK)]
+            overrides = look_overrides(params)
+            jobs = [(skeleton, domain, split, size, seed, params["gap"], overrides, s, min(s + CHUNK, n))
+                    for s in range(0, n, CHUNK)]
             n_proc = max(1, min(workers, len(jobs)))
             with H5Writer(path, body.meta, (size, size), params["codec"], with_3d=True, with_masks=True, attrs=attrs) as w:
                 if n_proc == 1:

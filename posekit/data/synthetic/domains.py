@@ -29,6 +29,8 @@ class DomainStyle:
     noise: tuple[float, float]  # Gaussian noise std, in [0, 1] units
     occluder_prob: float  # chance of an occluding shape over the body (a second one at half that chance)
     distractors: int  # at most this many limb-like shapes in the background
+    framing: str = "body"  # "body": the silhouette fills `fill` of the side, offset by `jitter`; "joints": the
+    # square crop real datasets use (LSPET: side 1.25 × the joints' extent, centred on it), `fill`/`jitter` unused
 
 
 SOURCE = DomainStyle(
@@ -55,7 +57,7 @@ def domain_style(domain: str, gap: float) -> DomainStyle:
         return a + gap * (b - a)
 
     values = {f: lerp(getattr(SOURCE, f), getattr(FULL_TARGET, f)) for f in SOURCE.__dataclass_fields__
-              if f not in ("name", "background", "distractors")}
+              if f not in ("name", "background", "distractors", "framing")}
     return DomainStyle(name="target", background="clutter", distractors=round(gap * FULL_TARGET.distractors),
                        **values)
 

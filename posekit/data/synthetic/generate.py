@@ -15,7 +15,14 @@ from posekit.data.synthetic.domains import (
 )
 from posekit.data.synthetic.render import Capsule, project, render_capsules
 
+JOINT_CROP_MARGIN = 1.25  # the crop rule of posekit's LSPET converter (CropRule("box", margin=1.25))
 FLIP_YZ = np.diag([1.0, -1.0, -1.0])  # body (X left, Y up, Z forward) → camera (X right, Y down, Z ahead)
+
+
+def idx_keypoints(body: BodyModel) -> list[int]:
+    """Node index of each keypoint, in keypoint order."""
+    idx = body.index()
+    return [idx[name] for name in body.keypoints]
 
 
 def _camera_pose(rng: np.random.Generator, style: DomainStyle) -> np.ndarray:
@@ -71,6 +78,11 @@ def render_sample(body: BodyModel, style: DomainStyle, size: int, rng: np.random
     side = float((hi - lo).max())
     f = rng.uniform(*style.fill) * size / side
     centre = size / 2 - 0.5 + rng.uniform(-style.jitter, style.jitter, 2) * size
+    if style.framing == "joints":  # real datasets' crop: a square of 1.25 × the joints' extent, centred on them
+        joints = norm[idx_keypoints(body)]
+        lo, hi = joints.min(0), joints.max(0)
+        f = size / (JOINT_CROP_MARGIN * max(float((hi - lo).max()), 1e-6))
+        centre = np.full(2, size / 2 - 0.5)
     c = centre - f * (lo + hi) / 2
     K = np.array([[f, 0, c[0]], [0, f, c[1]], [0, 0, 1.0]])
 
@@ -101,7 +113,7 @@ def render_sample(body: BodyModel, style: DomainStyle, size: int, rng: np.random
     zbuf = render_capsules(image, capsules, K, light, ambient, diffuse, light_colour)
     silhouette = np.isfinite(zbuf)
 
-    kp_nodes = [idx[name] for name in body.keypoints]
+    kp_nodes = idx_keypoints(body)
     kp3d = cam[kp_nodes]
     kp2d = project(kp3d, K)
     radius = np.full(len(kp_nodes), 0.1)
