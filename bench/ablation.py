@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
+from common import posekit
 
 OFF = {"style": "style.enabled=false", "cons": "consistency.enabled=false", "occ": "occlusion.enabled=false",
        "adv": "adversarial.enabled=false", "im": "infomax.enabled=false"}
@@ -31,13 +30,6 @@ ROWS = {
     "full": [],
 }
 GROUPS = ["Sld", "Elb", "Wrist", "Hip", "Knee", "Ankle", "All"]
-
-
-def posekit(ws: str, *args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "posekit", "-w", ws, *args], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        sys.exit(f"posekit {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    return proc.stdout + proc.stderr
 
 
 def evaluate(ws: str, run: str) -> dict:

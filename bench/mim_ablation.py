@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 from pathlib import Path
+
+from common import posekit
 
 MAE_VARIANTS = {  # the stage-1 runs the rows need
     "wmae-bgswap": [],
@@ -34,12 +34,6 @@ ROWS = {  # row → (stage-1 variant or None for random initialisation, attentio
     "full − attention regularisation": ("wmae-bgswap", False),
 }
 METRICS = ("mpjpe", "pa-mpjpe", "pck3d@150", "auc")
-
-
-def posekit(ws: str, *args: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "posekit", "-w", ws, *args], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        sys.exit(f"posekit {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
 
 
 def finished(ws: str, stage: str, name: str) -> Path | None:

@@ -42,3 +42,36 @@ def test_predictions_land_in_original_pixels(tmp_path):
     scores = score_split(pred, path, 0.05, "bbox", 2)
     assert scores["groups"]["All"] == 1.0
     assert np.allclose(pred.legacy_joint_acc, 1.0)
+
+
+def _split(path, size, keypoints, affine, bbox):
+    n = len(keypoints)
+    with H5Writer(path, MPII16, (size, size)) as w:
+        w.append({"images": np.zeros((n, size, size, 3), np.uint8), "keypoints": keypoints.astype(np.float32),
+                  "keypoints_orig": keypoints.astype(np.float32), "affine": affine.astype(np.float32),
+                  "bbox": bbox, "orig_size": np.tile([400, 400], (n, 1)),
+                  "source_id": np.array([str(i) for i in range(n)], dtype=object)})
+
+
+def test_mean_pose_floor_predicts_the_source_mean_in_every_target_crop(tmp_path):
+    from posekit.evaluation.baselines import mean_pose, mean_pose_predictions
+
+    rng = np.random.default_rng(0)
+    src = np.concatenate([rng.uniform(0, 64, (5, 16, 2)), np.full((5, 16, 1), 2.0)], -1)
+    src[0, 3, 2] = 0  # an unlabelled joint does not enter the mean
+    src[0, 3, :2] = 1e6
+    _split(tmp_path / "src.h5", 64, src, np.tile(np.eye(3)[:2], (5, 1, 1)), np.tile([0, 0, 63, 63], (5, 1)))
+    expected = src[..., :2].mean(0) / 64
+    expected[3] = src[1:, 3, :2].mean(0) / 64
+    np.testing.assert_allclose(mean_pose(tmp_path / "src.h5"), expected, rtol=1e-6)
+
+    # target crops of 128 px, each placed in its original image by its own crop → original affine
+    affine = np.array([[[2.0, 0, 10], [0, 2.0, 20]], [[0.5, 0, 0], [0, 0.5, 5]]])
+    gt = np.zeros((2, 16, 3))
+    gt[..., :2] = np.einsum("nij,kj->nki", affine[:, :, :2], expected * 128) + affine[:, None, :, 2]
+    gt[..., 2] = 2
+    gt[1, :, :2] += 50  # the second image's person is elsewhere: the floor misses it
+    _split(tmp_path / "tgt.h5", 128, gt, affine, np.tile([0, 0, 100, 100], (2, 1)))
+    pred = mean_pose_predictions(tmp_path / "src.h5", tmp_path / "tgt.h5")
+    np.testing.assert_allclose(pred.keypoints[0], gt[0, :, :2], atol=1e-4)
+    assert score_split(pred, tmp_path / "tgt.h5", 0.05, "bbox", 2)["groups"]["All"] == 0.5
