@@ -54,6 +54,12 @@ def test_pretrain_then_eval_writes_artifacts(ws_copy):
     assert result.exit_code == 0 and "LEGACY" in result.output
     assert json.loads((run / "eval/synth_tgt-test-legacy.json").read_text())["protocol"] == "legacy"
 
+    result = invoke(ws_copy, "eval", "--data", "synth_tgt:test", "--metric", "pck@0.2", "--normalize", "image")
+    assert result.exit_code == 0, result.output
+    wider = json.loads((run / "eval/synth_tgt-test-pck0.2-image.json").read_text())
+    assert wider["threshold"] == 0.2 and wider["groups"]["All"] >= report["groups"]["All"]
+    assert json.loads((run / "eval/synth_tgt-test.json").read_text()) == report  # the PCK@0.05 result is kept
+
     result = invoke(ws_copy, "ckpt", "inspect", str(run / "ckpt/last.pt"))
     assert result.exit_code == 0 and "pretrain" in result.output and "optim" in result.output
 

@@ -168,11 +168,22 @@ def _eval_one(ws, run, data, thr, metric, protocol, normalisation, include_occlu
             record["warning"] = "ORACLE: model selected on target test labels"
         if ckpt.get("transductive"):
             record["transductive"] = True
-        suffix = {"legacy": "-legacy"}.get(protocol, "") + (f"-{metric3d.name}" if metric3d else "")
+        suffix = result_suffix(protocol, metric3d.name if metric3d else None, thr, normalisation, include_occluded)
         atomic_write_json(out_dir / f"{dataset}-{split}{suffix}.json", record)
         record["json"] = str(out_dir / f"{dataset}-{split}{suffix}.json")
         results.append(record)
     return results
+
+
+def result_suffix(protocol: str, metric3d: str | None, thr: float, normalisation: str, include_occluded: bool) -> str:
+    """What follows ``DATASET-SPLIT`` in an eval JSON's name, so that results under other settings sit beside the
+    default one (``pck@0.05``, box-normalised, visible joints: no suffix) instead of replacing it."""
+    if metric3d is not None:
+        return f"-{metric3d}"
+    if protocol == "legacy":
+        return "-legacy"
+    return ((f"-pck{thr:g}" if thr != 0.05 else "") + ("-image" if normalisation == "image" else "")
+            + ("-occluded" if include_occluded else ""))
 
 
 def _cell(r: dict, value: float | None) -> str:
