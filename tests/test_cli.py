@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import h5py
+import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -218,6 +219,22 @@ def test_non_finite_loss_stops_the_run_naming_the_term(ws_copy, monkeypatch):
     run = next((ws_copy / "runs/pretrain").glob("*-nan"))
     assert torch.load(run / "ckpt/last.pt", weights_only=True)["step"] == 2  # the last good checkpoint stays
     assert not (run / "ckpt/final.pt").exists() and not (ws_copy / "runs/pretrain/latest").exists()
+
+
+def test_pending_losses_are_read_in_order_and_stop_at_the_first_non_finite_step(tmp_path):
+    from posekit.engine.trainer import PendingLosses
+    from posekit.errors import TrainingDiverged
+
+    pending = PendingLosses()
+    for step in range(3):
+        pending.add(step, {"loss": torch.tensor(step + 0.5), "sup": torch.tensor(2.0 * step)})
+    assert pending.read(tmp_path / "last.pt") == [{"loss": 0.5, "sup": 0.0}, {"loss": 1.5, "sup": 2.0},
+                                                   {"loss": 2.5, "sup": 4.0}]
+    assert pending.read(tmp_path / "last.pt") == []  # read once
+    for step, (a, b) in enumerate([(1.0, 1.0), (float("inf"), 1.0), (float("nan"), float("nan"))], start=3):
+        pending.add(step, {"loss": torch.tensor(a), "sup": torch.tensor(b)})
+    with pytest.raises(TrainingDiverged, match="non-finite loss term loss at step 4"):
+        pending.read(tmp_path / "last.pt")
 
 
 def test_stylize_adain_trains_a_decoder_and_reports_missing_weights(ws_copy, tmp_path, monkeypatch):

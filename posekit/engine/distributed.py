@@ -101,13 +101,13 @@ def gather(obj: T) -> list[T]:
     return out
 
 
-def mean_over_ranks(values: dict[str, torch.Tensor]) -> dict[str, float]:
-    """Scalar tensors averaged over all ranks (one all-reduce), as Python floats."""
+def mean_over_ranks(values: torch.Tensor) -> list:
+    """A tensor averaged element-wise over all ranks (one all-reduce), as nested Python floats (``tolist``)."""
     if not active():
-        return {k: float(v.detach()) for k, v in values.items()}
-    flat = torch.stack([v.detach().float() for v in values.values()])
+        return values.tolist()
+    flat = values.detach().float().clone()
     dist.all_reduce(flat)
-    return dict(zip(values, (flat / world_size()).tolist()))
+    return (flat / world_size()).tolist()
 
 
 def replicate(method: Method, device: torch.device) -> None:

@@ -33,6 +33,39 @@ def multistep_lambda(total: int, milestones: tuple[float, ...], gamma: float) ->
     return lambda step: gamma ** sum(step >= b for b in bounds)
 
 
+class PendingLosses:
+    """The loss terms of the steps since they were last read, kept on the device: reading them (for a log line, a
+    checkpoint or a validation) is the step loop's only host synchronisation, once per interval instead of every
+    step. Reading averages them over the ranks of a torchrun job and stops the run at the first non-finite term."""
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+        self.rows: list[torch.Tensor] = []
+        self.names: tuple[str, ...] = ()
+
+    def add(self, step: int, losses: dict[str, torch.Tensor]) -> None:
+        self.names = tuple(losses)
+        self.steps.append(step)
+        self.rows.append(torch.stack([v.detach().float() for v in losses.values()]))
+
+    def read(self, last_good: Path) -> list[dict[str, float]]:
+        """Each pending step's ``{term: value}`` (rank means), oldest first; raises TrainingDiverged naming the
+        first step with a non-finite term (no checkpoint has been written since: reads come before every write)."""
+        if not self.rows:
+            return []
+        rows = distributed.mean_over_ranks(torch.stack(self.rows))
+        steps, self.steps, self.rows = self.steps, [], []
+        out = []
+        for step, row in zip(steps, rows):
+            values = dict(zip(self.names, row))
+            bad = [k for k, v in values.items() if not math.isfinite(v)]
+            if bad:
+                raise TrainingDiverged(f"non-finite loss term {', '.join(bad)} at step {step}",
+                                       hint=f"the last good checkpoint is {last_good}; lower optim.lr or check the data")
+            out.append(values)
+        return out
+
+
 class Trainer:
     """Runs ``method`` for ``total_steps`` on ``batches``.
 
@@ -131,6 +164,8 @@ class Trainer:
         sums: dict[str, float] = {}
         count, t_data, t_iter = 0, 0.0, 0.0
         last_val: dict[str, float] = {}
+        pending = PendingLosses()
+        last_good = self.run_dir / "ckpt" / "last.pt"
         with make_progress() as progress:
             task = progress.add_task("train", total=self.total, completed=self.state.step, info="")
             tick = time.perf_counter()
@@ -139,13 +174,7 @@ class Trainer:
                 t_loaded = time.perf_counter()
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
                     losses = self.method(batch, self.state.step)
-                values = distributed.mean_over_ranks(losses)
-                bad = [k for k, v in values.items() if not math.isfinite(v)]
-                if bad:
-                    raise TrainingDiverged(
-                        f"non-finite loss term {', '.join(bad)} at step {self.state.step}",
-                        hint=f"the last good checkpoint is {self.run_dir / 'ckpt' / 'last.pt'}; lower optim.lr or check the data",
-                    )
+                pending.add(self.state.step, losses)
                 self.optimizer.zero_grad(set_to_none=True)
                 losses["loss"].backward()
                 self.optimizer.step()
@@ -157,10 +186,15 @@ class Trainer:
                 t_iter += now - tick
                 tick = now
                 count += 1
-                for k, v in values.items():
-                    sums[k] = sums.get(k, 0.0) + v
                 step = self.state.step
-                if step % self.log_every == 0 or step == self.total:
+                log_due = step % self.log_every == 0 or step == self.total
+                val_due = self.val_every and step % self.val_every == 0 and step != self.total
+                ckpt_due = step % self.ckpt_every == 0 or step == self.total
+                if log_due or val_due or ckpt_due:
+                    for values in pending.read(last_good):
+                        for k, v in values.items():
+                            sums[k] = sums.get(k, 0.0) + v
+                if log_due:
                     record = {"step": step, "lr": self.optimizer.param_groups[0]["lr"],
                               "time/iter": t_iter / count, "time/data": t_data / count}
                     record.update({f"loss/{k}": v / count for k, v in sums.items()})
@@ -169,9 +203,9 @@ class Trainer:
                     self.metrics.write(record)
                     progress.update(task, info=f"loss {record['loss/loss']:.2e}  {1 / max(record['time/iter'], 1e-9):.1f} it/s")
                     sums, count, t_data, t_iter = {}, 0, 0.0, 0.0
-                if self.val_every and step % self.val_every == 0 and step != self.total:
+                if val_due:
                     last_val = self._run_validation()
-                if step % self.ckpt_every == 0 or step == self.total:
+                if ckpt_due:
                     state = self.full_state()
                     if self.main:
                         save_checkpoint(self.run_dir / "ckpt" / "last.pt", state)
