@@ -127,6 +127,9 @@ class AdversarialConfig(Strict):
     enabled: bool = Field(True, description="feature level: patch discriminator on deconv features via gradient reversal")
     weight: float = Field(0.1, ge=0)
     enhancement: bool = Field(False, description="the paper's feature-enhancement module before the discriminator")
+    features: Literal["deconv", "encoder"] = Field(
+        "deconv", description="what the discriminator sees: deconv = the upsampling features the keypoint head reads "
+        "(DAML code); encoder = the backbone's output (a reading of the paper's 'student's feature encoder')")
     lr: float = Field(1e-4, gt=0, description="discriminator learning rate (constant, as in DAML)")
     warmup: Literal["none", "dann"] = Field(
         "none", description="gradient-reversal coefficient: none = 1 throughout (DAML code); dann = "

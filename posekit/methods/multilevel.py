@@ -36,7 +36,9 @@ class MultiLevelMethod(SupervisedMethod):
         self.teacher = EMATeacher(model, cfg.teacher.ema, cfg.teacher.buffers)
         self.consistency = MaskedConsistency()
         self.infomax = InfoMaxLoss(cfg.infomax.normalise, cfg.infomax.threshold)
-        channels = model.head.final.in_channels  # deconv feature channels
+        # deconv features (DAML code) or the backbone's output (the paper's "feature encoder")
+        self.feature_key = "features" if cfg.adversarial.features == "deconv" else "encoder"
+        channels = model.head.final.in_channels if self.feature_key == "features" else model.backbone.out_channels
         self.adversarial = None
         if cfg.adversarial.enabled:
             enh = FeatureEnhancement(channels) if cfg.adversarial.enhancement else None
@@ -123,7 +125,7 @@ class MultiLevelMethod(SupervisedMethod):
             total = total + c.consistency.weight * cons
         if self.adversarial is not None:
             coeff = reversal_coefficient(c.adversarial.warmup, step, c.train.steps)
-            adv = self.replica("adversarial")(out_s["features"], out_t["features"], coeff)
+            adv = self.replica("adversarial")(out_s[self.feature_key], out_t[self.feature_key], coeff)
             losses["adv"] = adv
             total = total + c.adversarial.weight * adv
         if c.infomax.enabled:

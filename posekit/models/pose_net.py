@@ -33,7 +33,8 @@ class DeconvHead(nn.Module):
 
 
 class PoseNet(nn.Module):
-    """``[B,3,S,S]`` → ``{"heatmaps": [B,K,S/4,S/4], "features": [B,D,S/4,S/4]}`` (features feed discriminators)."""
+    """``[B,3,S,S]`` → ``{"heatmaps": [B,K,S/4,S/4], "features": [B,D,S/4,S/4], "encoder": [B,C,S/32,S/32]}``
+    (the deconv features and the backbone's output, either of which can feed a domain discriminator)."""
 
     def __init__(self, cfg: ModelConfig, num_joints: int):
         super().__init__()
@@ -42,5 +43,6 @@ class PoseNet(nn.Module):
         self.head = DeconvHead(self.backbone.out_channels, channels, num_joints)
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        features, heatmaps = self.head(self.backbone(images))
-        return {"heatmaps": heatmaps, "features": features}
+        encoded = self.backbone(images)
+        features, heatmaps = self.head(encoded)
+        return {"heatmaps": heatmaps, "features": features, "encoder": encoded}
