@@ -105,6 +105,11 @@ def test_confident_joint_choice():
     peaks = torch.tensor([[0.1, 0.95, 0.2], [0.1, 0.2, 0.3]])
     joint, apply = pick_confident_joints(peaks, 0.9, 1.0, torch.Generator().manual_seed(0))
     assert joint[0] == 1 and apply.tolist() == [True, False]
+    many = torch.tensor([[0.95, 0.1, 0.99, 0.5, 0.91]]).expand(4000, 5)  # joints 0, 2 and 4 are confident
+    joint, apply = pick_confident_joints(many, 0.9, 0.5, torch.Generator().manual_seed(1))
+    counts = torch.bincount(joint, minlength=5) / 4000
+    assert counts[[1, 3]].sum() == 0 and (counts[[0, 2, 4]] - 1 / 3).abs().max() < 0.03  # uniform among them
+    assert abs(apply.float().mean() - 0.5) < 0.03
 
 
 def test_view_to_base_inverts_the_view_warp():
