@@ -221,6 +221,25 @@ def test_non_finite_loss_stops_the_run_naming_the_term(ws_copy, monkeypatch):
     assert not (run / "ckpt/final.pt").exists() and not (ws_copy / "runs/pretrain/latest").exists()
 
 
+def test_channels_last_and_compile_train_the_same_network(ws_copy):
+    """The GPU options run on a CPU too: NHWC memory format and torch.compile (the eager backend here, to keep
+    the test fast) give the same first losses as the plain run, and checkpoints keep their keys."""
+    def first_losses(name: str, *sets: str) -> tuple[list[float], dict]:
+        args = [x for s in sets for x in ("--set", s)]
+        result = invoke(ws_copy, "pretrain", *TINY_TRAIN, "--set", "train.steps=2", *args, "--name", name)
+        assert result.exit_code == 0, result.output
+        run = next((ws_copy / "runs/pretrain").glob(f"*-{name}"))
+        lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+        return [x["loss/loss"] for x in lines if "loss/loss" in x], torch.load(run / "ckpt/final.pt", weights_only=True)
+
+    plain, plain_ckpt = first_losses("plain")
+    nhwc, nhwc_ckpt = first_losses("nhwc", "train.channels_last=true")
+    compiled, compiled_ckpt = first_losses("compiled", "train.compile=default", "train.compile_backend=eager")
+    assert nhwc == pytest.approx(plain, rel=1e-4) and compiled == pytest.approx(plain, rel=1e-6)
+    assert plain_ckpt["model"].keys() == nhwc_ckpt["model"].keys() == compiled_ckpt["model"].keys()
+    assert nhwc_ckpt["model"]["backbone.stem.0.weight"].is_contiguous(memory_format=torch.channels_last)
+
+
 def test_pending_losses_are_read_in_order_and_stop_at_the_first_non_finite_step(tmp_path):
     from posekit.engine.trainer import PendingLosses
     from posekit.errors import TrainingDiverged

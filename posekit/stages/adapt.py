@@ -14,7 +14,7 @@ from posekit.data.codec import HeatmapCodec
 from posekit.data.dataset import H5KeypointDataset
 from posekit.engine import distributed
 from posekit.engine.checkpoint import load_checkpoint
-from posekit.engine.device import pick_device
+from posekit.engine.device import pick_device, prepare_for_device
 from posekit.engine.seed import seed_everything
 from posekit.engine.trainer import Trainer, multistep_lambda
 from posekit.errors import CheckpointError, ConfigError, DataError
@@ -24,6 +24,7 @@ from posekit.models.pose_net import PoseNet
 from posekit.stages.common import (
     create_run,
     dataset_lineage,
+    device_summary,
     finalise,
     paired_batches,
     resume_state,
@@ -106,6 +107,7 @@ def run_adapt(ws: Workspace, cfg: AdaptConfig, name: str, resume: Path | None = 
     model = model.to(device)
     codec = HeatmapCodec(d.input_size, d.input_size // 4, d.sigma, t.supervise_occluded)
     method = MultiLevelMethod(model, codec, cfg, meta, t.seed).to(device)
+    layout = prepare_for_device(method, t.channels_last, t.compile, t.compile_backend, device)
     distributed.replicate(method, device)
     student, disc = method.param_groups()
     groups = [{"params": student, "lr": cfg.optim.lr}] + ([{"params": disc, "lr": cfg.adversarial.lr}] if disc else [])
@@ -153,7 +155,7 @@ def run_adapt(ws: Workspace, cfg: AdaptConfig, name: str, resume: Path | None = 
                                         ("pose", cfg.infomax.enabled)) if on]
         startup_panel("posekit adapt", {
             "run": str(run_dir),
-            "device": f"{device} ({torch.get_num_threads()} threads)   amp {'bf16' if trainer.amp else 'off'}",
+            "device": device_summary(device, trainer.amp, layout),
             "init": f"{init_path}",
             "data": f"source {d.source}:{d.train_split} ({len(src_ds)})   target {d.target}:{d.target_split} "
                     f"({len(tgt_ds)}, labels unused)" + ("   TRANSDUCTIVE" if d.transductive else ""),

@@ -15,7 +15,7 @@ from posekit.data.dataset import H5KeypointDataset
 from posekit.data.roots import root_joints
 from posekit.engine import distributed
 from posekit.engine.checkpoint import load_checkpoint
-from posekit.engine.device import pick_device
+from posekit.engine.device import pick_device, prepare_for_device
 from posekit.engine.seed import seed_everything
 from posekit.engine.trainer import Trainer
 from posekit.engine.vit_optim import vit_param_groups, warmup_cosine_lambda
@@ -27,6 +27,7 @@ from posekit.models.vit_weights import load_mae_imagenet
 from posekit.stages.common import (
     create_run,
     dataset_lineage,
+    device_summary,
     finalise,
     paired_batches,
     resume_state,
@@ -109,6 +110,7 @@ def run_adapt_mim(ws: Workspace, cfg: MIMAdaptConfig, name: str, resume: Path | 
     codec = HeatmapCodec(d.input_size, d.input_size // 4, cfg.head.sigma, t.supervise_occluded)
     root = root_joints(meta)
     method = MIMMethod(model, codec, cfg, meta, root, t.seed).to(device)
+    layout = prepare_for_device(method, t.channels_last, t.compile, t.compile_backend, device)
     distributed.replicate(method, device)
     groups = vit_param_groups(model, cfg.optim.lr * (t.batch_size / 256 if cfg.optim.scale_lr else 1.0),
                               cfg.optim.weight_decay, cfg.optim.layer_decay, cfg.model.depth)
@@ -138,7 +140,7 @@ def run_adapt_mim(ws: Workspace, cfg: MIMAdaptConfig, name: str, resume: Path | 
         v = cfg.model
         startup_panel("posekit adapt --method mim", {
             "run": str(run_dir),
-            "device": f"{device} ({torch.get_num_threads()} threads)   amp {'bf16' if trainer.amp else 'off'}",
+            "device": device_summary(device, trainer.amp, layout),
             "init": init_label,
             "model": f"ViT p{v.patch_size} d{v.dim}×{v.depth} h{v.heads} + 2.5D head ({v.head_channels} ch), "
                      f"input {d.input_size}, {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M params",

@@ -98,6 +98,11 @@ def paired_batches(source: Iterator[dict], target: Iterator[dict]) -> Iterator[d
         yield {**s, **{f"target_{k}": v for k, v in t.items()}}
 
 
+def device_summary(device: torch.device, amp: bool, layout: str) -> str:
+    """The start-up panel's device line: device, threads, autocast, memory format and compilation."""
+    return f"{device} ({torch.get_num_threads()} threads)   amp {'bf16' if amp else 'off'}   {layout}"
+
+
 def startup_panel(title: str, lines: dict[str, str]) -> None:
     width = max(len(k) for k in lines)
     console.print(Panel.fit("\n".join(f"{k.ljust(width)}  {v}" for k, v in lines.items()), title=title,

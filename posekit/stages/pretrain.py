@@ -13,7 +13,7 @@ from posekit.config.schema import PretrainConfig
 from posekit.data.codec import HeatmapCodec
 from posekit.data.dataset import H5KeypointDataset
 from posekit.engine import distributed
-from posekit.engine.device import pick_device
+from posekit.engine.device import pick_device, prepare_for_device
 from posekit.engine.seed import seed_everything
 from posekit.engine.trainer import Trainer, multistep_lambda
 from posekit.errors import ConfigError, DataError
@@ -23,6 +23,7 @@ from posekit.models.pose_net import PoseNet
 from posekit.stages.common import (
     create_run,
     dataset_lineage,
+    device_summary,
     finalise,
     resume_state,
     run_lock,
@@ -62,6 +63,7 @@ def run_pretrain(ws: Workspace, cfg: PretrainConfig, name: str, resume: Path | N
     model = PoseNet(cfg.model, meta.num_joints).to(device)
     codec = HeatmapCodec(d.input_size, d.input_size // 4, d.sigma, t.supervise_occluded)
     method = SupervisedMethod(model, codec, cfg.augment, meta, t.seed)
+    layout = prepare_for_device(method, t.channels_last, t.compile, t.compile_backend, device)
     distributed.replicate(method, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multistep_lambda(t.steps, cfg.optim.milestones, cfg.optim.gamma))
@@ -84,7 +86,7 @@ def run_pretrain(ws: Workspace, cfg: PretrainConfig, name: str, resume: Path | N
         trainer.batches = step_batches(train_ds, t.batch_size, t.seed, trainer.state.step, d.num_workers, device)
         startup_panel("posekit pretrain", {
             "run": str(run_dir),
-            "device": f"{device} ({torch.get_num_threads()} threads)   amp {'bf16' if trainer.amp else 'off'}",
+            "device": device_summary(device, trainer.amp, layout),
             "model": f"{cfg.model.backbone} ×{cfg.model.width} width, "
                      f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M params, {cfg.model.pretrained} init",
             "data": f"{d.source}:{d.train_split} ({len(train_ds)} images, {meta.num_joints} joints)   "

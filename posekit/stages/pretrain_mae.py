@@ -12,7 +12,7 @@ from posekit.config.load import config_sha1
 from posekit.config.schema_mim import MAEPretrainConfig
 from posekit.data.dataset import H5KeypointDataset
 from posekit.engine import distributed
-from posekit.engine.device import pick_device
+from posekit.engine.device import pick_device, prepare_for_device
 from posekit.engine.logging import console
 from posekit.engine.seed import seed_everything
 from posekit.engine.trainer import Trainer
@@ -24,6 +24,7 @@ from posekit.models.vit_weights import load_mae_imagenet
 from posekit.stages.common import (
     create_run,
     dataset_lineage,
+    device_summary,
     finalise,
     paired_batches,
     resume_state,
@@ -69,6 +70,7 @@ def run_pretrain_mae(ws: Workspace, cfg: MAEPretrainConfig, name: str, resume: P
     seed_everything(t.seed)
     mae = build_mae(cfg).to(device)
     method = MAEMethod(mae, cfg, t.seed)
+    layout = prepare_for_device(method, t.channels_last, t.compile, t.compile_backend, device)
     distributed.replicate(method, device)
     lr = cfg.optim.lr * (t.batch_size / 256 if cfg.optim.scale_lr else 1.0)
     groups = vit_param_groups(mae, lr, cfg.optim.weight_decay, cfg.optim.layer_decay, cfg.model.depth)
@@ -94,7 +96,7 @@ def run_pretrain_mae(ws: Workspace, cfg: MAEPretrainConfig, name: str, resume: P
         v = cfg.model
         startup_panel("posekit pretrain --method mae", {
             "run": str(run_dir),
-            "device": f"{device} ({torch.get_num_threads()} threads)   amp {'bf16' if trainer.amp else 'off'}",
+            "device": device_summary(device, trainer.amp, layout),
             "model": f"ViT p{v.patch_size} d{v.dim}×{v.depth} h{v.heads} ({sum(p.numel() for p in mae.encoder.parameters()) / 1e6:.2f} M "
                      f"encoder params), decoder {cfg.mae.decoder_dim}×{cfg.mae.decoder_depth}, input {d.input_size}",
             "data": f"{d.source}:{d.train_split} ({len(src_ds)})" +
