@@ -32,6 +32,7 @@ LOOKS: dict[str, list[str]] = {
     "joints-roll180": ["--framing", "joints", "--roll", "180"],
     "joints-spread0.5": ["--framing", "joints", "--pose-spread", "0.5"],
     "joints-spread1": ["--framing", "joints", "--pose-spread", "1"],
+    "joints-scene": ["--framing", "joints", "--background", "scene"],
 }
 THRESHOLDS = (0.05, 0.1)
 

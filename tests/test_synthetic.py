@@ -110,5 +110,22 @@ def test_look_options_enter_the_settings_only_when_given():
 
     default = _synthetic_params(dict(SYNTHETIC_DEFAULTS), None, 64, "raw")
     assert not set(default) & {"pose_spread", "roll", "framing"}  # default datasets keep their settings hash
-    given = _synthetic_params({**SYNTHETIC_DEFAULTS, "pose_spread": 1.0, "roll": 90.0, "framing": "joints"}, None, 64, "raw")
-    assert look_overrides(given) == {"pose_spread": 1.0, "roll": (-90.0, 90.0), "framing": "joints"}
+    given = _synthetic_params({**SYNTHETIC_DEFAULTS, "pose_spread": 1.0, "roll": 90.0, "framing": "joints",
+                               "background": "scene"}, None, 64, "raw")
+    assert look_overrides(given) == {"pose_spread": 1.0, "roll": (-90.0, 90.0), "framing": "joints",
+                                     "background": "scene"}
+
+
+def test_scene_background_has_a_horizon_and_differs_from_clutter():
+    """``--background scene``: the upper and lower parts of the frame are different surfaces (sky or wall over
+    ground), unlike the clutter look whose colour blobs have no such split."""
+    def halves_differ(overrides):
+        b = _chunk(overrides, n=24, size=64)
+        diffs = []
+        for img, mask in zip(b["images"].astype(float).mean(-1), b["masks"] == 0):  # grey level, background
+            top, bottom = mask[:16], mask[-16:]
+            if top.sum() > 50 and bottom.sum() > 50:
+                diffs.append(abs(img[:16][top].mean() - img[-16:][bottom].mean()))
+        return np.median(diffs)
+
+    assert halves_differ({"background": "scene"}) > 2 * halves_differ({})

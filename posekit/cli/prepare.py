@@ -45,6 +45,7 @@ def prepare(
     gap: Annotated[float | None, typer.Option(help="synthetic: strength of the target look, 0 (= source) to 1 (default: 0.6)")] = None,
     pose_spread: Annotated[float | None, typer.Option(help="synthetic: joint-angle spread of both domains, as a fraction of each joint's range; ≥ 1 draws uniformly over the whole range (default: each domain's own, 0.18 source, 0.3 target at gap 0.6)")] = None,
     roll: Annotated[float | None, typer.Option(help="synthetic: in-plane body rotation of both domains, uniform in ±DEG; 180 includes upside-down bodies (default: each domain's own, ±6 source, ±20.4 target at gap 0.6)")] = None,
+    background: Annotated[str | None, typer.Option(help="synthetic: studio (plain gradient), clutter (colour blobs and shapes) or scene (sky or wall over a textured ground with lanes, posts and buildings) for both domains (default: studio source, clutter target)")] = None,
     framing: Annotated[str | None, typer.Option(help="synthetic: body (the silhouette fills 72–86 % of the side, off-centre) or joints (real datasets' crop: a centred square of 1.25 × the joints' extent, as posekit's LSPET crops) (default: body)")] = None,
 ) -> None:
     """Convert a dataset into the workspace (`data/<name>/<split>.h5`). Re-running an up-to-date prepare does nothing.
@@ -63,7 +64,7 @@ def prepare(
         raise ConfigError(f"unknown --codec {codec!r}", hint=f"use one of {', '.join(IMAGE_CODECS)}")
     synthetic = {"skeleton": skeleton, "num_train": num_train, "num_val": num_val, "num_test": num_test,
                  "seed": seed, "gap": gap, "pose_spread": pose_spread,
-                 "roll": roll, "framing": framing}
+                 "roll": roll, "framing": framing, "background": background}
     real = {"categories": _csv(categories), "limit": limit, "split_dir": split_dir, "test_every": test_every, "dev_every": dev_every,
             "ann_file": _pairs(ann_file, "--ann-file"), "image_root": _pairs(image_root, "--image-root", bare=True),
             "canonical": canonical, "keypoint_map": _pairs(keypoint_map, "--keypoint-map")}
@@ -128,6 +129,10 @@ def _synthetic_params(opts: dict[str, Any], name: str | None, size: int, codec: 
         if opts["framing"] not in ("body", "joints"):
             raise ConfigError(f"unknown --framing {opts['framing']!r}", hint="use body or joints")
         params["framing"] = opts["framing"]
+    if opts.get("background") is not None:
+        if opts["background"] not in ("studio", "clutter", "scene"):
+            raise ConfigError(f"unknown --background {opts['background']!r}", hint="use studio, clutter or scene")
+        params["background"] = opts["background"]
     return params
 
 

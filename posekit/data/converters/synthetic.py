@@ -21,11 +21,12 @@ DOMAIN_IDS = {"source": 0, "target": 1}
 CHUNK = 64
 
 
-LOOK_OPTIONS = ("pose_spread", "roll", "framing")  # settings that replace both domains' own when given
+LOOK_OPTIONS = ("pose_spread", "roll", "framing", "background")  # settings that replace both domains' own when given
 
 
 def look_overrides(params: dict[str, Any]) -> dict[str, Any]:
-    """The DomainStyle fields that ``params`` replaces in both domains (``--pose-spread``, ``--roll``, ``--framing``)."""
+    """The DomainStyle fields that ``params`` replaces in both domains (``--pose-spread``, ``--roll``, ``--framing``,
+    ``--background``)."""
     out = {k: params[k] for k in LOOK_OPTIONS if params.get(k) is not None}
     if "roll" in out:
         out["roll"] = (-float(out["roll"]), float(out["roll"]))

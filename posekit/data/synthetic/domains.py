@@ -19,7 +19,7 @@ class DomainStyle:
     roll: tuple[float, float]  # in-plane body tilt, degrees
     fill: tuple[float, float]  # longest body side / image side
     jitter: float  # centre offset, fraction of the image side
-    background: str  # "studio" (plain gradient) | "clutter" (blobs and shapes)
+    background: str  # "studio" (plain gradient) | "clutter" (blobs and shapes) | "scene" (sky or wall, textured ground)
     clutter: float  # clutter strength in [0, 1]: colour variation of the background and number of shapes
     texture_prob: float  # chance that a clothing part is striped/checked
     saturation: tuple[float, float]  # clothing colours (HSV)
@@ -84,6 +84,8 @@ def draw_background(rng: np.random.Generator, size: int, style: DomainStyle) -> 
         horizon = int(size * rng.uniform(0.6, 0.85))
         img[horizon:] *= 0.9
         return np.broadcast_to(img, (size, size, 3)).copy()
+    if style.background == "scene":
+        return draw_scene(rng, size, style)
     # clutter: a muted base colour with smooth colour blobs of amplitude `clutter`, then random shapes
     base = random_colour(rng, style)
     gh, gw = rng.integers(3, 8), rng.integers(3, 8)
@@ -106,6 +108,59 @@ def draw_background(rng: np.random.Generator, size: int, style: DomainStyle) -> 
         else:
             draw.line(box, fill=colour, width=int(rng.integers(1, max(2, size // 24))))
     return np.asarray(canvas, dtype=np.float64) / 255.0
+
+
+# HSV ranges of natural surfaces: (hue, saturation, value) intervals
+SKIES = (((0.53, 0.64), (0.15, 0.6), (0.65, 1.0)), ((0.0, 1.0), (0.0, 0.08), (0.55, 0.95)))  # blue, overcast
+WALLS = (((0.0, 1.0), (0.0, 0.35), (0.35, 0.95)),)
+GROUNDS = (((0.17, 0.33), (0.3, 0.75), (0.25, 0.65)),  # grass
+           ((0.0, 0.07), (0.35, 0.7), (0.35, 0.7)),  # running track, clay
+           ((0.0, 1.0), (0.0, 0.1), (0.3, 0.8)),  # concrete, mats
+           ((0.06, 0.12), (0.3, 0.6), (0.35, 0.8)),  # wooden floor, sand
+           ((0.55, 0.68), (0.3, 0.7), (0.3, 0.7)))  # water, blue gym floor
+
+
+def _surface_colour(rng: np.random.Generator, choices: tuple) -> np.ndarray:
+    h, s, v = choices[rng.integers(len(choices))]
+    return np.array(colorsys.hsv_to_rgb(rng.uniform(*h), rng.uniform(*s), rng.uniform(*v)))
+
+
+def fractal_noise(rng: np.random.Generator, size: int, octaves: int = 4) -> np.ndarray:
+    """``[S, S]`` noise in about [-1, 1]: random grids from 4×4 up, bicubically upsampled, amplitude halving."""
+    out = np.zeros((size, size))
+    for o in range(octaves):
+        n = 4 * 2**o
+        grid = Image.fromarray(((rng.random((n, n)) * 255)).astype(np.uint8))
+        out += (np.asarray(grid.resize((size, size), Image.BICUBIC), dtype=np.float64) / 127.5 - 1) * 0.5**o
+    return out / 1.875
+
+
+def draw_scene(rng: np.random.Generator, size: int, style: DomainStyle) -> np.ndarray:
+    """A sports-photo-like background: sky or wall above a tilted horizon, a textured ground with perspective lines
+    (track lanes, floor boards), a few upright structures (posts, buildings, doors); ``clutter`` scales the texture."""
+    ys, xs = np.mgrid[0:size, 0:size] / size
+    tilt = np.tan(np.deg2rad(rng.uniform(-15, 15)))
+    horizon = rng.uniform(0.15, 0.85) + tilt * (xs - 0.5)
+    upper = _surface_colour(rng, SKIES if rng.random() < 0.5 else WALLS)
+    lower = _surface_colour(rng, GROUNDS)
+    amp = 0.1 + 0.25 * style.clutter
+    sky = upper * (1 + 0.25 * (ys - 0.5) * rng.uniform(-1, 1))[..., None]
+    sky = sky * (1 + 0.5 * amp * fractal_noise(rng, size, 3))[..., None]
+    ground = lower * (1 + amp * fractal_noise(rng, size))[..., None]
+    if rng.random() < 0.6:  # lines converging on a vanishing point on the horizon
+        vx = rng.uniform(-0.5, 1.5)
+        depth = np.maximum(ys - horizon, 1e-3)
+        lanes = np.sin((xs - vx) / depth * rng.uniform(3, 12) * np.pi)
+        ground = np.where((lanes > 0.93)[..., None], ground * 0.4 + 0.6 * _surface_colour(rng, WALLS), ground)
+    img = np.where((ys > horizon)[..., None], ground, sky)
+    for _ in range(rng.integers(0, 5)):  # posts, building fronts, doors, standing on the ground
+        x0, w = rng.uniform(-0.1, 1.0), rng.uniform(0.02, 0.4)
+        top = rng.uniform(0.0, 0.8)
+        base = horizon + rng.uniform(0.0, 0.15)
+        colour = _surface_colour(rng, WALLS + GROUNDS)
+        inside = (xs >= x0) & (xs < x0 + w) & (ys >= top) & (ys < base)
+        img = np.where(inside[..., None], colour * (1 + amp * fractal_noise(rng, size, 2))[..., None], img)
+    return np.clip(img, 0, 1)
 
 
 def draw_occluders(rng: np.random.Generator, image: np.ndarray, body_box: np.ndarray, style: DomainStyle) -> np.ndarray:
