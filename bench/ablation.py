@@ -1,9 +1,11 @@
 """The multi-level alignment ablation (paper Table 6 rows plus baselines), mean ± std over seeds, one script.
 
 Usage: python bench/ablation.py --workspace demo-ws [--seeds 0 1 2] [--steps 300] [--rows all] [--reuse]
+                                [--init pretrain/latest] [--set KEY=VALUE ...] [--data synth_tgt:test]
 Needs a workspace where `prepare synthetic`, `pretrain --config demo` and `stylize` have run (the demo does
-this). Each row × seed is one `posekit adapt -c adapt_demo` run with the row's switches and `train.seed`, scored
-by `posekit eval` on synth_tgt:test (teacher weights, last step; never selected on target labels).
+this). Each row × seed is one `posekit adapt -c adapt_demo --init INIT` run with the row's switches, `train.seed`
+and the `--set` options common to every row (e.g. `style.cache=NAME`), scored by `posekit eval` on `--data`
+(default synth_tgt:test; teacher weights, last step; never selected on target labels).
 `--reuse` takes a finished run of the workspace whose resolved configuration (init checkpoint included) equals the
 one a row × seed would run, instead of training it again (runs are deterministic per seed on CPU).
 Prints a table and writes bench/results/ablation.{json,md}.
@@ -32,13 +34,20 @@ ROWS = {
 GROUPS = ["Sld", "Elb", "Wrist", "Hip", "Knee", "Ankle", "All"]
 
 
-def evaluate(ws: str, run: str) -> dict:
-    path = Path(run) / "eval" / "synth_tgt-test.json" if Path(run).is_dir() else None
-    if path is None or not path.exists():
-        posekit(ws, "eval", run, "--data", "synth_tgt:test")
-    if path is None:
-        root = Path(ws) / "runs" / run.split("/")[0]
-        path = root / (root / "latest").read_text().strip() / "eval" / "synth_tgt-test.json"
+def run_dir(ws: str, run: str) -> Path:
+    """``STAGE/latest``, ``STAGE/ID`` or a directory → the run's directory."""
+    if Path(run).is_dir():
+        return Path(run).resolve()
+    stage, _, name = run.partition("/")
+    root = Path(ws).resolve() / "runs" / stage
+    return root / ((root / "latest").read_text().strip() if name == "latest" else name)
+
+
+def evaluate(ws: str, run: Path, data: str) -> dict:
+    """The run's groups on ``data`` (DATASET:SPLIT), evaluating it first when it has no result there yet."""
+    path = run / "eval" / f"{data.replace(':', '-')}.json"
+    if not path.exists():
+        posekit(ws, "eval", str(run), "--data", data)
     return json.loads(path.read_text())["groups"]
 
 
@@ -64,19 +73,25 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--rows", nargs="+", default=list(ROWS))
     ap.add_argument("--reuse", action="store_true", help="take identical finished runs instead of training again")
+    ap.add_argument("--init", default="pretrain/latest", help="the pretrain run every row starts from")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                    help="a setting of every row (repeatable), e.g. style.cache=fda05")
+    ap.add_argument("--data", default="synth_tgt:test", help="DATASET:SPLIT the rows are scored on")
     args = ap.parse_args()
     ws = args.workspace
-    results: dict[str, list[dict]] = {"source-only (pretrain)": [evaluate(ws, "pretrain/latest")]}
+    init = run_dir(ws, args.init)
+    results: dict[str, list[dict]] = {"source-only (pretrain)": [evaluate(ws, init, args.data)]}
     runs: dict[str, list[str]] = {}
     for row in args.rows:
         results[row], runs[row] = [], []
         for seed in args.seeds:
-            sets = [OFF[key] for key in ROWS[row]] + [f"train.seed={seed}", f"train.steps={args.steps}"]
+            sets = [f"init={init}", *args.sets, *(OFF[key] for key in ROWS[row]), f"train.seed={seed}",
+                    f"train.steps={args.steps}"]
             tag = row.replace(" ", "").replace("+", "_").replace("(", "").replace(")", "")
             reused = finished_run(ws, sets) if args.reuse else None
             if reused is None:
                 posekit(ws, "adapt", "-c", "adapt_demo", *[x for s in sets for x in ("--set", s)], "--name", f"{tag}-s{seed}")
-            results[row].append(evaluate(ws, str(reused) if reused else "adapt/latest"))
+            results[row].append(evaluate(ws, reused or run_dir(ws, "adapt/latest"), args.data))
             runs[row].append(str(reused.name) if reused else "new")
             print(f"{row:26s} seed {seed}: All {100 * results[row][-1]['All']:.1f}"
                   f"{f'  (reused {reused.name})' if reused else ''}", flush=True)

@@ -32,7 +32,9 @@ LOOKS: dict[str, list[str]] = {
     "joints-roll180": ["--framing", "joints", "--roll", "180"],
     "joints-spread0.5": ["--framing", "joints", "--pose-spread", "0.5"],
     "joints-spread1": ["--framing", "joints", "--pose-spread", "1"],
+    "scene": ["--background", "scene"],
     "joints-scene": ["--framing", "joints", "--background", "scene"],
+    "joints-roll90-scene": ["--framing", "joints", "--roll", "90", "--background", "scene"],
 }
 THRESHOLDS = (0.05, 0.1)
 
