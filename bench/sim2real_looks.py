@@ -34,6 +34,7 @@ LOOKS: dict[str, list[str]] = {
     "joints-spread1": ["--framing", "joints", "--pose-spread", "1"],
     "scene": ["--background", "scene"],
     "joints-scene": ["--framing", "joints", "--background", "scene"],
+    "roll90-scene": ["--roll", "90", "--background", "scene"],
     "joints-roll90-scene": ["--framing", "joints", "--roll", "90", "--background", "scene"],
 }
 THRESHOLDS = (0.05, 0.1)
