@@ -75,3 +75,13 @@ def test_mean_pose_floor_predicts_the_source_mean_in_every_target_crop(tmp_path)
     pred = mean_pose_predictions(tmp_path / "src.h5", tmp_path / "tgt.h5")
     np.testing.assert_allclose(pred.keypoints[0], gt[0, :, :2], atol=1e-4)
     assert score_split(pred, tmp_path / "tgt.h5", 0.05, "bbox", 2)["groups"]["All"] == 0.5
+
+
+def test_eval_results_under_other_settings_get_their_own_file_names():
+    from posekit.stages.evaluate import result_suffix
+
+    assert result_suffix("standard", None, 0.05, "bbox", False) == ""
+    assert result_suffix("standard", None, 0.1, "image", True) == "-pck0.1-image-occluded"
+    assert result_suffix("legacy", None, 0.05, "bbox", False) == "-legacy"
+    assert result_suffix("legacy", None, 0.1, "bbox", False) == "-legacy-pck0.1"  # not the @0.05 legacy file
+    assert result_suffix("standard", "mpjpe", 0.05, "bbox", False) == "-mpjpe"

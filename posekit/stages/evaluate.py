@@ -180,10 +180,10 @@ def result_suffix(protocol: str, metric3d: str | None, thr: float, normalisation
     default one (``pck@0.05``, box-normalised, visible joints: no suffix) instead of replacing it."""
     if metric3d is not None:
         return f"-{metric3d}"
-    if protocol == "legacy":
-        return "-legacy"
-    return ((f"-pck{thr:g}" if thr != 0.05 else "") + ("-image" if normalisation == "image" else "")
-            + ("-occluded" if include_occluded else ""))
+    threshold = f"-pck{thr:g}" if thr != 0.05 else ""
+    if protocol == "legacy":  # its own normalisation and joint set
+        return "-legacy" + threshold
+    return threshold + ("-image" if normalisation == "image" else "") + ("-occluded" if include_occluded else "")
 
 
 def _cell(r: dict, value: float | None) -> str:
