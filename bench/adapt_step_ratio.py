@@ -2,13 +2,13 @@
 
 Usage: python bench/adapt_step_ratio.py [--backbone resnet18] [--width 0.5] [--size 128] [--batch 16] [--iters 10]
                                         [--warmup 2] [--no-disc] [--device auto|cpu|cuda] [--no-amp]
-                                        [--channels-last auto|on|off] [--compile off|default|...] [--project]
+                                        [--channels-last on|off] [--compile off|default|...] [--project]
 Both steps include augmentation, forward, backward and the Adam update; the adaptation step also runs the
 teacher, the view warps, occlusion, the discriminator and the EMA update. Steps are interleaved (A, B, A, B…)
 after ``--warmup`` untimed steps of each, and the medians are compared (on CUDA each step is timed between two
 ``torch.cuda.synchronize()``). The FLOP ratio of the two steps (torch's FLOP counter) is printed as the floor
-for this configuration. On CUDA the steps run as `posekit pretrain`/`adapt` run them there: bf16 autocast,
-channels-last, optionally torch.compile. ``--project`` adds the wall time of the paper's schedule at these step
+for this configuration. The steps run as `posekit pretrain`/`adapt` run them: channels-last (``--channels-last
+off`` for NCHW), optionally torch.compile, and on CUDA bf16 autocast. ``--project`` adds the wall time of the paper's schedule at these step
 times: 20,000 supervised steps then 15,000 adaptation steps (DAML's 40 + 30 epochs of 500 iterations), e.g.
 ``--backbone resnet101 --width 1 --size 256 --batch 32 --device cuda --project``. Writes
 bench/results/adapt_step_ratio.json.
@@ -66,13 +66,13 @@ def main() -> None:
     ap.add_argument("--no-disc", action="store_true", help="switch the discriminator off (floor ≈ 2.33)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
-    ap.add_argument("--channels-last", default="auto", choices=["auto", "on", "off"])
+    ap.add_argument("--channels-last", default="on", choices=["on", "off"])
     ap.add_argument("--compile", default="off", choices=["off", "default", "reduce-overhead", "max-autotune"])
     ap.add_argument("--project", action="store_true", help="print the paper schedule's wall time at these step times")
     args = ap.parse_args()
     device = pick_device(args.device)
     amp = device.type == "cuda" and not args.no_amp
-    nhwc = {"auto": None, "on": True, "off": False}[args.channels_last]
+    nhwc = args.channels_last == "on"
     torch.manual_seed(0)
     model_cfg = ModelConfig(backbone=args.backbone, width=args.width)
     codec = HeatmapCodec(args.size, args.size // 4, 2.0)
@@ -82,8 +82,8 @@ def main() -> None:
     sup = SupervisedMethod(sup_net, codec, AugmentConfig(), MPII16, 0)
     ada_net = PoseNet(model_cfg, 16).to(device)
     ada = MultiLevelMethod(ada_net, codec, cfg, MPII16, 0).to(device)
-    layout = prepare_for_device(sup, nhwc, args.compile, "inductor", device)
-    prepare_for_device(ada, nhwc, args.compile, "inductor", device)
+    layout = prepare_for_device(sup, nhwc, args.compile, "inductor")
+    prepare_for_device(ada, nhwc, args.compile, "inductor")
     student, disc = ada.param_groups()
     opt_sup = torch.optim.Adam(sup_net.parameters(), 1e-4)
     opt_ada = torch.optim.Adam([{"params": student}] + ([{"params": disc}] if disc else []), 1e-4)

@@ -232,12 +232,14 @@ def test_channels_last_and_compile_train_the_same_network(ws_copy):
         lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
         return [x["loss/loss"] for x in lines if "loss/loss" in x], torch.load(run / "ckpt/final.pt", weights_only=True)
 
-    plain, plain_ckpt = first_losses("plain")
-    nhwc, nhwc_ckpt = first_losses("nhwc", "train.channels_last=true")
-    compiled, compiled_ckpt = first_losses("compiled", "train.compile=default", "train.compile_backend=eager")
+    plain, plain_ckpt = first_losses("plain", "train.channels_last=false")
+    nhwc, nhwc_ckpt = first_losses("nhwc")  # the default
+    compiled, compiled_ckpt = first_losses("compiled", "train.channels_last=false", "train.compile=default",
+                                           "train.compile_backend=eager")
     assert nhwc == pytest.approx(plain, rel=1e-4) and compiled == pytest.approx(plain, rel=1e-6)
     assert plain_ckpt["model"].keys() == nhwc_ckpt["model"].keys() == compiled_ckpt["model"].keys()
     assert nhwc_ckpt["model"]["backbone.stem.0.weight"].is_contiguous(memory_format=torch.channels_last)
+    assert not plain_ckpt["model"]["backbone.stem.0.weight"].is_contiguous(memory_format=torch.channels_last)
 
 
 def test_pending_losses_are_read_in_order_and_stop_at_the_first_non_finite_step(tmp_path):
