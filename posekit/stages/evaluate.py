@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import torch
 from rich.table import Table
 
 from posekit import __version__
@@ -68,7 +69,8 @@ def build_network(ckpt_path: Path, ckpt: dict, num_joints: int):
 
 
 def load_model(ckpt_path: Path, weights: str, device):
-    """Build the network from a checkpoint; returns (model, a label saying which weights, checkpoint dict, meta)."""
+    """Build the network from a checkpoint, in eval mode and NHWC memory format; returns (model, a label saying which
+    weights, checkpoint dict, meta)."""
     ckpt = load_checkpoint(ckpt_path)
     try:
         meta = KeypointMeta.from_json(json.dumps(ckpt["keypoints"]))
@@ -88,7 +90,8 @@ def load_model(ckpt_path: Path, weights: str, device):
         raise CheckpointError(f"{ckpt_path}: weights do not fit the {arch} architecture it declares",
                               hint="its header and weights disagree (an edited or foreign file); use the run's own "
                                    "ckpt/final.pt or re-run the stage") from None
-    return model.to(device).eval(), label, ckpt, meta
+    # NHWC, as in training (train.channels_last): on a CPU its max-pooling alone is ~10× faster than in NCHW
+    return model.to(device, memory_format=torch.channels_last).eval(), label, ckpt, meta
 
 
 def run_eval(ws: Workspace, runs: list[str], data: list[str], thr: float, metric: str, protocol: str,
