@@ -8,8 +8,8 @@ teacher, the view warps, occlusion, the discriminator and the EMA update. Steps 
 after ``--warmup`` untimed steps of each, and the medians are compared (on CUDA each step is timed between two
 ``torch.cuda.synchronize()``). The FLOP ratio of the two steps (torch's FLOP counter) is printed as the floor
 for this configuration. The steps run as `posekit pretrain`/`adapt` run them: channels-last (``--channels-last
-off`` for NCHW), optionally torch.compile, and on CUDA bf16 autocast. ``--project`` adds the wall time of the paper's schedule at these step
-times: 20,000 supervised steps then 15,000 adaptation steps (DAML's 40 + 30 epochs of 500 iterations), e.g.
+off`` for NCHW), optionally torch.compile, and on CUDA bf16 autocast. ``--project`` adds the wall time of the
+paper's schedule at these step times: 20,000 supervised steps then 15,000 adaptation steps (DAML's 40 + 30 epochs of 500 iterations), e.g.
 ``--backbone resnet101 --width 1 --size 256 --batch 32 --device cuda --project``. Writes
 bench/results/adapt_step_ratio.json.
 """
@@ -82,8 +82,8 @@ def main() -> None:
     sup = SupervisedMethod(sup_net, codec, AugmentConfig(), MPII16, 0)
     ada_net = PoseNet(model_cfg, 16).to(device)
     ada = MultiLevelMethod(ada_net, codec, cfg, MPII16, 0).to(device)
-    layout = prepare_for_device(sup, nhwc, args.compile, "inductor")
-    prepare_for_device(ada, nhwc, args.compile, "inductor")
+    layout = prepare_for_device(sup, nhwc, args.compile, "inductor", device)
+    prepare_for_device(ada, nhwc, args.compile, "inductor", device)
     student, disc = ada.param_groups()
     opt_sup = torch.optim.Adam(sup_net.parameters(), 1e-4)
     opt_ada = torch.optim.Adam([{"params": student}] + ([{"params": disc}] if disc else []), 1e-4)

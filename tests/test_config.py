@@ -60,3 +60,28 @@ def test_every_builtin_preset_validates_against_its_stage():
         method = read_preset(name)[0].get("method")
         stage = "adapt" if "adapt" in name or method == "mim" else "pretrain"
         resolve_config(schema_for(stage, method), name)
+
+
+def test_memory_format_default_and_the_null_of_older_runs():
+    """NHWC by default on every device; a config written before that (``channels_last: null``) still validates and
+    keeps its old meaning, on CUDA only, so such a run resumes in the layout it started in."""
+    import torch
+
+    from posekit.config.schema import AugmentConfig, ModelConfig
+    from posekit.data.codec import HeatmapCodec
+    from posekit.data.meta import MPII16
+    from posekit.engine.device import prepare_for_device
+    from posekit.methods.supervised import SupervisedMethod
+    from posekit.models.pose_net import PoseNet
+
+    assert PretrainConfig().train.channels_last is True
+    old = PretrainConfig.model_validate({"train": {"channels_last": None}})
+    layouts = {}
+    for setting in (True, old.train.channels_last, False):
+        net = PoseNet(ModelConfig(backbone="resnet18", width=0.25, deconv_channels=16), 16)
+        method = SupervisedMethod(net, HeatmapCodec(64, 16, 2.0), AugmentConfig(), MPII16, 0)
+        layouts[setting] = prepare_for_device(method, setting, "off", "inductor", torch.device("cpu"))
+        nhwc = net.backbone.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+        assert nhwc == layouts[setting].startswith("channels-last")
+    assert layouts == {True: "channels-last, compile off", None: "contiguous, compile off",
+                       False: "contiguous, compile off"}

@@ -69,8 +69,9 @@ class TrainConfig(Strict):
     seed: int = Field(0)
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N")
     amp: bool = Field(True, description="bf16 autocast on GPU (ignored on CPU)")
-    channels_last: bool = Field(
-        True, description="NHWC memory format for the networks (faster convolutions on GPUs, and on CPUs with oneDNN)")
+    channels_last: bool | None = Field(
+        True, description="NHWC memory format for the networks (faster convolutions on GPUs, and on CPUs with oneDNN); "
+        "null = on CUDA only, the default of runs started before NHWC became the default on CPUs (they resume as such)")
     compile: Literal["off", "default", "reduce-overhead", "max-autotune"] = Field(
         "off", description="torch.compile mode for the networks the optimiser trains (first steps slower while it compiles)")
     compile_backend: str = Field("inductor", description="torch.compile backend (aot_eager / eager to debug compilation)")

@@ -18,18 +18,19 @@ def pick_device(name: str):
         raise ConfigError(f"unknown device {name!r}", hint="use auto, cpu, cuda or cuda:N") from None
 
 
-def prepare_for_device(method, channels_last: bool, compile_mode: str, compile_backend: str) -> str:
-    """Put ``method``'s networks in NHWC memory format (``channels_last``) and compile the ones
+def prepare_for_device(method, channels_last: bool | None, compile_mode: str, compile_backend: str, device) -> str:
+    """Put ``method``'s networks in NHWC memory format (``channels_last``; None = on CUDA only) and compile the ones
     the optimiser trains in place (``nn.Module.compile``: state-dict keys and checkpoints stay as they are).
     Call it after moving the method to ``device`` and before replicating it for torchrun. Returns a short
     description for the start-up panel."""
     import torch
 
-    if channels_last:
+    nhwc = device.type == "cuda" if channels_last is None else channels_last
+    if nhwc:
         method.to(memory_format=torch.channels_last)
     if compile_mode != "off":
         for name in method.trainable_modules():
             getattr(method, name).compile(mode=None if compile_mode == "default" else compile_mode,
                                           backend=compile_backend)
     compiled = "off" if compile_mode == "off" else f"{compile_mode} ({compile_backend})"
-    return f"{'channels-last' if channels_last else 'contiguous'}, compile {compiled}"
+    return f"{'channels-last' if nhwc else 'contiguous'}, compile {compiled}"

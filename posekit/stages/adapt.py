@@ -107,7 +107,7 @@ def run_adapt(ws: Workspace, cfg: AdaptConfig, name: str, resume: Path | None = 
     model = model.to(device)
     codec = HeatmapCodec(d.input_size, d.input_size // 4, d.sigma, t.supervise_occluded)
     method = MultiLevelMethod(model, codec, cfg, meta, t.seed).to(device)
-    layout = prepare_for_device(method, t.channels_last, t.compile, t.compile_backend)
+    layout = prepare_for_device(method, t.channels_last, t.compile, t.compile_backend, device)
     distributed.replicate(method, device)
     student, disc = method.param_groups()
     groups = [{"params": student, "lr": cfg.optim.lr}] + ([{"params": disc, "lr": cfg.adversarial.lr}] if disc else [])

@@ -110,7 +110,7 @@ def run_adapt_mim(ws: Workspace, cfg: MIMAdaptConfig, name: str, resume: Path | 
     codec = HeatmapCodec(d.input_size, d.input_size // 4, cfg.head.sigma, t.supervise_occluded)
     root = root_joints(meta)
     method = MIMMethod(model, codec, cfg, meta, root, t.seed).to(device)
-    layout = prepare_for_device(method, t.channels_last, t.compile, t.compile_backend)
+    layout = prepare_for_device(method, t.channels_last, t.compile, t.compile_backend, device)
     distributed.replicate(method, device)
     groups = vit_param_groups(model, cfg.optim.lr * (t.batch_size / 256 if cfg.optim.scale_lr else 1.0),
                               cfg.optim.weight_decay, cfg.optim.layer_decay, cfg.model.depth)

@@ -63,7 +63,7 @@ def run_pretrain(ws: Workspace, cfg: PretrainConfig, name: str, resume: Path | N
     model = PoseNet(cfg.model, meta.num_joints).to(device)
     codec = HeatmapCodec(d.input_size, d.input_size // 4, d.sigma, t.supervise_occluded)
     method = SupervisedMethod(model, codec, cfg.augment, meta, t.seed)
-    layout = prepare_for_device(method, t.channels_last, t.compile, t.compile_backend)
+    layout = prepare_for_device(method, t.channels_last, t.compile, t.compile_backend, device)
     distributed.replicate(method, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multistep_lambda(t.steps, cfg.optim.milestones, cfg.optim.gamma))

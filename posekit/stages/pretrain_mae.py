@@ -70,7 +70,7 @@ def run_pretrain_mae(ws: Workspace, cfg: MAEPretrainConfig, name: str, resume: P
     seed_everything(t.seed)
     mae = build_mae(cfg).to(device)
     method = MAEMethod(mae, cfg, t.seed)
-    layout = prepare_for_device(method, t.channels_last, t.compile, t.compile_backend)
+    layout = prepare_for_device(method, t.channels_last, t.compile, t.compile_backend, device)
     distributed.replicate(method, device)
     lr = cfg.optim.lr * (t.batch_size / 256 if cfg.optim.scale_lr else 1.0)
     groups = vit_param_groups(mae, lr, cfg.optim.weight_decay, cfg.optim.layer_decay, cfg.model.depth)
