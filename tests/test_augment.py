@@ -103,3 +103,37 @@ def test_render_views_independent_of_chunks_and_input_dtype(monkeypatch):
     assert torch.equal(chunked, reference)
     assert torch.equal(render_views(u8.float() / 255.0, m, 24, factors, normalised=False),
                        colour_jitter(warp_images(u8.float() / 255.0, m, 24), factors))
+
+
+def test_view_geometry_stays_float32_under_bf16_autocast():
+    """Training steps run under bf16 autocast on GPUs; the view matrices, keypoints and warps must not follow it
+    (bf16 matrix products put keypoints a quarter pixel off, and CUDA's linalg.inv refuses bf16). CPU autocast
+    casts matrix products to bf16 as well, so the bug shows here too."""
+    from posekit.config.schema import AdaptConfig, ModelConfig
+    from posekit.data.codec import HeatmapCodec
+    from posekit.data.warp import view_to_base
+    from posekit.methods.multilevel import MultiLevelMethod
+    from posekit.models.pose_net import PoseNet
+
+    g = torch.Generator().manual_seed(5)
+    m, _ = sample_affine(4, (96, 96), 64, rotation=40, scale=(0.7, 1.3), shear=(-10, 10), translate=0.1, flip=0.5,
+                         generator=g)
+    kp = torch.cat([torch.rand(4, 16, 2, generator=g) * 96, torch.full((4, 16, 1), 2.0)], -1)
+    img = torch.rand(4, 3, 96, 96, generator=g)
+    maps = torch.rand(4, 16, 16, 16, generator=g)
+    u8 = torch.randint(0, 256, (4, 3, 96, 96), dtype=torch.uint8, generator=g)
+    method = MultiLevelMethod(PoseNet(ModelConfig(backbone="resnet18", width=0.25), 16), HeatmapCodec(64, 16, 2.0),
+                              AdaptConfig(), MPII16, 0)
+
+    def run():
+        method.generator.manual_seed(7)
+        view, matrix = method._target_view(u8)
+        return (transform_keypoints(kp, m), warp_images(img, m, 64), view_to_base(maps, m, 4.0),
+                render_views(u8, m, 64, jitter_factors(4, 0.3, torch.Generator().manual_seed(2))), view, matrix)
+
+    reference = run()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under_autocast = run()
+    for ref, got in zip(reference, under_autocast, strict=True):
+        assert got.dtype == torch.float32
+        assert torch.equal(ref, got)

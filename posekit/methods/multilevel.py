@@ -8,7 +8,14 @@ import torch
 from torch import nn
 
 from posekit.config.schema import AdaptConfig
-from posekit.data.augment import jitter_factors, normalise, render_views, resize_matrix, sample_affine
+from posekit.data.augment import (
+    full_precision,
+    jitter_factors,
+    normalise,
+    render_views,
+    resize_matrix,
+    sample_affine,
+)
 from posekit.data.codec import HeatmapCodec, from_heatmap_coords
 from posekit.data.meta import KeypointMeta
 from posekit.data.occlusion import occlude_patches, pick_confident_joints
@@ -68,6 +75,7 @@ class MultiLevelMethod(SupervisedMethod):
         chosen = styled[torch.arange(b, device=images.device), pick]
         return torch.where(use[:, None, None, None], chosen, images)
 
+    @full_precision
     def _target_view(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One random view of the base frame (the resized crop) of uint8 or [0, 1] images: the view in [0, 1] and
         its base→view matrix."""
@@ -108,7 +116,8 @@ class MultiLevelMethod(SupervisedMethod):
                 if c.occlusion.enabled:
                     joint, apply = pick_confident_joints(peaks, c.occlusion.threshold, c.occlusion.rate, self.generator)
                     centre = base_xy[torch.arange(b, device=tgt.device), joint]
-                    centre_view = (v_s[:, :2, :2] @ centre[..., None]).squeeze(-1) + v_s[:, :2, 2]
+                    with torch.autocast(tgt.device.type, enabled=False):  # geometry in float32
+                        centre_view = (v_s[:, :2, :2] @ centre[..., None]).squeeze(-1) + v_s[:, :2, 2]
                     student_view = occlude_patches(student_view, centre_view, apply, c.occlusion.size, self.generator)
                 pseudo = self.codec.encode(torch.cat([base_xy, torch.full_like(base_xy[..., :1], 2.0)], -1))[0]
                 if c.consistency.mask == "random":
