@@ -1,21 +1,26 @@
 """The multi-level alignment ablation (paper Table 6 rows plus baselines), mean ± std over seeds, one script.
 
 Usage: python bench/ablation.py --workspace demo-ws [--seeds 0 1 2] [--steps 300] [--rows all] [--reuse]
-                                [--init pretrain/latest] [--set KEY=VALUE ...] [--data synth_tgt:test]
+                                [--init pretrain/latest] [--set KEY=VALUE ...] [--data synth_tgt:test ...]
+                                [--jobs 1] [--out ablation]
 Needs a workspace where `prepare synthetic`, `pretrain --config demo` and `stylize` have run (the demo does
 this). Each row × seed is one `posekit adapt -c adapt_demo --init INIT` run with the row's switches, `train.seed`
 and the `--set` options common to every row (e.g. `style.cache=NAME`), scored by `posekit eval` on `--data`
-(default synth_tgt:test; teacher weights, last step; never selected on target labels).
+(default synth_tgt:test; several `--data` score every run on each; teacher weights, last step; never selected on
+target labels). `--jobs N` trains N runs at a time (a GPU has room for several of these small runs; on a CPU each
+run then gets cpu_count/N threads).
 `--reuse` takes a finished run of the workspace whose resolved configuration (init checkpoint included) equals the
 one a row × seed would run, instead of training it again (runs are deterministic per seed on CPU).
-Prints a table and writes bench/results/ablation.{json,md}.
+Prints a table per `--data` and writes bench/results/OUT.{json,md} (OUT = `--out`, default ablation).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -43,12 +48,13 @@ def run_dir(ws: str, run: str) -> Path:
     return root / ((root / "latest").read_text().strip() if name == "latest" else name)
 
 
-def evaluate(ws: str, run: Path, data: str) -> dict:
-    """The run's groups on ``data`` (DATASET:SPLIT), evaluating it first when it has no result there yet."""
-    path = run / "eval" / f"{data.replace(':', '-')}.json"
-    if not path.exists():
-        posekit(ws, "eval", str(run), "--data", data)
-    return json.loads(path.read_text())["groups"]
+def evaluate(ws: str, run: Path, datas: list[str]) -> dict[str, dict]:
+    """The run's groups on each DATASET:SPLIT of ``datas``, evaluating (one `posekit eval`) where it has none yet."""
+    paths = {data: run / "eval" / f"{data.replace(':', '-')}.json" for data in datas}
+    missing = [data for data, path in paths.items() if not path.exists()]
+    if missing:
+        posekit(ws, "eval", str(run), *[x for data in missing for x in ("--data", data)])
+    return {data: json.loads(path.read_text())["groups"] for data, path in paths.items()}
 
 
 def finished_run(ws: str, sets: list[str]) -> Path | None:
@@ -66,6 +72,18 @@ def finished_run(ws: str, sets: list[str]) -> Path | None:
     return None
 
 
+def table(results: dict[str, list[dict]]) -> str:
+    """Markdown: one line per row, mean ± sample std over its seeds of each joint group (percent)."""
+    lines = ["| row | " + " | ".join(GROUPS) + " | seeds |", "|---|" + "---|" * (len(GROUPS) + 1)]
+    for row, runs in results.items():
+        cells = []
+        for g in GROUPS:
+            vals = [100 * r[g] for r in runs]
+            cells.append(f"{statistics.mean(vals):.1f} ± {statistics.stdev(vals):.1f}" if len(vals) > 1 else f"{vals[0]:.1f}")
+        lines.append(f"| {row} | " + " | ".join(cells) + f" | {len(runs)} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workspace", default="demo-ws")
@@ -76,39 +94,56 @@ def main() -> None:
     ap.add_argument("--init", default="pretrain/latest", help="the pretrain run every row starts from")
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                     help="a setting of every row (repeatable), e.g. style.cache=fda05")
-    ap.add_argument("--data", default="synth_tgt:test", help="DATASET:SPLIT the rows are scored on")
+    ap.add_argument("--data", dest="datas", action="append", default=None, metavar="DATASET:SPLIT",
+                    help="what the rows are scored on (repeatable; default synth_tgt:test)")
+    ap.add_argument("--jobs", type=int, default=1, help="adaptation runs trained at a time")
+    ap.add_argument("--out", default="ablation", help="name of the result files under bench/results/")
     args = ap.parse_args()
-    ws = args.workspace
+    ws, datas = args.workspace, args.datas or ["synth_tgt:test"]
+    unknown = [row for row in args.rows if row not in ROWS]
+    if unknown:
+        ap.error(f"unknown row(s) {unknown}; rows are {list(ROWS)}")
     init = run_dir(ws, args.init)
-    results: dict[str, list[dict]] = {"source-only (pretrain)": [evaluate(ws, init, args.data)]}
+    base = evaluate(ws, init, datas)
+    results = {data: {"source-only (pretrain)": [base[data]]} for data in datas}
     runs: dict[str, list[str]] = {}
-    for row in args.rows:
-        results[row], runs[row] = [], []
-        for seed in args.seeds:
+    todo = []  # (row, seed, sets, name, reused run or None)
+    for seed in args.seeds:  # seed-major: an interrupted run still has every row for its first seeds
+        for row in args.rows:
+            runs.setdefault(row, [])
             sets = [f"init={init}", *args.sets, *(OFF[key] for key in ROWS[row]), f"train.seed={seed}",
                     f"train.steps={args.steps}"]
             tag = row.replace(" ", "").replace("+", "_").replace("(", "").replace(")", "")
-            reused = finished_run(ws, sets) if args.reuse else None
-            if reused is None:
-                posekit(ws, "adapt", "-c", "adapt_demo", *[x for s in sets for x in ("--set", s)], "--name", f"{tag}-s{seed}")
-            results[row].append(evaluate(ws, reused or run_dir(ws, "adapt/latest"), args.data))
-            runs[row].append(str(reused.name) if reused else "new")
-            print(f"{row:26s} seed {seed}: All {100 * results[row][-1]['All']:.1f}"
-                  f"{f'  (reused {reused.name})' if reused else ''}", flush=True)
-    lines = ["| row | " + " | ".join(GROUPS) + " | seeds |", "|---|" + "---|" * (len(GROUPS) + 1)]
-    for row, runs in results.items():
-        cells = []
-        for g in GROUPS:
-            vals = [100 * r[g] for r in runs]
-            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-            cells.append(f"{statistics.mean(vals):.1f} ± {sd:.1f}" if len(vals) > 1 else f"{vals[0]:.1f}")
-        lines.append(f"| {row} | " + " | ".join(cells) + f" | {len(runs)} |")
-    table = "\n".join(lines)
-    print(table)
+            name = f"{args.out}-{tag}-s{seed}"
+            todo.append((row, seed, sets, name, finished_run(ws, sets) if args.reuse else None))
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)} if args.jobs > 1 else None
+
+    def train_and_score(item) -> tuple[Path, dict[str, dict]]:
+        row, seed, sets, name, reused = item
+        run, seconds = reused, 0.0
+        if run is None:
+            seconds = posekit(ws, "adapt", "-c", "adapt_demo", *[x for s in sets for x in ("--set", s)], "--name", name,
+                              env=env)
+            run = max((Path(ws) / "runs" / "adapt").glob(f"*-{name}"))
+        scores = evaluate(ws, run, datas)
+        print(f"{row:26s} seed {seed}: " + "  ".join(f"{data} All {100 * scores[data]['All']:.1f}" for data in datas)
+              + (f"  (reused {reused.name})" if reused else f"  (adapt {seconds:.0f} s)"), flush=True)
+        return run, scores
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        done = list(pool.map(train_and_score, todo))
+    for (row, _, _, _, reused), (run, scores) in zip(todo, done, strict=True):
+        runs[row].append(reused.name if reused else run.name)
+        for data in datas:
+            results[data].setdefault(row, []).append(scores[data])
+    tables = {data: table(results[data]) for data in datas}
+    for data, text in tables.items():
+        print(f"\n{data}\n{text}")
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
-    (out / "ablation.json").write_text(json.dumps({"args": vars(args), "results": results, "runs": runs}, indent=2))
-    (out / "ablation.md").write_text(table + "\n")
+    (out / f"{args.out}.json").write_text(json.dumps({"args": vars(args), "results": results, "runs": runs}, indent=2))
+    (out / f"{args.out}.md").write_text("\n\n".join(f"{data}\n\n{text}" for data, text in tables.items()) + "\n")
 
 
 if __name__ == "__main__":
