@@ -128,8 +128,11 @@ def test_view_geometry_stays_float32_under_bf16_autocast():
     def run():
         method.generator.manual_seed(7)
         view, matrix = method._target_view(u8)
+        drawn, _ = sample_affine(4, (96, 80), 64, rotation=30, scale=(0.8, 1.2), shear=(0, 0), translate=0.1, flip=0.5,
+                                 generator=torch.Generator().manual_seed(9))
         return (transform_keypoints(kp, m), warp_images(img, m, 64), view_to_base(maps, m, 4.0),
-                render_views(u8, m, 64, jitter_factors(4, 0.3, torch.Generator().manual_seed(2))), view, matrix)
+                render_views(u8, m, 64, jitter_factors(4, 0.3, torch.Generator().manual_seed(2))), view, matrix,
+                drawn, resize_matrix((96, 80), 64, 4))
 
     reference = run()
     with torch.autocast("cpu", dtype=torch.bfloat16):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import h5py
 import pytest
@@ -240,6 +241,34 @@ def test_channels_last_and_compile_train_the_same_network(ws_copy):
     assert plain_ckpt["model"].keys() == nhwc_ckpt["model"].keys() == compiled_ckpt["model"].keys()
     assert nhwc_ckpt["model"]["backbone.stem.0.weight"].is_contiguous(memory_format=torch.channels_last)
     assert not plain_ckpt["model"]["backbone.stem.0.weight"].is_contiguous(memory_format=torch.channels_last)
+
+
+def test_pretrain_and_adapt_steps_run_under_bf16_autocast(ws_copy, monkeypatch):
+    """The GPU path's bf16 autocast, exercised on a CPU: CPU autocast casts matrix products and convolutions to bf16
+    as CUDA's does, so dtype errors inside the step show here (not all: CPU autocast runs `linalg.inv` in float32
+    itself, which CUDA's does not; tests/test_augment.py checks that the geometry never sees bf16). Losses stay
+    finite and close to the float32 run's."""
+    from posekit.engine import trainer
+
+    def first_losses(name: str, *extra: str) -> list[float]:
+        result = invoke(ws_copy, *extra, "--name", name)
+        assert result.exit_code == 0, result.output
+        run = next(ws_copy.glob(f"runs/*/*-{name}"))
+        return [json.loads(x)["loss/loss"] for x in (run / "metrics.jsonl").read_text().splitlines() if "loss/loss" in x]
+
+    pretrain = ["pretrain", *TINY_TRAIN, "--set", "train.steps=2"]
+    adapt = ["adapt", *ADAPT, "--steps", "2", "--set", "style.enabled=false"]
+    fp32 = first_losses("fp32", *pretrain) + first_losses("fp32-adapt", *adapt)
+    init = trainer.Trainer.__init__
+
+    def with_autocast(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.amp = True  # normally on CUDA only
+
+    monkeypatch.setattr(trainer.Trainer, "__init__", with_autocast)
+    bf16 = first_losses("bf16", *pretrain) + first_losses("bf16-adapt", *adapt)
+    assert len(bf16) == 4 and all(map(math.isfinite, bf16))
+    assert bf16 == pytest.approx(fp32, rel=0.1) and bf16 != fp32
 
 
 def test_pending_losses_are_read_in_order_and_stop_at_the_first_non_finite_step(tmp_path):

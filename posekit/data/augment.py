@@ -18,18 +18,17 @@ F_ = TypeVar("F_", bound=Callable)
 
 
 def full_precision(fn: F_) -> F_:
-    """Decorator: run ``fn`` with autocast switched off on the device of its first tensor argument.
+    """Decorator: run ``fn`` with autocast switched off on the CPU and on the device of its first tensor argument.
 
     Training steps run under bf16 autocast on GPUs, and autocast turns every matrix product into a bf16 one. View
     geometry must stay float32: bf16 keeps 8 bits of mantissa, which moves a keypoint at x ≈ 100 px by up to
-    0.25 px, and ``torch.linalg.inv`` refuses bf16 matrices on CUDA."""
+    0.25 px, and ``torch.linalg.inv`` refuses bf16 matrices."""
 
     @functools.wraps(fn)
     def wrapped(*args, **kwargs):
         tensor = next((a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)), None)
-        if tensor is None:
-            return fn(*args, **kwargs)
-        with torch.autocast(tensor.device.type, enabled=False):
+        device = "cpu" if tensor is None else tensor.device.type
+        with torch.autocast("cpu", enabled=False), torch.autocast(device, enabled=False):
             return fn(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
@@ -38,6 +37,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+@full_precision
 def resize_matrix(src_hw: tuple[int, int], dst_size: int, batch: int, device=None) -> torch.Tensor:
     """``[B,3,3]`` matrices that scale a ``src_hw`` crop onto a ``dst_size`` square (pixel centres kept)."""
     h, w = src_hw
@@ -46,6 +46,7 @@ def resize_matrix(src_hw: tuple[int, int], dst_size: int, batch: int, device=Non
     return m.expand(batch, 3, 3).clone()
 
 
+@full_precision
 def sample_affine(
     batch: int,
     src_hw: tuple[int, int],
