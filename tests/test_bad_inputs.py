@@ -108,6 +108,7 @@ CASES: list[tuple[str, Callable, int, str]] = [
     ("synthetic pose spread not positive", lambda ws, tmp: ["prepare", "synthetic", "--pose-spread", "0"], 2,
      "--pose-spread 0.0 must be > 0"),
     ("synthetic roll out of range", lambda ws, tmp: ["prepare", "synthetic", "--roll", "270"], 2, "--roll 270.0 is outside"),
+    ("synthetic unknown shift", lambda ws, tmp: ["prepare", "synthetic", "--shift", "poses"], 2, "unknown --shift 'poses'"),
     ("synthetic unknown background", lambda ws, tmp: ["prepare", "synthetic", "--background", "beach"], 2,
      "unknown --background 'beach'"),
     ("synthetic unknown framing", lambda ws, tmp: ["prepare", "synthetic", "--framing", "tight"], 2,

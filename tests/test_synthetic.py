@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from posekit.data.synthetic.bodies import BODIES
 from posekit.data.synthetic.domains import domain_style
@@ -56,10 +57,10 @@ def test_quadruped_renders_tigdog_keypoints():
     assert s["keypoints"].shape == (18, 3) and s["mask"].any()
 
 
-def _chunk(overrides: dict, n: int = 40, size: int = 48) -> dict:
+def _chunk(overrides: dict, n: int = 40, size: int = 48, shift: str = "all") -> dict:
     from posekit.data.converters.synthetic import _render_chunk
 
-    return _render_chunk(("human", "target", "train", size, 0, 0.6, overrides, 0, n))
+    return _render_chunk(("human", "target", "train", size, 0, 0.6, shift, overrides, 0, n))
 
 
 def test_pose_spread_option_widens_the_pose_prior():
@@ -109,7 +110,7 @@ def test_look_options_enter_the_settings_only_when_given():
     from posekit.data.converters.synthetic import look_overrides
 
     default = _synthetic_params(dict(SYNTHETIC_DEFAULTS), None, 64, "raw")
-    assert not set(default) & {"pose_spread", "roll", "framing"}  # default datasets keep their settings hash
+    assert not set(default) & {"pose_spread", "roll", "framing", "shift"}  # default datasets keep their settings hash
     given = _synthetic_params({**SYNTHETIC_DEFAULTS, "pose_spread": 1.0, "roll": 90.0, "framing": "joints",
                                "background": "scene"}, None, 64, "raw")
     assert look_overrides(given) == {"pose_spread": 1.0, "roll": (-90.0, 90.0), "framing": "joints",
@@ -129,3 +130,29 @@ def test_scene_background_has_a_horizon_and_differs_from_clutter():
         return np.median(diffs)
 
     assert halves_differ({"background": "scene"}) > 2 * halves_differ({})
+
+
+def test_appearance_shift_keeps_the_source_poses_and_changes_only_the_look():
+    from posekit.data.converters.synthetic import _render_chunk
+    from posekit.data.meta import MPII16
+    from posekit.data.synthetic.domains import GEOMETRY_FIELDS, SOURCE
+
+    full, look_only = domain_style("target", 0.6), domain_style("target", 0.6, "appearance")
+    for field in SOURCE.__dataclass_fields__:
+        expected = getattr(SOURCE if field in GEOMETRY_FIELDS else full, field)
+        assert getattr(look_only, field) == expected, field
+    assert full.roll != SOURCE.roll and full.pose_spread != SOURCE.pose_spread
+
+    names = list(MPII16.names)
+    pelvis, thorax = names.index("pelvis"), names.index("thorax")
+
+    def mean_torso_tilt(kp):  # degrees from upright in the image, over the samples
+        v = kp[:, thorax, :2] - kp[:, pelvis, :2]
+        return float(np.abs(np.degrees(np.arctan2(v[:, 0], -v[:, 1]))).mean())
+
+    source = mean_torso_tilt(_render_chunk(("human", "source", "train", 48, 0, 0.6, "all", {}, 0, 200))["keypoints"])
+    target = mean_torso_tilt(_chunk({}, n=200)["keypoints"])
+    target_look_only = mean_torso_tilt(_chunk({}, n=200, shift="appearance")["keypoints"])
+    assert target > source + 4 and abs(target_look_only - source) < 2
+    with pytest.raises(ValueError, match="shift"):
+        domain_style("target", 0.6, "poses")

@@ -45,6 +45,7 @@ def prepare(
     gap: Annotated[float | None, typer.Option(help="synthetic: strength of the target look, 0 (= source) to 1 (default: 0.6)")] = None,
     pose_spread: Annotated[float | None, typer.Option(help="synthetic: joint-angle spread of both domains, as a fraction of each joint's range; ≥ 1 draws uniformly over the whole range (default: each domain's own, 0.18 source, 0.3 target at gap 0.6)")] = None,
     roll: Annotated[float | None, typer.Option(help="synthetic: in-plane body rotation of both domains, uniform in ±DEG; 180 includes upside-down bodies (default: each domain's own, ±6 source, ±20.4 target at gap 0.6)")] = None,
+    shift: Annotated[str | None, typer.Option(help="synthetic: what the target domain changes: all (its look, and its poses, viewpoints and framing) or appearance (its look only: poses, viewpoints and framing are drawn as in the source) (default: all)")] = None,
     background: Annotated[str | None, typer.Option(help="synthetic: studio (plain gradient), clutter (colour blobs and shapes) or scene (sky or wall over a textured ground with lanes, posts and buildings) for both domains (default: studio source, clutter target)")] = None,
     framing: Annotated[str | None, typer.Option(help="synthetic: body (the silhouette fills 72–86 % of the side, off-centre) or joints (real datasets' crop: a centred square of 1.25 × the joints' extent, as posekit's LSPET crops) (default: body)")] = None,
 ) -> None:
@@ -63,7 +64,7 @@ def prepare(
     if codec not in IMAGE_CODECS:
         raise ConfigError(f"unknown --codec {codec!r}", hint=f"use one of {', '.join(IMAGE_CODECS)}")
     synthetic = {"skeleton": skeleton, "num_train": num_train, "num_val": num_val, "num_test": num_test,
-                 "seed": seed, "gap": gap, "pose_spread": pose_spread,
+                 "seed": seed, "gap": gap, "shift": shift, "pose_spread": pose_spread,
                  "roll": roll, "framing": framing, "background": background}
     real = {"categories": _csv(categories), "limit": limit, "split_dir": split_dir, "test_every": test_every, "dev_every": dev_every,
             "ann_file": _pairs(ann_file, "--ann-file"), "image_root": _pairs(image_root, "--image-root", bare=True),
@@ -104,6 +105,7 @@ def prepare(
 
 def _synthetic_params(opts: dict[str, Any], name: str | None, size: int, codec: str) -> dict[str, Any]:
     from posekit.data.synthetic.bodies import BODIES
+    from posekit.data.synthetic.domains import SHIFTS
 
     skeleton, gap = opts["skeleton"], opts["gap"]
     if skeleton not in BODIES:
@@ -115,7 +117,11 @@ def _synthetic_params(opts: dict[str, Any], name: str | None, size: int, codec: 
     params = {"skeleton": skeleton, "size": size, "num_train": opts["num_train"], "num_val": opts["num_val"],
               "num_test": opts["num_test"], "seed": opts["seed"], "gap": gap, "codec": codec,
               "name": name or ("synth" if skeleton == "human" else "synth_animal")}
-    if opts.get("pose_spread") is not None:  # only when given, so that default datasets keep their settings hash
+    if opts.get("shift") is not None:  # only when given, so that default datasets keep their settings hash
+        if opts["shift"] not in SHIFTS:
+            raise ConfigError(f"unknown --shift {opts['shift']!r}", hint="use all or appearance")
+        params["shift"] = opts["shift"]
+    if opts.get("pose_spread") is not None:
         if opts["pose_spread"] <= 0:
             raise ConfigError(f"--pose-spread {opts['pose_spread']} must be > 0",
                               hint="a fraction of each joint's range, e.g. 0.3; 1 or more draws uniformly over the range")

@@ -34,8 +34,8 @@ def look_overrides(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _render_chunk(args: tuple) -> dict[str, np.ndarray]:
-    skeleton, domain, split, size, seed, gap, overrides, start, stop = args
-    body, style = BODIES[skeleton], dataclasses.replace(domain_style(domain, gap), **overrides)
+    skeleton, domain, split, size, seed, gap, shift, overrides, start, stop = args
+    body, style = BODIES[skeleton], dataclasses.replace(domain_style(domain, gap, shift), **overrides)
     out: dict[str, list] = {k: [] for k in ("images", "keypoints", "keypoints3d", "intrinsics", "masks", "bbox")}
     for i in range(start, stop):
         rng = np.random.default_rng([seed, DOMAIN_IDS[domain], SPLIT_IDS[split], i])
@@ -85,7 +85,8 @@ class SyntheticConverter(Converter):
                 "labels_for": "training" if domain == "source" else "evaluation only",
             }
             overrides = look_overrides(params)
-            jobs = [(skeleton, domain, split, size, seed, params["gap"], overrides, s, min(s + CHUNK, n))
+            jobs = [(skeleton, domain, split, size, seed, params["gap"], params.get("shift", "all"), overrides, s,
+                     min(s + CHUNK, n))
                     for s in range(0, n, CHUNK)]
             n_proc = max(1, min(workers, len(jobs)))
             with H5Writer(path, body.meta, (size, size), params["codec"], with_3d=True, with_masks=True, attrs=attrs) as w:

@@ -45,9 +45,17 @@ FULL_TARGET = DomainStyle(
 )
 
 
-def domain_style(domain: str, gap: float) -> DomainStyle:
+GEOMETRY_FIELDS = ("pose_spread", "elevation", "roll", "fill", "jitter")  # what the body does and where the camera is
+SHIFTS = ("all", "appearance")
+
+
+def domain_style(domain: str, gap: float, shift: str = "all") -> DomainStyle:
     """``source``, or the ``target`` look at strength ``gap`` ∈ [0, 1]: every factor moves from the source value
-    (gap 0) to the full target value (gap 1) together, so one number controls the domain gap."""
+    (gap 0) to the full target value (gap 1) together, so one number controls the domain gap. ``shift="appearance"``
+    keeps the source's ``GEOMETRY_FIELDS`` (joint-angle spread, camera elevation, roll, framing) in the target, so
+    that only the look differs: the pose distribution is then the same in both domains."""
+    if shift not in SHIFTS:
+        raise ValueError(f"shift must be one of {SHIFTS}, not {shift!r}")
     if domain == "source":
         return SOURCE
 
@@ -58,6 +66,8 @@ def domain_style(domain: str, gap: float) -> DomainStyle:
 
     values = {f: lerp(getattr(SOURCE, f), getattr(FULL_TARGET, f)) for f in SOURCE.__dataclass_fields__
               if f not in ("name", "background", "distractors", "framing")}
+    if shift == "appearance":
+        values.update({f: getattr(SOURCE, f) for f in GEOMETRY_FIELDS})
     return DomainStyle(name="target", background="clutter", distractors=round(gap * FULL_TARGET.distractors),
                        **values)
 
