@@ -66,8 +66,12 @@ def finished_run(ws: str, sets: list[str]) -> Path | None:
 
     wanted = resolve_init(Workspace(Path(ws)), resolve_config(AdaptConfig, "adapt_demo", sets))[0]
     for run in sorted((Path(ws) / "runs" / "adapt").glob("*")):
-        done = (run / "ckpt" / "final.pt").exists() and (run / "config.yaml").exists()
-        if done and AdaptConfig.model_validate(yaml.safe_load((run / "config.yaml").read_text())) == wanted:
+        if not ((run / "ckpt" / "final.pt").exists() and (run / "config.yaml").exists()):
+            continue
+        config = yaml.safe_load((run / "config.yaml").read_text())
+        if config.get("method", "multilevel") != wanted.method:  # e.g. an MIM fine-tuning run in the workspace
+            continue
+        if AdaptConfig.model_validate(config) == wanted:
             return run
     return None
 
@@ -106,11 +110,9 @@ def main() -> None:
     init = run_dir(ws, args.init)
     base = evaluate(ws, init, datas)
     results = {data: {"source-only (pretrain)": [base[data]]} for data in datas}
-    runs: dict[str, list[str]] = {}
     todo = []  # (row, seed, sets, name, reused run or None)
     for seed in args.seeds:  # seed-major: an interrupted run still has every row for its first seeds
         for row in args.rows:
-            runs.setdefault(row, [])
             sets = [f"init={init}", *args.sets, *(OFF[key] for key in ROWS[row]), f"train.seed={seed}",
                     f"train.steps={args.steps}"]
             tag = row.replace(" ", "").replace("+", "_").replace("(", "").replace(")", "")
@@ -133,8 +135,9 @@ def main() -> None:
 
     with ThreadPoolExecutor(args.jobs) as pool:
         done = list(pool.map(train_and_score, todo))
-    for (row, _, _, _, reused), (run, scores) in zip(todo, done, strict=True):
-        runs[row].append(reused.name if reused else run.name)
+    runs: dict[str, list[str]] = {}
+    for (row, _, _, _, _), (run, scores) in zip(todo, done, strict=True):
+        runs.setdefault(row, []).append(run.name)
         for data in datas:
             results[data].setdefault(row, []).append(scores[data])
     tables = {data: table(results[data]) for data in datas}
