@@ -93,7 +93,7 @@ def main() -> None:
     ap.add_argument("--workspace", default="demo-ws")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--rows", nargs="+", default=list(ROWS))
+    ap.add_argument("--rows", nargs="+", default=["all"], help=f"rows to run, or all: {list(ROWS)}")
     ap.add_argument("--reuse", action="store_true", help="take identical finished runs instead of training again")
     ap.add_argument("--init", default="pretrain/latest", help="the pretrain run every row starts from")
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
@@ -104,6 +104,8 @@ def main() -> None:
     ap.add_argument("--out", default="ablation", help="name of the result files under bench/results/")
     args = ap.parse_args()
     ws, datas = args.workspace, args.datas or ["synth_tgt:test"]
+    if args.rows == ["all"]:
+        args.rows = list(ROWS)
     unknown = [row for row in args.rows if row not in ROWS]
     if unknown:
         ap.error(f"unknown row(s) {unknown}; rows are {list(ROWS)}")
