@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 DEMO_WS ?= demo-ws
 
-.PHONY: demo test install clean-demo bench
+.PHONY: demo test test-fast install clean-demo bench
 
 $(BIN)/posekit: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,13 @@ demo: install
 	$(BIN)/posekit -w $(DEMO_WS) adapt --config adapt_demo
 	$(BIN)/posekit -w $(DEMO_WS) eval pretrain/latest adapt/latest --data synth_src:test --data synth_tgt:test
 
-## the whole test suite (CPU, under 10 minutes)
+## the whole test suite (CPU, under 10 minutes); what CI runs
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
+
+## the development lane: everything but the end-to-end tests marked slow
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow" --durations=10
 
 bench: install
 	$(BIN)/python bench/h5_codecs.py --n 256 --repeats 3

@@ -61,7 +61,7 @@ def finished_run(ws: str, sets: list[str]) -> Path | None:
     """A finished adapt run of ``ws`` whose resolved configuration equals ``-c adapt_demo`` with ``sets``."""
     from posekit.config.load import resolve_config
     from posekit.config.schema import AdaptConfig
-    from posekit.stages.adapt import resolve_init
+    from posekit.stages.adapt_multilevel import resolve_init
     from posekit.workspace import Workspace
 
     wanted = resolve_init(Workspace(Path(ws)), resolve_config(AdaptConfig, "adapt_demo", sets))[0]

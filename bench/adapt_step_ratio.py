@@ -31,7 +31,7 @@ from posekit.data.meta import MPII16
 from posekit.engine.device import pick_device, prepare_for_device
 from posekit.methods.multilevel import MultiLevelMethod
 from posekit.methods.supervised import SupervisedMethod
-from posekit.models.pose_net import PoseNet
+from posekit.models.factory import build_pose_net
 
 PAPER_SCHEDULE = {"supervised": 20_000, "adapt": 15_000}  # DAML: 40 + 30 epochs × 500 iterations
 
@@ -78,9 +78,9 @@ def main() -> None:
     codec = HeatmapCodec(args.size, args.size // 4, 2.0)
     cfg = AdaptConfig.model_validate({"style": {"enabled": False}, "adversarial": {"enabled": not args.no_disc},
                                       "occlusion": {"size": max(2, args.size // 25)}})
-    sup_net = PoseNet(model_cfg, 16).to(device)
+    sup_net = build_pose_net(model_cfg, 16).to(device)
     sup = SupervisedMethod(sup_net, codec, AugmentConfig(), MPII16, 0)
-    ada_net = PoseNet(model_cfg, 16).to(device)
+    ada_net = build_pose_net(model_cfg, 16).to(device)
     ada = MultiLevelMethod(ada_net, codec, cfg, MPII16, 0).to(device)
     layout = prepare_for_device(sup, nhwc, args.compile, "inductor", device)
     prepare_for_device(ada, nhwc, args.compile, "inductor", device)

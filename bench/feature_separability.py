@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 
 from posekit.data.augment import normalise
+from posekit.inference import load_model
 from posekit.models.discriminator import PatchDiscriminator
-from posekit.stages.evaluate import load_model
 from posekit.workspace import Workspace
 
 

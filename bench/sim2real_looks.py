@@ -22,7 +22,7 @@ from common import posekit
 from posekit.engine.device import pick_device
 from posekit.evaluation.baselines import mean_pose_predictions
 from posekit.evaluation.evaluate import predict_split, score_split
-from posekit.stages.evaluate import heatmap_settings, load_model
+from posekit.inference import heatmap_settings, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOKS: dict[str, list[str]] = {

@@ -32,7 +32,7 @@ import torch
 from posekit.config.schema import ModelConfig
 from posekit.evaluation.evaluate import predict_split
 from posekit.models.adain import StyleTransfer
-from posekit.models.pose_net import PoseNet
+from posekit.models.factory import build_pose_net
 from posekit.stylize.cache import StyledSourceDataset
 from posekit.stylize.transfer import colour_match, fda
 
@@ -109,7 +109,7 @@ def main() -> None:
                                                    args.repeats),
             "fda on the fly (2 variants)": rate(on_the_fly(lambda: fda(content, style, alpha, 0.01)), n, args.repeats),
         }
-        model = PoseNet(ModelConfig(backbone="resnet18", width=0.5), 16).eval()
+        model = build_pose_net(ModelConfig(backbone="resnet18", width=0.5), 16).eval()
         test = ws / "data/synth_tgt/test.h5"
         results["eval_img_per_s"] = rate(lambda: predict_split(model, test, args.size, 1.5, torch.device("cpu"),
                                                                batch_size=args.batch), 128, args.repeats)

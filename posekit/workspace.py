@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from posekit import __version__
-from posekit.engine.faults import crash_point
 from posekit.errors import ConfigError, MissingArtifactError, WorkspaceBusy
+from posekit.faults import crash_point
 
 WORKSPACE_SCHEMA = 1
 STAGES = ("pretrain", "adapt")
@@ -67,6 +67,9 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+CHECKPOINT_NAMES = ("final", "best", "last")
 
 
 class Workspace:
@@ -225,3 +228,23 @@ class Workspace:
             f"no run {ref!r} in {self.root / 'runs'}",
             hint="pass a run directory, STAGE/RUN_ID, STAGE/latest or latest",
         )
+
+    def resolve_checkpoint(self, run: str, checkpoint: str) -> Path:
+        """``run`` (as :meth:`resolve_run` takes it) + ``checkpoint`` (final, best, last, or a ``.pt`` file path) →
+        the checkpoint file."""
+        if checkpoint not in CHECKPOINT_NAMES:
+            path = Path(checkpoint)
+            if not path.is_file():
+                raise MissingArtifactError(f"no checkpoint file {path}",
+                                           hint=f"use one of {', '.join(CHECKPOINT_NAMES)} or a .pt path")
+            return path.resolve()
+        run_dir = self.resolve_run(run)
+        path = run_dir / "ckpt" / f"{checkpoint}.pt"
+        if not path.exists():
+            have = sorted(p.stem for p in (run_dir / "ckpt").glob("*.pt"))
+            stage = run_dir.parent.name if run_dir.parent.name in STAGES else "STAGE"
+            hint = (f"this run has {', '.join(have)}; use one of those, or finish it with "
+                    f"`posekit {stage} --resume {run_dir}`" if have else
+                    "the run has no checkpoints yet; resume or re-run it")
+            raise MissingArtifactError(f"{path} does not exist (run not finished?)", hint=hint)
+        return path

@@ -1,5 +1,8 @@
 """Unit tests of the multi-level alignment pieces: losses, masks, EMA, occlusion, view warps, style transfer."""
 
+import math
+
+import pytest
 import torch
 from torch import nn
 
@@ -44,13 +47,12 @@ def test_infomax_rewards_diversity_and_matches_the_code_formula():
         assert torch.isclose(im(flat), torch.tensor(0.0 if normalise == "code" else 1.0), atol=1e-6)
     only_confident = InfoMaxLoss("log", threshold=100.0)  # no joint passes: only the diversity term remains
     assert only_confident(sharp) < 0
-    # the code's normalisation: every entropy divided by H·W; compare with a direct computation
-    x = torch.rand(2, 3, 8, 8)
-    def ent(v):
-        p = torch.softmax(v, -1)
-        return -(p * p.log()).sum(-1)
-    expected = (ent(x.mean(3)).mean() + ent(x.mean(2)).mean() - ent(x.mean(0).reshape(3, 64)).mean()) / 64
-    assert torch.isclose(InfoMaxLoss("code")(x), expected, atol=1e-6)
+    # by hand, one joint on a 1×2 heatmap, two images with logits (0, ln 3) and (ln 3, 0): each image's x projection
+    # is softmax → (1/4, 3/4) or (3/4, 1/4), entropy h = −(¼ ln ¼ + ¾ ln ¾); the y projection has one bin (entropy
+    # 0); the batch-mean map is uniform over 2 bins (entropy ln 2). The code's loss divides by H·W = 2.
+    x = torch.tensor([[[[0.0, math.log(3)]]], [[[math.log(3), 0.0]]]])
+    h = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))
+    assert InfoMaxLoss("code")(x).item() == pytest.approx((h + 0 - math.log(2)) / 2, abs=1e-6)
 
 
 def test_gradient_reversal_and_adversarial_loss():

@@ -113,7 +113,7 @@ def test_view_geometry_stays_float32_under_bf16_autocast():
     from posekit.data.codec import HeatmapCodec
     from posekit.data.warp import view_to_base
     from posekit.methods.multilevel import MultiLevelMethod
-    from posekit.models.pose_net import PoseNet
+    from posekit.models.factory import build_pose_net
 
     g = torch.Generator().manual_seed(5)
     m, _ = sample_affine(4, (96, 96), 64, rotation=40, scale=(0.7, 1.3), shear=(-10, 10), translate=0.1, flip=0.5,
@@ -122,7 +122,7 @@ def test_view_geometry_stays_float32_under_bf16_autocast():
     img = torch.rand(4, 3, 96, 96, generator=g)
     maps = torch.rand(4, 16, 16, 16, generator=g)
     u8 = torch.randint(0, 256, (4, 3, 96, 96), dtype=torch.uint8, generator=g)
-    method = MultiLevelMethod(PoseNet(ModelConfig(backbone="resnet18", width=0.25), 16), HeatmapCodec(64, 16, 2.0),
+    method = MultiLevelMethod(build_pose_net(ModelConfig(backbone="resnet18", width=0.25), 16), HeatmapCodec(64, 16, 2.0),
                               AdaptConfig(), MPII16, 0)
 
     def run():

@@ -50,7 +50,11 @@ def test_pretrain_then_eval_writes_artifacts(ws_copy):
     report = json.loads((run / "eval/synth_tgt-test.json").read_text())
     assert report["protocol"] == "standard" and report["weights"].startswith("model") and report["threshold"] == 0.05
     assert set(report["groups"]) == {"Sld", "Elb", "Wrist", "Hip", "Knee", "Ankle", "All"}
-    assert 0.0 <= report["groups"]["All"] <= 1.0
+    per_joint = report["per_joint"]  # groups are means of their joints' accuracies, All of the 12 limb joints'
+    assert report["groups"]["Sld"] == pytest.approx((per_joint["left_shoulder"] + per_joint["right_shoulder"]) / 2)
+    limbs = [per_joint[f"{side}_{j}"] for side in ("left", "right")
+             for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")]
+    assert report["groups"]["All"] == pytest.approx(sum(limbs) / 12)
 
     result = invoke(ws_copy, "eval", "--data", "synth_tgt:test", "--protocol", "legacy")
     assert result.exit_code == 0 and "LEGACY" in result.output

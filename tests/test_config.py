@@ -52,14 +52,22 @@ def test_missing_preset_and_bad_set_syntax(tmp_path):
 
 def test_every_builtin_preset_validates_against_its_stage():
     from posekit.config.load import builtin_presets, read_preset
-    from posekit.config.stages import schema_for
+    from posekit.stages import builder_for
 
     names = builtin_presets()
     assert {"demo", "adapt_demo", "daml_pretrain", "daml_adapt", "mae_demo", "mim_demo"} <= set(names)
     for name in names:
-        method = read_preset(name)[0].get("method")
-        stage = "adapt" if "adapt" in name or method == "mim" else "pretrain"
-        resolve_config(schema_for(stage, method), name)
+        preset = read_preset(name)[0]
+        assert preset.get("stage") in ("pretrain", "adapt"), f"preset {name} does not declare its stage"
+        resolve_config(builder_for(preset["stage"], preset.get("method")).config, name, stage=preset["stage"])
+
+
+def test_a_preset_for_another_stage_is_refused():
+    from posekit.config.schema import PretrainConfig
+    from posekit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="preset adapt_demo is for `posekit adapt`, not `posekit pretrain`"):
+        resolve_config(PretrainConfig, "adapt_demo", stage="pretrain")
 
 
 def test_memory_format_default_and_the_null_of_older_runs():
@@ -72,13 +80,13 @@ def test_memory_format_default_and_the_null_of_older_runs():
     from posekit.data.meta import MPII16
     from posekit.engine.device import prepare_for_device
     from posekit.methods.supervised import SupervisedMethod
-    from posekit.models.pose_net import PoseNet
+    from posekit.models.factory import build_pose_net
 
     assert PretrainConfig().train.channels_last is True
     old = PretrainConfig.model_validate({"train": {"channels_last": None}})
     layouts = {}
     for setting in (True, old.train.channels_last, False):
-        net = PoseNet(ModelConfig(backbone="resnet18", width=0.25, deconv_channels=16), 16)
+        net = build_pose_net(ModelConfig(backbone="resnet18", width=0.25, deconv_channels=16), 16)
         method = SupervisedMethod(net, HeatmapCodec(64, 16, 2.0), AugmentConfig(), MPII16, 0)
         layouts[setting] = prepare_for_device(method, setting, "off", "inductor", torch.device("cpu"))
         nhwc = net.backbone.stem[0].weight.is_contiguous(memory_format=torch.channels_last)

@@ -33,8 +33,8 @@ from typer.testing import CliRunner
 from posekit.cli import app
 from posekit.data.dataset import StepBatchSampler
 from posekit.engine.distributed import per_rank_batch
+from posekit.engine.method import Method
 from posekit.errors import ConfigError
-from posekit.methods.base import Method
 from tests.conftest import TINY_TRAIN
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """Crash safety: real `posekit` subprocesses killed with SIGKILL at chosen points, then resumed.
 
 Each stage is killed at several points (between checkpoints, while a checkpoint or an HDF5 split is half written,
-before the first checkpoint) through ``POSEKIT_CRASH_AT`` (posekit/engine/faults.py). The resumed result must equal
+before the first checkpoint) through ``POSEKIT_CRASH_AT`` (posekit/faults.py). The resumed result must equal
 an uninterrupted run bit for bit (CPU, deterministic settings), and no half-written artifact may look valid.
 """
 

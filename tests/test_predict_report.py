@@ -20,7 +20,7 @@ from posekit.cli import app
 from posekit.data.augment import IMAGENET_MEAN, IMAGENET_STD
 from posekit.data.codec import HeatmapCodec
 from posekit.data.meta import MPII16
-from posekit.stages.predict import crop_region, network_crop, predict_crops
+from posekit.inference import crop_region, network_crop, predict_crops
 from posekit.viz.curves import PANEL_W, curve_panels, format_ticks, render_curves
 from posekit.viz.overlay import SIDE_COLOURS, draw_pose, resize_with_keypoints, stroke_sizes
 from tests.conftest import TINY_TRAIN
@@ -172,7 +172,7 @@ def test_predictions_land_on_a_blob_in_original_pixels_with_and_without_a_box():
 # -- predict ---------------------------------------------------------------------------------------------------
 def test_predict_whole_images_equals_eval_and_writes_json_and_overlays(trained, tmp_path):
     from posekit.evaluation.evaluate import predict_split
-    from posekit.stages.evaluate import load_model
+    from posekit.inference import load_model
 
     paths = save_test_images(trained, "synth_src", tmp_path / "imgs", 16)
     (tmp_path / "imgs" / "notes.txt").write_text("not an image")  # directories: only image files are read

@@ -106,8 +106,8 @@ def test_roll_option_turns_bodies_upside_down():
 
 
 def test_look_options_enter_the_settings_only_when_given():
-    from posekit.cli.prepare import SYNTHETIC_DEFAULTS, _synthetic_params
     from posekit.data.converters.synthetic import look_overrides
+    from posekit.stages.prepare import SYNTHETIC_DEFAULTS, _synthetic_params
 
     default = _synthetic_params(dict(SYNTHETIC_DEFAULTS), None, 64, "raw")
     assert not set(default) & {"pose_spread", "roll", "framing", "shift"}  # default datasets keep their settings hash

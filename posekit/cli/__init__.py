@@ -12,7 +12,9 @@ from posekit.cli._common import State, torchrun_guard
 
 app = typer.Typer(
     name="posekit",
-    help="Unsupervised domain-adaptive pose estimation: prepare → pretrain → eval, in one workspace.",
+    help="Unsupervised domain-adaptive pose estimation in one workspace: prepare → pretrain → stylize → adapt → eval, "
+         "then predict and report. `posekit COMMAND --help` explains each stage.",
+    add_completion=False,
     no_args_is_help=True,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -33,9 +35,10 @@ def root(
         Path,
         typer.Option("--workspace", "-w", envvar="POSEKIT_WORKSPACE", help="workspace directory holding all artifacts"),
     ] = Path("posekit-ws"),
-    debug: Annotated[bool, typer.Option("--debug", help="show full tracebacks on errors")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="show full tracebacks on errors", metavar="")] = False,
     version: Annotated[
-        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit",
+                                  metavar="")
     ] = None,
 ) -> None:
     State.workspace = workspace

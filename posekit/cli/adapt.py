@@ -11,7 +11,7 @@ from posekit.cli._common import handle_errors, workspace
 from posekit.errors import ConfigError
 
 
-@app.command()
+@app.command(short_help="Adapt a pretrain run to the unlabelled target domain (multilevel 2D, mim 3D).")
 @handle_errors
 def adapt(
     method: Annotated[str | None, typer.Option(help="multilevel (2D, docs/adapt.md) or mim (3D fine-tuning of an MAE "
@@ -30,8 +30,9 @@ def adapt(
     [bold]style.enabled[/], [bold]consistency.enabled[/], [bold]occlusion.enabled[/], [bold]adversarial.enabled[/],
     [bold]infomax.enabled[/] (presets: adapt_demo, and see docs/adapt.md)."""
     from posekit.config.load import resolve_config
-    from posekit.config.stages import resolve_method, schema_for
+    from posekit.stages import builder_for, resolve_method
     from posekit.stages.common import resume_config
+    from posekit.stages.template import run_training
 
     ws = workspace().require()
     if resume:
@@ -39,14 +40,10 @@ def adapt(
             raise ConfigError("--resume continues with the run's saved configuration", hint="drop the other options")
         run_dir = ws.resolve_resumable("adapt", resume)
     method = resolve_method("adapt", method, config, run_dir if resume else None)
-    Config = schema_for("adapt", method)
-    if method == "mim":
-        from posekit.stages.adapt_mim import run_adapt_mim as run
-    else:
-        from posekit.stages.adapt import run_adapt as run
+    Builder = builder_for("adapt", method)
     if resume:
-        run(ws, resume_config(run_dir, Config), name or method, resume=run_dir)
+        run_training(Builder(ws, resume_config(run_dir, Builder.config), run_dir), name or method)
         return
-    cfg = resolve_config(Config, config, set_, {"init": init, "data.source": source, "data.target": target,
-                                                "train.steps": steps, "train.select": select})
-    run(ws, cfg, name or method)
+    cfg = resolve_config(Builder.config, config, set_, {"init": init, "data.source": source, "data.target": target,
+                                                       "train.steps": steps, "train.select": select}, stage="adapt")
+    run_training(Builder(ws, cfg, None), name or method)

@@ -11,7 +11,7 @@ from posekit.cli._common import handle_errors, workspace
 from posekit.errors import ConfigError
 
 
-@app.command("eval")
+@app.command("eval", short_help="Score runs on prepared splits (PCK, or MPJPE for 3D); table + JSON.")
 @handle_errors
 def eval_(
     runs: Annotated[list[str] | None, typer.Argument(
@@ -22,7 +22,7 @@ def eval_(
                                              "or auc@A:B (mm), see docs/metrics.md")] = "pck@0.05",
     protocol: Annotated[str, typer.Option(help="standard (original pixels) or legacy (anchors' heatmap-space PCK)")] = "standard",
     normalize: Annotated[str, typer.Option(help="reference length: bbox (person box longer side) or image")] = "bbox",
-    include_occluded: Annotated[bool, typer.Option(help="also count labelled but occluded joints")] = False,
+    include_occluded: Annotated[bool, typer.Option(help="also count labelled but occluded joints", metavar="")] = False,
     checkpoint: Annotated[str, typer.Option(help="final, best, last, or a checkpoint file")] = "final",
     weights: Annotated[str, typer.Option(help="auto (teacher when present), teacher or student")] = "auto",
     batch_size: Annotated[int, typer.Option(help="images per forward pass")] = 32,
@@ -32,7 +32,7 @@ def eval_(
     RUN/eval/*.json. Several runs give one comparison table, e.g. `posekit eval pretrain/latest adapt/latest`."""
     from posekit.evaluation.metrics3d import is_metric3d, parse_metric3d
     from posekit.evaluation.pck import NORMALISATIONS, parse_metric
-    from posekit.stages.evaluate import run_eval
+    from posekit.stages.evaluate import EvalRequest, run_eval
 
     if data is None:
         data = ["synth_tgt:test"]
@@ -45,5 +45,6 @@ def eval_(
         raise ConfigError(f"unknown --weights {weights!r}", hint="use auto, teacher or student")
     if batch_size < 1:
         raise ConfigError("--batch-size must be ≥ 1")
-    run_eval(workspace().require(), runs or ["latest"], data or ["synth_tgt:test"], thr, metric, protocol, normalize, include_occluded, checkpoint,
-             weights, batch_size, device)
+    request = EvalRequest(tuple(data), metric, thr, protocol, normalize, include_occluded, checkpoint, weights,
+                          batch_size)
+    run_eval(workspace().require(), runs or ["latest"], request, device)

@@ -14,7 +14,7 @@ from posekit.errors import ConfigError
 SHOWN_ROWS = 20
 
 
-@app.command("predict")
+@app.command("predict", short_help="Keypoints for image files, in original pixels; JSON + overlays.")
 @handle_errors
 def predict(
     images: Annotated[list[str], typer.Argument(help="image files, directories (the images inside) or glob patterns")],

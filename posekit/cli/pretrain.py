@@ -11,7 +11,7 @@ from posekit.cli._common import handle_errors, workspace
 from posekit.errors import ConfigError
 
 
-@app.command()
+@app.command(short_help="Train on the labelled source domain (supervised, or mae for the 3D method).")
 @handle_errors
 def pretrain(
     method: Annotated[str | None, typer.Option(help="supervised (SimpleBaseline on source labels) or mae (masked "
@@ -28,8 +28,9 @@ def pretrain(
     """Train on the source domain (and, for mae, target images). Writes [bold]runs/pretrain/<run>/[/] (config,
     metrics.jsonl, ckpt/)."""
     from posekit.config.load import resolve_config
-    from posekit.config.stages import resolve_method, schema_for
+    from posekit.stages import builder_for, resolve_method
     from posekit.stages.common import resume_config
+    from posekit.stages.template import run_training
 
     ws = workspace().require()
     if resume:
@@ -38,15 +39,12 @@ def pretrain(
                               hint="drop --config/--set/--source/--steps when resuming")
         run_dir = ws.resolve_resumable("pretrain", resume)
     method = resolve_method("pretrain", method, config, run_dir if resume else None)
-    Config = schema_for("pretrain", method)
-    if method == "mae":
-        from posekit.stages.pretrain_mae import run_pretrain_mae as run
-    else:
-        from posekit.stages.pretrain import run_pretrain as run
+    Builder = builder_for("pretrain", method)
     if resume:
-        run(ws, resume_config(run_dir, Config), name or method, resume=run_dir)
+        run_training(Builder(ws, resume_config(run_dir, Builder.config), run_dir), name or method)
         return
-    if target is not None and method != "mae":
+    if target is not None and "target" not in Builder.config.model_fields["data"].annotation.model_fields:
         raise ConfigError(f"--target is for --method mae (this is {method})", hint="drop --target")
-    cfg = resolve_config(Config, config, set_, {"data.source": source, "data.target": target, "train.steps": steps})
-    run(ws, cfg, name or method)
+    cfg = resolve_config(Builder.config, config, set_, {"data.source": source, "data.target": target,
+                                                       "train.steps": steps}, stage="pretrain")
+    run_training(Builder(ws, cfg, None), name or method)

@@ -11,7 +11,7 @@ from posekit.cli._common import handle_errors, workspace
 from posekit.errors import ConfigError
 
 
-@app.command("report")
+@app.command("report", short_help="Write a run's report: curves, overlays, metrics, lineage (Markdown + HTML).")
 @handle_errors
 def report(
     run: Annotated[str, typer.Argument(help="run dir, STAGE/RUN_ID, STAGE/latest or latest")] = "latest",
@@ -19,7 +19,7 @@ def report(
         "--data", "-d", help="DATASET:SPLIT to draw overlays of (repeatable; default: the run's source and target test "
                              "splits)")] = None,
     num: Annotated[int, typer.Option(help="images per overlay grid (evenly spaced through the split)")] = 6,
-    log_losses: Annotated[bool, typer.Option(help="log-scale y axes for the loss curves")] = True,
+    log_losses: Annotated[bool, typer.Option(help="log-scale y axes for the loss curves", metavar="")] = True,
     batch_size: Annotated[int, typer.Option(help="images per forward pass")] = 32,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
 ) -> None:

@@ -11,7 +11,7 @@ from posekit.cli import app
 from posekit.cli._common import handle_errors, workspace
 
 
-@app.command()
+@app.command(short_help="Cache source images restyled toward the target (the image level).")
 @handle_errors
 def stylize(
     source: Annotated[str, typer.Option(help="prepared source dataset (its train split is stylised)")] = "synth_src",
@@ -23,18 +23,19 @@ def stylize(
     encoder: Annotated[str, typer.Option(help="adain: vgg_normalised (needs --vgg) or torchvision (ImageNet VGG-19)")] = "vgg_normalised",
     vgg: Annotated[Path | None, typer.Option(help="adain: vgg_normalised.pth")] = None,
     decoder: Annotated[Path | None, typer.Option(help="adain: decoder.pth (pytorch-AdaIN layout)")] = None,
-    train_decoder: Annotated[bool, typer.Option(help="adain: train the decoder on source+target instead of --decoder")] = False,
+    train_decoder: Annotated[bool, typer.Option(help="adain: train the decoder on source+target instead of --decoder", metavar="")] = False,
     decoder_steps: Annotated[int, typer.Option(help="adain: decoder training steps")] = 2000,
     seed: Annotated[int, typer.Option(help="pairing and α seed")] = 0,
     batch_size: Annotated[int, typer.Option(help="source images stylised per batch")] = 64,
     name: Annotated[str | None, typer.Option(help="cache name under styles/ (default SOURCE__TARGET)")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
-    force: Annotated[bool, typer.Option(help="rebuild even if up to date or made with other settings")] = False,
+    force: Annotated[bool, typer.Option(help="rebuild even if up to date or made with other settings", metavar="")] = False,
 ) -> None:
     """Write [bold]styles/<name>/cache.h5[/]: k stylised variants per source image (image-level alignment)."""
-    from posekit.stages.stylize import StylizeOptions, run_stylize
+    from posekit.config.schema import StylizeConfig
+    from posekit.stages.stylize import run_stylize
 
-    opts = StylizeOptions(source=source, target=target, method=method, variants=variants, alpha=alpha, beta=beta,
+    opts = StylizeConfig(source=source, target=target, method=method, variants=variants, alpha=alpha, beta=beta,
                           encoder=encoder, vgg=vgg, decoder=decoder, train_decoder=train_decoder,
                           decoder_steps=decoder_steps, seed=seed, name=name, device=device,
                           batch_size=batch_size)

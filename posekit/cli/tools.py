@@ -13,17 +13,27 @@ from posekit.cli._common import handle_errors
 from posekit.engine.logging import console
 from posekit.errors import ConfigError
 
-config_app = typer.Typer(help="Show resolved configurations.", no_args_is_help=True)
-ckpt_app = typer.Typer(help="Look inside checkpoints.", no_args_is_help=True)
+config_app = typer.Typer(help="Show a stage's resolved configuration (or every key, with --explain).",
+                         no_args_is_help=True)
+ckpt_app = typer.Typer(help="Look inside a checkpoint: stage, method, step, metrics.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(ckpt_app, name="ckpt")
 
 
-@app.command("list")
+@app.command("list", short_help="List datasets, presets, skeletons or training methods.")
 @handle_errors
-def list_(kind: Annotated[str, typer.Argument(help="datasets, presets or skeletons")]) -> None:
-    """List registered datasets, built-in presets or skeletons."""
-    if kind == "datasets":
+def list_(kind: Annotated[str, typer.Argument(help="datasets, presets, skeletons or methods")]) -> None:
+    """List registered datasets, built-in presets, skeletons or training methods."""
+    if kind == "methods":
+        from posekit.stages import method_table
+
+        table = Table(title="training methods (posekit STAGE --method METHOD)")
+        for col in ("stage", "method", "configuration", "what it trains"):
+            table.add_column(col)
+        for row in method_table():
+            table.add_row(row.stage, row.method, row.config, row.summary)
+        console.print(table)
+    elif kind == "datasets":
         from posekit.data.converters import CONVERTERS
 
         for name in CONVERTERS.names():
@@ -39,26 +49,27 @@ def list_(kind: Annotated[str, typer.Argument(help="datasets, presets or skeleto
         for name, meta in SKELETONS.items():
             console.print(f"[bold]{name}[/]  {meta.num_joints} joints; groups {', '.join(meta.groups)}")
     else:
-        raise ConfigError(f"unknown kind {kind!r}", hint="use datasets, presets or skeletons")
+        raise ConfigError(f"unknown kind {kind!r}", hint="use datasets, presets, skeletons or methods")
 
 
 @config_app.command("show")
 @handle_errors
 def config_show(
-    stage: Annotated[str, typer.Option(help="pretrain or adapt")] = "pretrain",
+    stage: Annotated[str | None, typer.Argument(help="pretrain or adapt (default: the preset's stage, else "
+                                                     "pretrain)")] = None,
     method: Annotated[str | None, typer.Option(help="pretrain: supervised or mae; adapt: multilevel or mim "
                                                     "(default: the preset's method, else the first)")] = None,
     config: Annotated[str | None, typer.Option("--config", "-c", help="preset name or YAML file")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override KEY=VALUE (repeatable)")] = None,
-    explain: Annotated[bool, typer.Option(help="list every key with its description instead")] = False,
+    explain: Annotated[bool, typer.Option(help="list every key with its description instead", metavar="")] = False,
 ) -> None:
     """Print the resolved configuration of a stage as YAML (or, with --explain, every key and what it does)."""
     from posekit.config.load import config_to_yaml, read_preset, resolve_config
-    from posekit.config.stages import schema_for
+    from posekit.stages import builder_for
 
-    if method is None and config:
-        method = read_preset(config)[0].get("method")
-    cfg = resolve_config(schema_for(stage, method), config, set_)
+    preset = read_preset(config)[0] if config else {}
+    stage = stage or preset.get("stage") or "pretrain"
+    cfg = resolve_config(builder_for(stage, method or preset.get("method")).config, config, set_, stage=stage)
     if not explain:
         typer.echo(config_to_yaml(cfg))
         return

@@ -107,13 +107,20 @@ def suggest_key(model: type[BaseModel], exc: ValidationError) -> str | None:
 
 
 def resolve_config(
-    model: type[M], preset: str | None = None, sets: list[str] | None = None, flags: dict[str, Any] | None = None
+    model: type[M], preset: str | None = None, sets: list[str] | None = None, flags: dict[str, Any] | None = None,
+    stage: str | None = None,
 ) -> M:
-    """Build ``model`` from its defaults, a preset, ``--set`` overrides and CLI flags (dotted keys)."""
+    """Build ``model`` from its defaults, a preset, ``--set`` overrides and CLI flags (dotted keys). A preset
+    names the stage it is for (its ``stage`` key); given ``stage``, a preset for another stage is refused."""
     tree: dict[str, Any] = {}
     origin = "defaults"
     if preset:
         tree, origin = read_preset(preset)
+        tree = dict(tree)
+        meant = tree.pop("stage", None)
+        if stage is not None and meant is not None and meant != stage:
+            raise ConfigError(f"{origin} is for `posekit {meant}`, not `posekit {stage}`",
+                              hint=f"use it with `posekit {meant}`, or list presets with `posekit list presets`")
     tree = deep_merge(tree, parse_sets(sets or []))
     for key, value in (flags or {}).items():
         if value is not None:

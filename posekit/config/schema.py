@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -159,7 +160,7 @@ class AdaptTrainConfig(TrainConfig):
 
 
 class AdaptConfig(Strict):
-    """``posekit adapt``: multi-level alignment inside a mean teacher (method note §2)."""
+    """``posekit adapt``: multi-level alignment inside a mean teacher."""
 
     method: Literal["multilevel"] = "multilevel"
     data: AdaptDataConfig = AdaptDataConfig()
@@ -177,3 +178,27 @@ class AdaptConfig(Strict):
     consistency: ConsistencyConfig = ConsistencyConfig()
     adversarial: AdversarialConfig = AdversarialConfig()
     infomax: InfoMaxConfig = InfoMaxConfig()
+
+
+class StylizeConfig(BaseModel):
+    """``posekit stylize``: a cache of source images in the target's style (checked by the stage, which names the
+    offending option)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="prepared source dataset; its train split is stylised")
+    target: str = Field(description="prepared target dataset; its train split gives the styles")
+    method: str = Field("colour", description="colour (channel statistics), fda (Fourier amplitude) or adain")
+    variants: int = Field(2, description="stylised variants per source image, each with its own style and α")
+    alpha: tuple[float, float] = Field((0.5, 1.0), description="α range: 0 keeps the content, 1 is full style")
+    beta: float = Field(0.01, description="fda: side of the swapped low-frequency square, fraction of the image side")
+    encoder: str = Field("vgg_normalised", description="adain: the encoder's weights")
+    vgg: Path | None = Field(None, description="adain: vgg_normalised.pth")
+    decoder: Path | None = Field(None, description="adain: decoder.pth (pytorch-AdaIN layout)")
+    train_decoder: bool = Field(False, description="adain: train the decoder on source + target images")
+    decoder_steps: int = Field(2000, description="adain: decoder training steps")
+    decoder_batch: int = Field(8, description="adain: images per decoder training step")
+    seed: int = Field(0, description="seed of the pairing, α and decoder training")
+    name: str | None = Field(None, description="cache name under styles/ (default SOURCE__TARGET)")
+    batch_size: int = Field(64, description="source images stylised per batch")
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N")

@@ -35,6 +35,7 @@ class MIMDataConfig(Strict):
     target: str | None = Field("synth_tgt", description="prepared unlabelled target dataset; its labels are never used")
     train_split: str = Field("train", description="source split used for training")
     target_split: str = Field("train", description="target split used (images, and masks when target_masks)")
+    transductive: bool = Field(False, description="allow target_split to be an evaluation split (recorded in outputs)")
     val_split: str | None = Field("val", description="labelled source split for validation; null = none")
     input_size: int = Field(256, ge=16, description="network input side in pixels (square, a multiple of the patch)")
     num_workers: int = Field(2, ge=0)
@@ -94,8 +95,14 @@ class AttentionRegConfig(Strict):
     layers: int = Field(1, ge=1, description="average the attention of the last L blocks")
     distance: Literal["mse", "kl"] = Field("mse", description="mse on maps scaled by N, or KL(aux ‖ encoder)")
     on_target: bool = Field(True, description="also regularise on target images (no labels needed)")
-    auxiliary: Literal["init"] = Field("init", description="f^A: a frozen copy of the encoder at the start of "
-                                                           "fine-tuning (the stage-1 encoder)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_auxiliary(cls, values):
+        """Runs saved before the only choice of f^A (the frozen stage-1 encoder) stopped being an option."""
+        if isinstance(values, dict) and values.get("auxiliary") == "init":
+            values = {k: v for k, v in values.items() if k != "auxiliary"}
+        return values
 
 
 class Head3DConfig(Strict):

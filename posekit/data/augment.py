@@ -128,7 +128,7 @@ def render_views(images: torch.Tensor, m: torch.Tensor, out_size: int, factors: 
     ``[B,3]`` ``factors`` (None: no jitter) and, with ``normalised``, ImageNet-normalised: ``[B,3,S,S]`` float.
 
     On a CPU the batch goes through in chunks of a few images so that each chunk's intermediates stay in cache
-    (1.0 against 2.1 ms per 256-px image for whole-batch passes on the development machine, docs/performance.md);
+    (1.0 against 2.1 ms per 256-px image for whole-batch passes on the development machine, docs/performance-measurements.md);
     on a GPU it is one pass. The result does not depend on the chunking."""
     b, c, h, w = images.shape
     step = b if images.device.type != "cpu" else max(1, CPU_CHUNK_BYTES // (4 * c * h * w))

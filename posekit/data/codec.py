@@ -81,3 +81,10 @@ class HeatmapCodec:
         oy = -(dxx * dy - dxy * dx) / safe
         offset = torch.stack([ox, oy], -1).clamp(-1.0, 1.0)
         return torch.where(ok.unsqueeze(-1), offset, torch.zeros_like(offset))
+
+
+def pool_depth(depth_maps: torch.Tensor, weights_maps: torch.Tensor) -> torch.Tensor:
+    """Depth per joint ``[B,K]``: the mean of ``depth_maps`` ``[B,K,h,w]`` under the normalised ``weights_maps``
+    (a Gaussian at the joint: the ground-truth one in training, one at the predicted peak at inference)."""
+    w = weights_maps.float()
+    return (depth_maps.float() * w).sum((2, 3)) / w.sum((2, 3)).clamp_min(1e-6)

@@ -13,6 +13,9 @@ from torch.utils.data import Dataset, Sampler
 from posekit.data.h5format import decode_image, validate_h5
 from posekit.errors import DataError
 
+# the order of epoch e of a run seeded s comes from seed s·stride + e: a prime stride larger than any epoch count,
+# so (s, e) pairs never share a seed
+EPOCH_SEED_STRIDE = 100_003
 
 class H5KeypointDataset(Dataset):
     """Samples of one split: ``{"image": uint8 [3,H,W], "keypoints": float32 [K,3], "index": int}``, plus
@@ -106,7 +109,7 @@ class StepBatchSampler(Sampler[list[int]]):
         while True:
             e, pos = divmod(step, self.per_epoch)
             if e != epoch:
-                g = torch.Generator().manual_seed(self.seed * 100_003 + e)
+                g = torch.Generator().manual_seed(self.seed * EPOCH_SEED_STRIDE + e)
                 perm, epoch = torch.randperm(self.n, generator=g), e
             yield perm[pos * self.b : (pos + 1) * self.b][self.rows].tolist()
             step += 1

@@ -37,8 +37,8 @@ from typing_extensions import Self
 
 from posekit import __version__
 from posekit.data.meta import KeypointMeta
-from posekit.engine.faults import crash_point
 from posekit.errors import DataError, MissingArtifactError
+from posekit.faults import crash_point
 
 FORMAT = "posekit.keypoints"
 SCHEMA_VERSION = 1

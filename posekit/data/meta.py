@@ -1,6 +1,6 @@
 """Keypoint metadata: joint names, flip pairs, evaluation groups and skeletons.
 
-Canonical orders follow the anchors (method note §6): the 16-joint MPII order used in SURREAL→LSP work,
+Canonical orders follow the anchors: the 16-joint MPII order used in SURREAL→LSP work,
 TigDog's 18 animal keypoints and AnimalPose's 14 evaluated keypoints.
 """
 
@@ -77,7 +77,7 @@ MPII16 = KeypointMeta(
 
 # LSP's 14 joints: r-ankle, r-knee, r-hip, l-hip, l-knee, l-ankle, r-wrist, r-elbow, r-shoulder, l-shoulder,
 # l-elbow, l-wrist, neck, head top. MPII slot i takes LSP joint LSP_TO_MPII16[i]; pelvis and thorax (6, 7) have
-# no LSP counterpart and are marked unlabelled (the anchors' mapping, method note §6).
+# no LSP counterpart and are marked unlabelled (the anchors' mapping).
 LSP_TO_MPII16 = (0, 1, 2, 3, 4, 5, 13, 13, 12, 13, 6, 7, 8, 9, 10, 11)
 LSP_UNMAPPED_MPII16 = (6, 7)
 

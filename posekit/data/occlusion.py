@@ -1,4 +1,4 @@
-"""Keypoint occlusion of the student's target view (method note §2.3), batched and without host synchronisation:
+"""Keypoint occlusion of the student's target view, batched and without host synchronisation:
 every image gets its random draws whether or not it is occluded, so nothing waits for the device to say which."""
 
 from __future__ import annotations

@@ -1,9 +1,14 @@
 """Checkpoints: plain dicts of tensors and Python containers, written atomically, read with ``weights_only=True``.
 
-Keys: ``format`` ("posekit.ckpt"), ``version``, ``stage``, ``method``, ``step``, ``posekit_version``,
-``torch_version``, ``model`` (state dict), ``teacher`` (state dict or None), ``aux`` (other modules),
-``optim``, ``sched``, ``scaler``, ``rng``, ``config`` (resolved, JSON-able), ``config_sha1``, ``keypoints``
-(KeypointMeta as a dict), ``lineage``, ``metrics``, ``selected_by``.
+Every checkpoint: ``format`` ("posekit.ckpt"), ``version``, the run's header (:func:`checkpoint_header`:
+``stage``, ``method``, ``architecture``, ``posekit_version``, ``torch_version``, ``config`` (resolved, JSON-able),
+``config_sha1``, ``keypoints`` (KeypointMeta as a dict), ``lineage``, ``transductive``, and for 3D runs
+``root_joints``), ``step``, and the method's weights: ``model`` (state dict; MIM/multi-level: the student) and
+``teacher`` (state dict or None).
+
+``ckpt/last.pt`` (resumable) adds ``method_state`` (the method's other modules and buffers), ``optim``, ``sched``,
+``rng`` (``global``, ``method``, and ``method_by_rank`` in a torchrun job) and ``train_state`` (``best_metric``,
+``best_step``). ``best.pt`` and ``final.pt`` add ``selected_by`` and ``metrics`` instead.
 """
 
 from __future__ import annotations
@@ -16,11 +21,21 @@ from typing import Any
 
 import torch
 
+from posekit import __version__
 from posekit.errors import CheckpointError, MissingArtifactError
 from posekit.workspace import atomic_write_bytes
 
 FORMAT = "posekit.ckpt"
 VERSION = 1
+
+
+def checkpoint_header(stage: str, method: str, config: dict, *, architecture: str | None = None,
+                      config_sha1: str | None = None, keypoints: dict | None = None, lineage: dict | None = None,
+                      transductive: bool = False, **extra: Any) -> dict[str, Any]:
+    """The header stored in every checkpoint of a run (the module docstring lists the keys)."""
+    return {"stage": stage, "method": method, "architecture": architecture, "posekit_version": __version__,
+            "torch_version": str(torch.__version__), "config": config, "config_sha1": config_sha1,
+            "keypoints": keypoints, "lineage": lineage, "transductive": transductive, **extra}
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:

@@ -19,8 +19,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from posekit.engine.logging import console
+from posekit.engine.method import Method
 from posekit.errors import ConfigError
-from posekit.methods.base import Method
 
 T = TypeVar("T")
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")

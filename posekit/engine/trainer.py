@@ -13,11 +13,11 @@ import torch
 
 from posekit.engine import distributed
 from posekit.engine.checkpoint import save_checkpoint
-from posekit.engine.faults import crash_point
 from posekit.engine.logging import MetricsWriter, console, make_progress
+from posekit.engine.method import Method
 from posekit.engine.seed import capture_rng, restore_rng
 from posekit.errors import TrainingDiverged
-from posekit.methods.base import Method
+from posekit.faults import crash_point
 
 
 @dataclass
@@ -67,7 +67,8 @@ class PendingLosses:
 
 
 class Trainer:
-    """Runs ``method`` for ``total_steps`` on ``batches``.
+    """Runs ``method`` for ``total_steps`` on the batches ``batches(start_step)`` yields (an infinite iterator
+    whose order is a function of the step, so that a resumed run sees the batches an uninterrupted one would).
 
     ``validate(model) -> {"name": value}`` is called every ``val_every`` steps and at the end when given;
     ``select_key`` names the value that picks ``best.pt``, whose ``selected_by`` is ``select_name``. ``ckpt_header`` is stored in every checkpoint.
@@ -81,7 +82,7 @@ class Trainer:
         method: Method,
         optimizer: torch.optim.Optimizer,
         scheduler: torch.optim.lr_scheduler.LRScheduler,
-        batches: Iterator[dict],
+        batches: Callable[[int], Iterator[dict]],
         run_dir: Path,
         total_steps: int,
         device: torch.device,
@@ -95,7 +96,7 @@ class Trainer:
         amp: bool = True,
     ):
         self.method, self.optimizer, self.scheduler = method, optimizer, scheduler
-        self.batches, self.run_dir, self.total = batches, Path(run_dir), total_steps
+        self.make_batches, self.run_dir, self.total = batches, Path(run_dir), total_steps
         self.device, self.header = device, ckpt_header
         self.log_every, self.ckpt_every, self.val_every = log_every, ckpt_every, val_every
         self.validate, self.select_key, self.select_name = validate, select_key, select_name
@@ -160,6 +161,11 @@ class Trainer:
         return results
 
     def fit(self) -> dict[str, float]:
+        """Train from the current step (0, or where :meth:`load_full_state` left it) to ``total_steps``: log every
+        ``log_every`` steps to metrics.jsonl, validate every ``val_every`` (keeping ``best.pt``), write
+        ``ckpt/last.pt`` every ``ckpt_every`` and at the end. Stops with TrainingDiverged at the first non-finite
+        loss term, before any checkpoint could hold it. Returns the last validation's results ({} without one)."""
+        batches = self.make_batches(self.state.step)
         self.method.train()
         sums: dict[str, float] = {}
         count, t_data, t_iter = 0, 0.0, 0.0
@@ -170,7 +176,7 @@ class Trainer:
             task = progress.add_task("train", total=self.total, completed=self.state.step, info="")
             tick = time.perf_counter()
             while self.state.step < self.total:
-                batch = self._to_device(next(self.batches))
+                batch = self._to_device(next(batches))
                 t_loaded = time.perf_counter()
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
                     losses = self.method(batch, self.state.step)

@@ -11,14 +11,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from posekit.data.augment import normalise, resize_matrix, warp_images
-from posekit.data.codec import HeatmapCodec
+from posekit.data.augment import resize_matrix, warp_images
+from posekit.data.codec import HeatmapCodec, pool_depth
 from posekit.data.dataset import H5KeypointDataset
 from posekit.data.h5format import read_arrays
 from posekit.data.meta import KeypointMeta
 from posekit.evaluation.legacy import LegacyAccumulator, anchor_target_heatmaps, batch_accuracy
 from posekit.evaluation.pck import pck_per_joint, reference_lengths, summarise
-from posekit.losses.pose3d import pool_depth
+from posekit.inference import heatmap_forward
 
 
 @dataclass
@@ -63,11 +63,8 @@ def predict_split(
         images = batch["image"].to(device).float() / 255.0
         b = images.shape[0]
         m = resize_matrix((h, w), input_size, b, device=device)
-        x = normalise(warp_images(images, m, input_size))
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            out = model(x)
-        maps = out["heatmaps"].float()
-        xy, sc = codec.decode(maps)
+        xy, sc, out = heatmap_forward(model, warp_images(images, m, input_size), sigma)
+        maps = out["heatmaps"]
         if with_depth:
             peaks, _ = codec.encode(torch.cat([xy, torch.full_like(xy[..., :1], 2.0)], -1))
             depths.append(pool_depth(out["depth"].float(), peaks).cpu().numpy())
@@ -89,6 +86,21 @@ def predict_split(
     orig = np.einsum("nij,nkj->nki", affine[:, :, :2], crop) + affine[:, None, :, 2]
     extra = {"depth": np.concatenate(depths)} if with_depth else {}
     return Predictions(orig, np.concatenate(scores), acc.result() if acc is not None else None, ds.meta, extra)
+
+
+SELECT_METRIC = "pck@0.05"
+
+
+def split_scorer(path: Path, input_size: int, sigma: float, device: torch.device,
+                 batch_size: int) -> Callable[[nn.Module], dict[str, float]]:
+    """``model → {"pck@0.05": All}`` on a labelled split (original pixels, person-box normalisation, visible
+    joints): what training validates on (the source validation split, or labelled target data for an oracle)."""
+
+    def score(net: nn.Module) -> dict[str, float]:
+        pred = predict_split(net, path, input_size, sigma, device, batch_size=batch_size)
+        return {SELECT_METRIC: score_split(pred, path, 0.05, "bbox", 2)["groups"]["All"]}
+
+    return score
 
 
 def score_split(pred: Predictions, path: Path, thr: float, normalisation: str, min_visibility: int) -> dict:

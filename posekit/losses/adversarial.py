@@ -1,4 +1,4 @@
-"""Domain-adversarial loss through gradient reversal (method note §2.5)."""
+"""Domain-adversarial loss through gradient reversal."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Mean-teacher consistency with a confidence mask (method note §2.2, §2.4)."""
+"""Mean-teacher consistency with a confidence mask."""
 
 from __future__ import annotations
 

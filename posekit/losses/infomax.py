@@ -1,4 +1,4 @@
-"""Information maximisation on the H and W projections of heatmaps (method note §2.6)."""
+"""Information maximisation on the H and W projections of heatmaps."""
 
 from __future__ import annotations
 

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from posekit.data.codec import pool_depth
 from posekit.losses.heatmap import WeightedHeatmapMSE
-
-
-def pool_depth(depth_maps: torch.Tensor, weights_maps: torch.Tensor) -> torch.Tensor:
-    """Depth per joint ``[B,K]``: the mean of ``depth_maps`` ``[B,K,h,w]`` under the normalised ``weights_maps``
-    (a Gaussian at the joint: the ground-truth one in training, one at the predicted peak at inference)."""
-    w = weights_maps.float()
-    return (depth_maps.float() * w).sum((2, 3)) / w.sum((2, 3)).clamp_min(1e-6)
 
 
 def root_relative_depth(keypoints3d: torch.Tensor, root: tuple[int, ...], scale: float) -> torch.Tensor:

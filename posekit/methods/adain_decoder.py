@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from posekit.methods.base import Method
+from posekit.engine.method import Method
 from posekit.models.adain import StyleTransfer
 
 

@@ -7,8 +7,8 @@ import torch
 from posekit.config.schema_mim import MAEPretrainConfig
 from posekit.data.augment import colour_jitter, jitter_factors, normalise, sample_affine, warp_images
 from posekit.data.segaug import segment_augment
+from posekit.engine.method import Method, augment_seed
 from posekit.losses.wmae import patch_targets, pixel_weights, wmae_loss
-from posekit.methods.base import Method
 from posekit.models.vit import MaskedAutoencoder, patchify, random_masking
 
 
@@ -47,7 +47,7 @@ class MAEMethod(Method):
         super().__init__()
         self.mae = mae
         self.cfg = cfg
-        self.generator = torch.Generator().manual_seed(seed + 7919)
+        self.generator = torch.Generator().manual_seed(augment_seed(seed))
         self.prefixes = ("", "target_") if cfg.data.target else ("",)
 
     def prepare_inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

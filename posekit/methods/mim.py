@@ -10,9 +10,9 @@ from posekit.config.schema_mim import MIMAdaptConfig
 from posekit.data.augment import flip_joints
 from posekit.data.codec import HeatmapCodec
 from posekit.data.meta import KeypointMeta
+from posekit.engine.method import Method, augment_seed
 from posekit.losses.attention import attention_distribution, attention_loss
 from posekit.losses.pose3d import Keypoint25DLoss, root_relative_depth
-from posekit.methods.base import Method
 from posekit.models.vit_pose import ViTPose25D
 
 
@@ -39,7 +39,7 @@ class MIMMethod(Method):
         self.aux = None
         if self.att.enabled:
             self.aux = copy.deepcopy(model.encoder).requires_grad_(False)
-        self.generator = torch.Generator().manual_seed(seed + 7919)
+        self.generator = torch.Generator().manual_seed(augment_seed(seed))
 
     def _attention_term(self, maps: list[torch.Tensor], images: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

@@ -1,4 +1,4 @@
-"""Multi-level alignment (DAML, method note §2): mean teacher with keypoint occlusion + image-level style mixing
+"""Multi-level alignment (DAML): mean teacher with keypoint occlusion + image-level style mixing
 + feature-level adversarial alignment + pose-level information maximisation. Every level can be switched off,
 which gives the baselines and the paper's Table 6 rows from one method."""
 

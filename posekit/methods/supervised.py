@@ -8,8 +8,8 @@ from torch import nn
 from posekit.config.schema import AugmentConfig
 from posekit.data.codec import HeatmapCodec
 from posekit.data.meta import KeypointMeta
+from posekit.engine.method import Method, augment_seed
 from posekit.losses.heatmap import WeightedHeatmapMSE
-from posekit.methods.base import Method
 
 
 class SupervisedMethod(Method):
@@ -27,7 +27,7 @@ class SupervisedMethod(Method):
         self.augment = augment
         self.flip_perm = meta.flip_permutation()
         self.loss_fn = WeightedHeatmapMSE()
-        self.generator = torch.Generator().manual_seed(seed + 7919)
+        self.generator = torch.Generator().manual_seed(augment_seed(seed))
 
     def prepare_inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Augmented, normalised images ``[B,3,S,S]`` and keypoints ``[B,K,3]`` in input pixels."""

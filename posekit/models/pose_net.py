@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from posekit.config.schema import ModelConfig
 from posekit.models.backbones import ResNetBackbone
 
 
@@ -36,10 +35,11 @@ class PoseNet(nn.Module):
     """``[B,3,S,S]`` → ``{"heatmaps": [B,K,S/4,S/4], "features": [B,D,S/4,S/4], "encoder": [B,C,S/32,S/32]}``
     (the deconv features and the backbone's output, either of which can feed a domain discriminator)."""
 
-    def __init__(self, cfg: ModelConfig, num_joints: int):
+    def __init__(self, num_joints: int, backbone: str = "resnet50", width: float = 1.0, deconv_channels: int = 256,
+                 pretrained: str = "none"):
         super().__init__()
-        self.backbone = ResNetBackbone(cfg.backbone, cfg.width, cfg.pretrained)
-        channels = max(8, round(cfg.deconv_channels * cfg.width))
+        self.backbone = ResNetBackbone(backbone, width, pretrained)
+        channels = max(8, round(deconv_channels * width))
         self.head = DeconvHead(self.backbone.out_channels, channels, num_joints)
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -1,49 +1,30 @@
-"""``adapt --method mim``: stage 2 of the MIM method, from an MAE pretrain run (or from scratch)."""
+"""``adapt`` (method ``mim``): stage 2 of masked-image-modelling adaptation, 2.5D keypoint fine-tuning of an MAE
+pretrain run's encoder (or of a random one: the source-only baseline) with attention regularisation."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from collections.abc import Iterator
 
 import torch
 
-from posekit import __version__
-from posekit.config.load import config_sha1
 from posekit.config.schema_mim import MIMAdaptConfig, ViTConfig
 from posekit.data.codec import HeatmapCodec
 from posekit.data.dataset import H5KeypointDataset
 from posekit.data.roots import root_joints
 from posekit.engine import distributed
 from posekit.engine.checkpoint import load_checkpoint
-from posekit.engine.device import pick_device, prepare_for_device
-from posekit.engine.seed import seed_everything
-from posekit.engine.trainer import Trainer
+from posekit.engine.method import Method
 from posekit.engine.vit_optim import vit_param_groups, warmup_cosine_lambda
 from posekit.errors import CheckpointError, ConfigError, DataError
+from posekit.evaluation.evaluate import split_scorer
 from posekit.methods.mim import MIMMethod
-from posekit.models.vit import ViTEncoder
-from posekit.models.vit_pose import ViTPose25D
+from posekit.models.factory import build_vitpose
 from posekit.models.vit_weights import load_mae_imagenet
-from posekit.stages.common import (
-    create_run,
-    dataset_lineage,
-    device_summary,
-    finalise,
-    paired_batches,
-    resume_state,
-    run_lock,
-    startup_panel,
-    step_batches,
-)
-from posekit.stages.evaluate import resolve_checkpoint
-from posekit.stages.pretrain import SELECT_METRIC, source_val_scorer
+from posekit.stages.common import dataset_lineage, domain_batches
+from posekit.stages.template import RunBuilder, register
 from posekit.workspace import Workspace
 
 SCRATCH = "scratch"
-
-
-def build_vitpose(v: ViTConfig, num_joints: int) -> ViTPose25D:
-    return ViTPose25D(ViTEncoder(v.patch_size, v.dim, v.depth, v.heads, v.mlp_ratio), v.head_channels, num_joints)
 
 
 def resolve_mim_init(ws: Workspace, cfg: MIMAdaptConfig) -> tuple[MIMAdaptConfig, dict | None, str]:
@@ -53,7 +34,7 @@ def resolve_mim_init(ws: Workspace, cfg: MIMAdaptConfig) -> tuple[MIMAdaptConfig
             raise ConfigError("init=scratch needs the architecture", hint="pass a preset with a model section, "
                                                                           "e.g. -c mim_demo, or --set model.dim=...")
         return cfg, None, SCRATCH
-    path = resolve_checkpoint(ws, cfg.init or "pretrain/latest", "final")
+    path = ws.resolve_checkpoint(cfg.init or "pretrain/latest", "final")
     init = load_checkpoint(path)
     if init.get("stage") != "pretrain" or init.get("method") != "mae":
         raise CheckpointError(f"{path}: --init must be an MAE pretrain run (this one is {init.get('stage')} "
@@ -67,93 +48,96 @@ def resolve_mim_init(ws: Workspace, cfg: MIMAdaptConfig) -> tuple[MIMAdaptConfig
     return cfg.model_copy(update={"model": model, "init": str(path)}), init, str(path)
 
 
-def run_adapt_mim(ws: Workspace, cfg: MIMAdaptConfig, name: str, resume: Path | None = None) -> Path:
-    if resume is None:
-        cfg, init, init_label = resolve_mim_init(ws, cfg)
-    else:
-        init_label = cfg.init or SCRATCH
-        has_ckpt = (resume / "ckpt" / "last.pt").exists()
-        init = None if has_ckpt or init_label == SCRATCH else load_checkpoint(Path(init_label))
-    d, t, att = cfg.data, cfg.train, cfg.attention
-    if d.input_size % cfg.model.patch_size:
-        raise ConfigError(f"data.input_size {d.input_size} is not a multiple of the patch size {cfg.model.patch_size}")
-    use_target = att.enabled and att.on_target
-    if use_target and not d.target:
-        raise ConfigError("attention.on_target needs data.target", hint="set data.target or attention.on_target=false")
-    if use_target and distributed.world_size() > 1:
-        raise ConfigError("adapt --method mim with attention.on_target runs in one process only",
-                          hint="run without torchrun, or set attention.on_target=false")
-    _, _, src_path = ws.require_split(f"{d.source}:{d.train_split}")
-    src_ds = H5KeypointDataset(src_path, with_3d=True)
-    meta = src_ds.meta
-    tgt_ds = None
-    if use_target:
-        _, _, tgt_path = ws.require_split(f"{d.target}:{d.target_split}")
-        tgt_ds = H5KeypointDataset(tgt_path)
-    val_path = ws.require_split(f"{d.source}:{d.val_split}")[2] if d.val_split else None
-    if t.select == "source_val" and val_path is None:
-        raise ConfigError("train.select=source_val needs data.val_split")
-    for ds in (src_ds, tgt_ds):
-        if ds is not None and len(ds) < t.batch_size:
-            raise DataError(f"{ds.path}: {len(ds)} samples, fewer than one batch of {t.batch_size}")
+@register
+class MIMAdapt(RunBuilder):
+    stage, method, config = "adapt", "mim", MIMAdaptConfig
+    summary = "3D: ViT + 2.5D head fine-tuned from an MAE run, attention regularised on source and target"
+    architecture = "vitpose25d"
+    cfg: MIMAdaptConfig
 
-    device = distributed.setup(pick_device(t.device))
-    distributed.per_rank_batch(t.batch_size, distributed.world_size())
-    seed_everything(t.seed)
-    model = build_vitpose(cfg.model, meta.num_joints)
-    if init is None and cfg.model.pretrained == "mae_imagenet" and resume is None:
-        load_mae_imagenet(model.encoder)
-    if init is not None:
-        encoder_state = {k[len("encoder."):]: v for k, v in init["model"].items() if k.startswith("encoder.")}
-        model.encoder.load_state_dict(encoder_state)  # strict: the MAE encoder must fit
-    model = model.to(device)
-    codec = HeatmapCodec(d.input_size, d.input_size // 4, cfg.head.sigma, t.supervise_occluded)
-    root = root_joints(meta)
-    method = MIMMethod(model, codec, cfg, meta, root, t.seed).to(device)
-    layout = prepare_for_device(method, t.channels_last, t.compile, t.compile_backend, device)
-    distributed.replicate(method, device)
-    groups = vit_param_groups(model, cfg.optim.lr * (t.batch_size / 256 if cfg.optim.scale_lr else 1.0),
-                              cfg.optim.weight_decay, cfg.optim.layer_decay, cfg.model.depth)
-    optimizer = torch.optim.AdamW(groups)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine_lambda(t.steps, cfg.optim.warmup))
+    def uses_target(self) -> bool:
+        att = self.cfg.attention
+        return bool(att.enabled and att.on_target)
 
-    lineage = {"init": {"checkpoint": init_label, "config_sha1": init.get("config_sha1") if init else None},
-               "source": dataset_lineage(ws, d.source),
-               "target": dataset_lineage(ws, d.target) if use_target else None}
-    run_dir = resume or distributed.from_main(lambda: create_run(ws, "adapt", name, cfg, device, lineage))
-    with run_lock(ws, "adapt", run_dir):
-        header = {"stage": "adapt", "method": method.name, "posekit_version": __version__,
-                  "torch_version": str(torch.__version__), "config": cfg.model_dump(mode="json"),
-                  "config_sha1": config_sha1(cfg), "keypoints": json.loads(meta.to_json()), "lineage": lineage,
-                  "root_joints": list(root), "transductive": False}
-        validate = source_val_scorer(val_path, d.input_size, cfg.head.sigma, device, t.batch_size) if val_path else None
-        trainer = Trainer(method, optimizer, scheduler, iter(()), run_dir, t.steps, device, header,
-                          log_every=t.log_every, ckpt_every=t.ckpt_every, val_every=t.val_every, validate=validate,
-                          select_key=SELECT_METRIC if t.select == "source_val" else None, amp=t.amp)
-        if resume is not None:
-            resume_state(trainer, run_dir)
-        batches = step_batches(src_ds, t.batch_size, t.seed, trainer.state.step, d.num_workers, device)
-        if tgt_ds is not None:
-            batches = paired_batches(batches, step_batches(tgt_ds, t.batch_size, t.seed + 1, trainer.state.step,
-                                                           d.num_workers, device))
-        trainer.batches = batches
-        v = cfg.model
-        startup_panel("posekit adapt --method mim", {
-            "run": str(run_dir),
-            "device": device_summary(device, trainer.amp, layout),
-            "init": init_label,
+    def check(self) -> None:
+        if self.resume is None:
+            self.cfg, self.init, self.init_label = resolve_mim_init(self.ws, self.cfg)
+        else:
+            self.init_label = self.cfg.init or SCRATCH
+            has_ckpt = (self.resume / "ckpt" / "last.pt").exists()
+            self.init = None if has_ckpt or self.init_label == SCRATCH else load_checkpoint(self.init_label)
+        cfg, d, t = self.cfg, self.cfg.data, self.cfg.train
+        if d.input_size % cfg.model.patch_size:
+            raise ConfigError(f"data.input_size {d.input_size} is not a multiple of the patch size {cfg.model.patch_size}")
+        if self.uses_target() and not d.target:
+            raise ConfigError("attention.on_target needs data.target", hint="set data.target or attention.on_target=false")
+        if self.uses_target() and distributed.world_size() > 1:
+            raise ConfigError("adapt --method mim with attention.on_target runs in one process only",
+                              hint="run without torchrun, or set attention.on_target=false")
+        _, _, src_path = self.ws.require_split(f"{d.source}:{d.train_split}")
+        self.src_ds = H5KeypointDataset(src_path, with_3d=True)
+        self.meta = self.src_ds.meta
+        self.tgt_ds = None
+        if self.uses_target():
+            _, _, tgt_path = self.ws.require_split(f"{d.target}:{d.target_split}")
+            self.tgt_ds = H5KeypointDataset(tgt_path)
+        self.val_path = self.ws.require_split(f"{d.source}:{d.val_split}")[2] if d.val_split else None
+        if t.select == "source_val" and self.val_path is None:
+            raise ConfigError("train.select=source_val needs data.val_split")
+        for ds in (self.src_ds, self.tgt_ds):
+            if ds is not None and len(ds) < t.batch_size:
+                raise DataError(f"{ds.path}: {len(ds)} samples, fewer than one batch of {t.batch_size}")
+        self.lineage = {
+            "init": {"checkpoint": self.init_label, "config_sha1": self.init.get("config_sha1") if self.init else None},
+            "source": dataset_lineage(self.ws, d.source),
+            "target": dataset_lineage(self.ws, d.target) if self.uses_target() else None}
+        self.root = root_joints(self.meta)
+
+    def build_method(self, device: torch.device) -> Method:
+        cfg, d, t = self.cfg, self.cfg.data, self.cfg.train
+        model = build_vitpose(cfg.model, self.meta.num_joints)
+        if self.init is None and cfg.model.pretrained == "mae_imagenet" and self.resume is None:
+            load_mae_imagenet(model.encoder)
+        if self.init is not None:
+            encoder_state = {k[len("encoder."):]: v for k, v in self.init["model"].items() if k.startswith("encoder.")}
+            model.encoder.load_state_dict(encoder_state)  # strict: the MAE encoder must fit
+        self.model = model.to(device)
+        codec = HeatmapCodec(d.input_size, d.input_size // 4, cfg.head.sigma, t.supervise_occluded)
+        return MIMMethod(self.model, codec, cfg, self.meta, self.root, t.seed).to(device)
+
+    def build_optimizer(self, method: Method):
+        cfg, t = self.cfg, self.cfg.train
+        groups = vit_param_groups(self.model, cfg.optim.lr * (t.batch_size / 256 if cfg.optim.scale_lr else 1.0),
+                                  cfg.optim.weight_decay, cfg.optim.layer_decay, cfg.model.depth)
+        optimizer = torch.optim.AdamW(groups)
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine_lambda(t.steps, cfg.optim.warmup))
+
+    def batches(self, start_step: int, device: torch.device) -> Iterator[dict]:
+        d, t = self.cfg.data, self.cfg.train
+        return domain_batches(self.src_ds, self.tgt_ds, t.batch_size, t.seed, start_step, d.num_workers, device)
+
+    def validator(self, device: torch.device):
+        if self.val_path is None:
+            return None
+        return split_scorer(self.val_path, self.cfg.data.input_size, self.cfg.head.sigma, device,
+                            self.cfg.train.batch_size)
+
+    def header_extra(self) -> dict:
+        return {"root_joints": list(self.root)}
+
+    def panel(self, method: Method) -> dict[str, str]:
+        cfg, d, t, att, v = self.cfg, self.cfg.data, self.cfg.train, self.cfg.attention, self.cfg.model
+        return {
+            "init": self.init_label,
             "model": f"ViT p{v.patch_size} d{v.dim}×{v.depth} h{v.heads} + 2.5D head ({v.head_channels} ch), "
-                     f"input {d.input_size}, {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M params",
-            "data": f"source {d.source}:{d.train_split} ({len(src_ds)}, 2D+3D labels)" +
-                    (f"   target {d.target}:{d.target_split} ({len(tgt_ds)}, images only)" if tgt_ds else ""),
-            "loss": f"heatmap + {cfg.head.depth_weight:g}·depth (root {[meta.names[i] for i in root]})" +
+                     f"input {d.input_size}, {sum(p.numel() for p in self.model.parameters()) / 1e6:.2f} M params",
+            "data": f"source {d.source}:{d.train_split} ({len(self.src_ds)}, 2D+3D labels)" +
+                    (f"   target {d.target}:{d.target_split} ({len(self.tgt_ds)}, images only)" if self.tgt_ds else "") +
+                    ("   TRANSDUCTIVE" if d.transductive else ""),
+            "loss": f"heatmap + {cfg.head.depth_weight:g}·depth (root {[self.meta.names[i] for i in self.root]})" +
                     (f" + {att.weight:g}·attention ({att.distance}, last {att.layers} block(s), "
-                     f"{'source+target' if use_target else 'source'})" if att.enabled else ", no attention term"),
-            **distributed.describe(t.batch_size, device),
+                     f"{'source+target' if self.uses_target() else 'source'})" if att.enabled else ", no attention term"),
             "schedule": f"{t.steps} steps × batch {t.batch_size}, AdamW lr {cfg.optim.lr:g}, layer decay "
                         f"{cfg.optim.layer_decay:g}, warm-up {cfg.optim.warmup:g} + cosine",
             "select": t.select,
-        })
-        last_val = trainer.fit()
-        finalise(ws, "adapt", run_dir, trainer, t.select, last_val)
-    return run_dir
+        }

@@ -92,10 +92,26 @@ def step_batches(dataset: Dataset, batch_size: int, seed: int, start_step: int, 
                            persistent_workers=workers > 0))
 
 
+def target_seed(seed: int) -> int:
+    """The seed of the target batches' order: not the source's (``seed``), so the two domains are not drawn in
+    lockstep when their splits have the same size."""
+    return seed + 1
+
+
 def paired_batches(source: Iterator[dict], target: Iterator[dict]) -> Iterator[dict]:
     """Merge a source and a target batch per step; target keys get a ``target_`` prefix."""
     for s, t in zip(source, target):
         yield {**s, **{f"target_{k}": v for k, v in t.items()}}
+
+
+def domain_batches(source: Dataset, target: Dataset | None, batch_size: int, seed: int, start_step: int,
+                   workers: int, device: torch.device) -> Iterator[dict]:
+    """Source batches, merged with target batches (keys prefixed ``target_``, their own order) when ``target`` is
+    given; resumable from ``start_step`` like :func:`step_batches`."""
+    batches = step_batches(source, batch_size, seed, start_step, workers, device)
+    if target is None:
+        return batches
+    return paired_batches(batches, step_batches(target, batch_size, target_seed(seed), start_step, workers, device))
 
 
 def device_summary(device: torch.device, amp: bool, layout: str) -> str:

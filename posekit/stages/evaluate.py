@@ -2,115 +2,59 @@
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from rich.table import Table
 
 from posekit import __version__
-from posekit.config.schema import ModelConfig
 from posekit.data.h5format import validate_h5
-from posekit.data.meta import KeypointMeta
 from posekit.data.roots import root_joints
-from posekit.engine.checkpoint import load_checkpoint
 from posekit.engine.device import pick_device
 from posekit.engine.logging import console, make_progress
-from posekit.errors import CheckpointError, ConfigError, DataError, MissingArtifactError
+from posekit.errors import ConfigError, DataError
 from posekit.evaluation.evaluate import predict_split, score_legacy, score_split
 from posekit.evaluation.lift import score_split_3d
 from posekit.evaluation.metrics3d import is_metric3d, parse_metric3d
 from posekit.evaluation.pck import summarise
-from posekit.models.pose_net import PoseNet
+from posekit.inference import heatmap_settings, load_model
 from posekit.workspace import Workspace, atomic_write_json, now_iso
 
-CHECKPOINT_NAMES = ("final", "best", "last")
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """What ``posekit eval`` scores and how: the same for every run and split of one call."""
+
+    data: tuple[str, ...]  # DATASET:SPLIT specs
+    metric: str  # pck@T, or a 3D metric (mpjpe, pa-mpjpe, pck3d@T, auc...)
+    threshold: float | None  # T of pck@T (None for 3D metrics)
+    protocol: str = "standard"  # standard (original pixels) or legacy (heatmap space)
+    normalisation: str = "bbox"  # bbox or image
+    include_occluded: bool = False
+    checkpoint: str = "final"  # final, best, last, or a file
+    weights: str = "auto"  # auto, teacher or student
+    batch_size: int = 32
 
 
-def resolve_checkpoint(ws: Workspace, run: str, checkpoint: str) -> Path:
-    """``run`` + ``checkpoint`` (final/best/last or a file path) → checkpoint file."""
-    if checkpoint not in CHECKPOINT_NAMES:
-        path = Path(checkpoint)
-        if not path.is_file():
-            raise MissingArtifactError(f"no checkpoint file {path}", hint=f"use one of {', '.join(CHECKPOINT_NAMES)} or a .pt path")
-        return path.resolve()
-    run_dir = ws.resolve_run(run)
-    path = run_dir / "ckpt" / f"{checkpoint}.pt"
-    if not path.exists():
-        have = sorted(p.stem for p in (run_dir / "ckpt").glob("*.pt"))
-        hint = (f"this run has {', '.join(have)}; pass --checkpoint last, or finish it with `posekit pretrain --resume {run_dir}`"
-                if have else "the run has no checkpoints yet; resume or re-run it")
-        raise MissingArtifactError(f"{path} does not exist (run not finished?)", hint=hint)
-    return path
-
-
-def heatmap_settings(cfg: dict) -> tuple[int, float]:
-    """(input side, heatmap sigma) of a checkpoint's configuration (2D methods: data.sigma; mim: head.sigma)."""
-    sigma = cfg["data"].get("sigma") or cfg.get("head", {}).get("sigma")
-    return int(cfg["data"]["input_size"]), float(sigma)
-
-
-def build_network(ckpt_path: Path, ckpt: dict, num_joints: int):
-    """The untrained network a checkpoint's header declares, and a short name of its architecture."""
-    method, model_cfg = ckpt.get("method"), ckpt["config"]["model"]
-    if method == "mae":
-        raise CheckpointError(f"{ckpt_path}: an MAE pre-training run has no keypoint head",
-                              hint="fine-tune it first: `posekit adapt --method mim --init <this run>`")
-    if method == "mim":
-        from posekit.config.schema_mim import ViTConfig
-        from posekit.stages.adapt_mim import build_vitpose
-
-        v = ViTConfig.model_validate(model_cfg)
-        return build_vitpose(v, num_joints), f"ViT p{v.patch_size} d{v.dim}×{v.depth}"
-    cfg = ModelConfig.model_validate(model_cfg)
-    return PoseNet(cfg, num_joints), cfg.backbone
-
-
-def load_model(ckpt_path: Path, weights: str, device):
-    """Build the network from a checkpoint, in eval mode and NHWC memory format; returns (model, a label saying which
-    weights, checkpoint dict, meta)."""
-    ckpt = load_checkpoint(ckpt_path)
-    try:
-        meta = KeypointMeta.from_json(json.dumps(ckpt["keypoints"]))
-        model, arch = build_network(ckpt_path, ckpt, meta.num_joints)
-    except (KeyError, ValueError) as exc:
-        raise CheckpointError(f"{ckpt_path}: incomplete checkpoint header ({exc})") from None
-    teacher = ckpt.get("teacher")
-    if weights == "auto":
-        weights = "teacher" if teacher is not None else "student"
-    label = weights if teacher is not None else "model (this checkpoint has no teacher)"
-    if weights == "teacher" and teacher is None:
-        raise ConfigError(f"{ckpt_path} has no teacher (stage {ckpt.get('stage')})", hint="use --weights student")
-    state = teacher if weights == "teacher" else ckpt["model"]
-    try:
-        model.load_state_dict(state)
-    except RuntimeError:
-        raise CheckpointError(f"{ckpt_path}: weights do not fit the {arch} architecture it declares",
-                              hint="its header and weights disagree (an edited or foreign file); use the run's own "
-                                   "ckpt/final.pt or re-run the stage") from None
-    # NHWC, as in training (train.channels_last): on a CPU its max-pooling alone is ~10× faster than in NCHW
-    return model.to(device, memory_format=torch.channels_last).eval(), label, ckpt, meta
-
-
-def run_eval(ws: Workspace, runs: list[str], data: list[str], thr: float, metric: str, protocol: str,
-             normalisation: str, include_occluded: bool, checkpoint: str, weights: str, batch_size: int,
-             device_name: str) -> list[dict]:
+def run_eval(ws: Workspace, runs: list[str], request: EvalRequest, device_name: str) -> list[dict]:
     """Score every run on every split; one table (a row per run × split), one JSON file per run × split."""
     device = pick_device(device_name)
     results = []
     for run in runs:
-        results += _eval_one(ws, run, data, thr, metric, protocol, normalisation, include_occluded, checkpoint,
-                             weights, batch_size, device)
+        results += _eval_one(ws, run, request, device)
     print_table(results)
     return results
 
 
-def _eval_one(ws, run, data, thr, metric, protocol, normalisation, include_occluded, checkpoint, weights, batch_size,
-              device) -> list[dict]:
-    ckpt_path = resolve_checkpoint(ws, run, checkpoint)
-    model, weights_used, ckpt, meta = load_model(ckpt_path, weights, device)
+def _eval_one(ws: Workspace, run: str, request: EvalRequest, device: torch.device) -> list[dict]:
+    """Score one run on every split of ``request``; writes ``RUN/eval/DATASET-SPLIT[suffix].json`` each."""
+    r = request
+    thr, metric, protocol, normalisation, include_occluded = (r.threshold, r.metric, r.protocol, r.normalisation,
+                                                              r.include_occluded)
+    ckpt_path = ws.resolve_checkpoint(run, r.checkpoint)
+    model, weights_used, ckpt, meta = load_model(ckpt_path, r.weights, device)
     metric3d = parse_metric3d(metric) if is_metric3d(metric) else None
     if metric3d is not None and ckpt.get("method") != "mim":
         raise ConfigError(f"{ckpt_path}: {metric} needs a 3D model (adapt --method mim); this is a "
@@ -123,7 +67,7 @@ def _eval_one(ws, run, data, thr, metric, protocol, normalisation, include_occlu
     label = f"{ckpt.get('stage')}:{run_id.split('-', 2)[-1]}" if ckpt_path.parent.name == "ckpt" else ckpt_path.name
     selected = ckpt.get("selected_by", "last")
     results = []
-    for spec in data:
+    for spec in r.data:
         dataset, split, path = ws.require_split(spec)
         attrs = validate_h5(path)
         if attrs["meta"].names != meta.names:
@@ -131,7 +75,7 @@ def _eval_one(ws, run, data, thr, metric, protocol, normalisation, include_occlu
                             f"checkpoint's {meta.name} ({meta.num_joints})", hint="evaluate on data with the same skeleton")
         with make_progress(transient=True) as progress:
             task = progress.add_task(f"eval {spec}", total=int(attrs["num_samples"]), info="")
-            pred = predict_split(model, path, input_size, sigma, device, batch_size, legacy=protocol == "legacy",
+            pred = predict_split(model, path, input_size, sigma, device, r.batch_size, legacy=protocol == "legacy",
                                  on_batch=lambda n, task=task: progress.advance(task, n), with_depth=metric3d is not None)
         record = {
             "metric": metric, "threshold": thr, "protocol": protocol, "data": spec, "num_samples": int(attrs["num_samples"]),

@@ -1,8 +1,8 @@
 """``posekit predict``: keypoints for arbitrary image files, in their original pixels, from a posekit checkpoint.
 
-Each image is cut to a square crop of the network input size with the converters' crop convention
-(:mod:`posekit.data.crop`: pixel centres at integer coordinates, one affine warp, box-filtered first when it
-shrinks by 2 or more):
+Each image is cut to a square crop of the network input size by :func:`posekit.inference.network_crop`, with
+the converters' crop convention (:mod:`posekit.data.crop`: pixel centres at integer coordinates, one affine warp,
+box-filtered first when it shrinks by 2 or more):
 
 - without a box the crop is the whole image padded with black to a square about its centre; for a square
   image this is what ``posekit eval`` feeds the network for a stored crop of the input size;
@@ -24,18 +24,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps
-from torch import nn
 
 from posekit import __version__
-from posekit.data.augment import normalise
-from posekit.data.codec import HeatmapCodec
-from posekit.data.crop import apply_affine, box_square, crop_affine, image_square, warp_crop
 from posekit.engine.device import pick_device
 from posekit.engine.logging import make_progress
 from posekit.errors import ConfigError, DataError, MissingArtifactError
-from posekit.stages.evaluate import heatmap_settings, load_model, resolve_checkpoint
+from posekit.inference import crop_region, heatmap_settings, load_model, network_crop, predict_crops
 from posekit.viz.overlay import draw_box, draw_pose
 from posekit.workspace import Workspace, atomic_write_json, now_iso
 
@@ -113,44 +108,6 @@ def check_box(box: tuple[float, float, float, float], height: int, width: int, p
                           hint=f"give a box within 0,0,{width},{height}, or leave out --box to use the whole image")
 
 
-# -- geometry and inference ---------------------------------------------------------------------------------
-def network_crop(image: np.ndarray, box: tuple[float, float, float, float] | None, margin: float,
-                 size: int) -> tuple[np.ndarray, np.ndarray]:
-    """``image`` ``[H,W,3]`` uint8 → the ``[S,S,3]`` uint8 crop the network sees (S = ``size``) and its
-    crop→original matrix ``[2,3]``: the whole image padded to a square (``box`` None; ``margin`` unused), or
-    ``margin`` × the longer side of ``box`` (clipped to the image extent ``[-0.5, W-0.5]``) about its centre."""
-    h, w = image.shape[:2]
-    if box is None:
-        square = image_square(w, h)
-    else:
-        lo, hi = np.array([-0.5, -0.5]), np.array([w - 0.5, h - 0.5])
-        square = box_square(np.concatenate([np.maximum(box[:2], lo), np.minimum(box[2:], hi)]), margin)
-    affine = crop_affine(*square, size)
-    return warp_crop(Image.fromarray(image), affine, size), affine
-
-
-def crop_region(affine: np.ndarray, size: int) -> list[float]:
-    """The square an ``S``-pixel crop covers, as edges ``[left, top, right, bottom]`` in original pixels."""
-    (left, top), (right, bottom) = apply_affine(affine, np.array([[-0.5, -0.5], [size - 0.5, size - 0.5]]))
-    return [float(left), float(top), float(right), float(bottom)]
-
-
-@torch.no_grad()
-def predict_crops(model: nn.Module, crops: np.ndarray, affines: np.ndarray, sigma: float,
-                  device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-    """One forward pass over ``crops`` ``[N,S,S,3]`` uint8 at the network's input size S, with crop→original
-    matrices ``affines`` ``[N,2,3]``. Returns keypoints ``[N,K,2]`` in original pixels and scores ``[N,K]``
-    (heatmap peak values)."""
-    size = crops.shape[1]
-    x = torch.from_numpy(np.ascontiguousarray(crops)).to(device).permute(0, 3, 1, 2).float() / 255.0
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-        maps = model(normalise(x))["heatmaps"].float()
-    xy, scores = HeatmapCodec(size, size // 4, sigma).decode(maps)
-    xy = xy.cpu().numpy().astype(np.float64)
-    orig = np.einsum("nij,nkj->nki", affines[:, :, :2], xy) + affines[:, None, :, 2]
-    return orig, scores.cpu().numpy()
-
-
 # -- the command ----------------------------------------------------------------------------------------------
 def resolve_model_ref(ws: Workspace, ref: str) -> Path:
     """A ``.pt`` file, or a run (directory, ``STAGE/RUN_ID``, ``STAGE/latest``, ``latest``) → its ``ckpt/final.pt``."""
@@ -159,7 +116,7 @@ def resolve_model_ref(ws: Workspace, ref: str) -> Path:
         return path.resolve()
     if path.suffix == ".pt":
         raise MissingArtifactError(f"no checkpoint file {path}", hint="pass a .pt file, a run directory, or STAGE/RUN_ID")
-    return resolve_checkpoint(ws if path.is_dir() else ws.require(), ref, "final")
+    return (ws if path.is_dir() else ws.require()).resolve_checkpoint(ref, "final")
 
 
 @contextlib.contextmanager

@@ -10,8 +10,6 @@ computed in memory first and every file is written atomically.
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 import json
 import math
@@ -29,9 +27,9 @@ from posekit.data.meta import KeypointMeta
 from posekit.engine.checkpoint import load_checkpoint
 from posekit.engine.device import pick_device
 from posekit.errors import DataError, MissingArtifactError
-from posekit.stages.evaluate import heatmap_settings, load_model, resolve_checkpoint
-from posekit.stages.predict import network_crop, predict_crops
+from posekit.inference import heatmap_settings, load_model, network_crop, predict_crops
 from posekit.viz.curves import render_curves
+from posekit.viz.document import to_html, to_markdown
 from posekit.viz.grid import image_grid
 from posekit.viz.overlay import draw_pose, resize_with_keypoints
 from posekit.workspace import Workspace, atomic_write_bytes, atomic_write_text, now_iso
@@ -66,7 +64,7 @@ def build_report(ws: Workspace, run_ref: str, data: list[str] | None, num: int, 
     """Write every report file of the run ``run_ref`` and return their paths (documents last)."""
     run_dir = ws.resolve_run(run_ref)
     device = pick_device(device_name)
-    final = resolve_checkpoint(ws, str(run_dir), "final")
+    final = ws.resolve_checkpoint(str(run_dir), "final")
     if load_checkpoint(final).get("method") == "mae":
         return build_mae_report(ws, run_dir, final, data, num, log_losses, device)
     after, ckpt, meta = load_weights(final, device)
@@ -97,12 +95,12 @@ def build_mae_report(ws: Workspace, run_dir: Path, final: Path, data: list[str] 
                      device: torch.device) -> list[Path]:
     """An MAE run's report: curves and, per split, originals / masked inputs / reconstructions."""
     from posekit.config.schema_mim import MAEPretrainConfig
-    from posekit.stages.pretrain_mae import build_mae
+    from posekit.models.factory import build_mae
     from posekit.viz.reconstruction import reconstruct
 
     ckpt = load_checkpoint(final)
     cfg = MAEPretrainConfig.model_validate(ckpt["config"])
-    mae = build_mae(cfg)
+    mae = build_mae(cfg.model.model_copy(update={"pretrained": "none"}), cfg.mae)  # the run's weights follow
     mae.load_state_dict(ckpt["model"])
     mae.to(device)
     meta = KeypointMeta.from_json(json.dumps(ckpt["keypoints"]))
@@ -334,65 +332,3 @@ def dataset_line(ws: Workspace, role: str, entry: dict) -> str:
         now = ("this workspace's copy has the same parameters" if current == sha
                else f"this workspace's copy was prepared with other parameters since (SHA-1 {str(current)[:12]})")
     return f"{role} dataset {name} (converter {entry.get('converter')}, parameters SHA-1 {sha[:12]}): {now}"
-
-
-# -- rendering ------------------------------------------------------------------------------------------------
-def to_markdown(blocks: list[tuple]) -> str:
-    """Markdown that links the PNGs next to it."""
-    def cell(text: str) -> str:
-        return str(text).replace("|", "\\|").replace("\n", " ")
-
-    out = []
-    for kind, *args in blocks:
-        if kind == "h1":
-            out.append(f"# {args[0]}")
-        elif kind == "h2":
-            out.append(f"## {args[0]}")
-        elif kind == "alert":
-            out.append(f"> **{args[0]}**")
-        elif kind == "p":
-            out.append(args[0])
-        elif kind == "table":
-            header, rows = args
-            out.append("\n".join(["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
-                                 + ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]))
-        elif kind == "image":
-            out.append(f"![{args[1]}]({args[0]})\n\n*{args[1]}*")
-        elif kind == "tree":
-            out.append("\n".join("  " * depth + f"- {text}" for depth, text in args[0]))
-        elif kind == "code":
-            out.append(f"```yaml\n{args[0].rstrip()}\n```")
-    return "\n\n".join(out) + "\n"
-
-
-HTML_STYLE = """body{font-family:system-ui,sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}
-th{background:#f3f3f3}img{max-width:100%;border:1px solid #ddd}figure{margin:1em 0}
-pre{background:#f6f6f6;padding:1em;overflow:auto}.oracle{background:#b00020;color:#fff;font-weight:bold;
-padding:1em;font-size:1.2em}"""
-
-
-def to_html(blocks: list[tuple], pictures: dict[str, bytes], title: str) -> str:
-    """One self-contained HTML file: every PNG of ``pictures`` is embedded as a base64 data URI."""
-    e = html.escape
-    out = ["<!DOCTYPE html>", f"<html><head><meta charset=\"utf-8\"><title>{e(title)}</title>",
-           f"<style>{HTML_STYLE}</style></head><body>"]
-    for kind, *args in blocks:
-        if kind in ("h1", "h2", "p"):
-            out.append(f"<{kind}>{e(args[0])}</{kind}>")
-        elif kind == "alert":
-            out.append(f"<div class=\"oracle\">{e(args[0])}</div>")
-        elif kind == "table":
-            header, rows = args
-            head = "<tr>" + "".join(f"<th>{e(str(h))}</th>" for h in header) + "</tr>"
-            body = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-            out.append(f"<table>{head}{body}</table>")
-        elif kind == "image":
-            data = base64.b64encode(pictures[args[0]]).decode()
-            out.append(f"<figure><img src=\"data:image/png;base64,{data}\" alt=\"{e(args[1])}\">"
-                       f"<figcaption>{e(args[1])} ({e(args[0])})</figcaption></figure>")
-        elif kind == "tree":
-            out.append("".join(f"<div style=\"margin-left:{1.5 * d}em\">&bull; {e(t)}</div>" for d, t in args[0]))
-        elif kind == "code":
-            out.append(f"<pre>{e(args[0])}</pre>")
-    return "\n".join(out) + "\n</body></html>\n"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,17 +12,18 @@ import torch
 import torch.nn.functional as F
 
 from posekit import __version__
+from posekit.config.schema import StylizeConfig
 from posekit.data.dataset import H5KeypointDataset
-from posekit.engine.checkpoint import load_checkpoint
+from posekit.engine.checkpoint import checkpoint_header, load_checkpoint
 from posekit.engine.device import pick_device
-from posekit.engine.faults import crash_point
 from posekit.engine.logging import console, make_progress
 from posekit.engine.seed import seed_everything
 from posekit.engine.trainer import Trainer
 from posekit.errors import ConfigError
+from posekit.faults import crash_point
 from posekit.methods.adain_decoder import AdaINDecoderMethod
 from posekit.models.adain import StyleTransfer
-from posekit.stages.common import dataset_lineage, paired_batches, step_batches
+from posekit.stages.common import dataset_lineage, paired_batches, step_batches, target_seed
 from posekit.stylize.cache import StyleCacheWriter
 from posekit.stylize.transfer import colour_match, fda
 from posekit.stylize.weights import load_sequential, load_torchvision_vgg
@@ -36,27 +36,7 @@ METHODS = ("colour", "fda", "adain")
 DECODER_KEYS = ("encoder", "vgg", "source", "target", "seed", "decoder_steps", "decoder_batch")
 
 
-@dataclass
-class StylizeOptions:
-    source: str
-    target: str
-    method: str = "colour"
-    variants: int = 2
-    alpha: tuple[float, float] = (0.5, 1.0)
-    beta: float = 0.01
-    encoder: str = "vgg_normalised"
-    vgg: Path | None = None
-    decoder: Path | None = None
-    train_decoder: bool = False
-    decoder_steps: int = 2000
-    decoder_batch: int = 8
-    seed: int = 0
-    name: str | None = None
-    batch_size: int = 64
-    device: str = "auto"
-
-
-def _params(opts: StylizeOptions, ws: Workspace) -> dict:
+def _params(opts: StylizeConfig, ws: Workspace) -> dict:
     p = {"source": opts.source, "target": opts.target, "method": opts.method, "variants": opts.variants,
          "alpha": list(opts.alpha), "seed": opts.seed,
          "source_data": dataset_lineage(ws, opts.source)["params_sha1"],
@@ -69,7 +49,7 @@ def _params(opts: StylizeOptions, ws: Workspace) -> dict:
     return p
 
 
-def _build_adain(opts: StylizeOptions, out_dir: Path, src: H5KeypointDataset, tgt: H5KeypointDataset,
+def _build_adain(opts: StylizeConfig, out_dir: Path, src: H5KeypointDataset, tgt: H5KeypointDataset,
                  device: torch.device) -> tuple[StyleTransfer, dict]:
     net = StyleTransfer(opts.encoder)
     if opts.encoder == "vgg_normalised":
@@ -85,9 +65,11 @@ def _build_adain(opts: StylizeOptions, out_dir: Path, src: H5KeypointDataset, tg
         run_dir = out_dir / "decoder_run"
         (run_dir / "ckpt").mkdir(parents=True, exist_ok=True)
         training = {k: str(getattr(opts, k)) for k in DECODER_KEYS}
-        header = {"stage": "stylize", "method": method.name, "posekit_version": __version__,
-                  "config": {"decoder_training": training}}
-        trainer = Trainer(method, optimizer, scheduler, iter(()), run_dir, opts.decoder_steps, device, header,
+        header = checkpoint_header("stylize", method.name, {"decoder_training": training})
+        batches = lambda step: paired_batches(
+            step_batches(src, opts.decoder_batch, opts.seed, step, 0, device),
+            step_batches(tgt, opts.decoder_batch, target_seed(opts.seed), step, 0, device))
+        trainer = Trainer(method, optimizer, scheduler, batches, run_dir, opts.decoder_steps, device, header,
                           log_every=20, ckpt_every=max(1, min(100, opts.decoder_steps // 5)))
         last = run_dir / "ckpt" / "last.pt"
         previous = load_checkpoint(last) if last.exists() else None
@@ -96,9 +78,6 @@ def _build_adain(opts: StylizeOptions, out_dir: Path, src: H5KeypointDataset, tg
             console.print(f"resuming the decoder training at step {trainer.state.step}/{opts.decoder_steps}")
         else:
             trainer.metrics.truncate_after(0)
-        trainer.batches = paired_batches(
-            step_batches(src, opts.decoder_batch, opts.seed, trainer.state.step, 0, device),
-            step_batches(tgt, opts.decoder_batch, opts.seed + 1, trainer.state.step, 0, device))
         trainer.fit()
         buf = io.BytesIO()
         torch.save(net.decoder.state_dict(), buf)
@@ -109,12 +88,12 @@ def _build_adain(opts: StylizeOptions, out_dir: Path, src: H5KeypointDataset, tg
     return net.eval(), {"encoder_sha256": enc_hash, "decoder_sha256": dec_hash}
 
 
-def run_stylize(ws: Workspace, opts: StylizeOptions, force: bool) -> Path:
+def run_stylize(ws: Workspace, opts: StylizeConfig, force: bool) -> Path:
     with ws.lock(f"styles/{opts.name or f'{opts.source}__{opts.target}'}"):
         return _stylize(ws, opts, force)
 
 
-def _stylize(ws: Workspace, opts: StylizeOptions, force: bool) -> Path:
+def _stylize(ws: Workspace, opts: StylizeConfig, force: bool) -> Path:
     if opts.method not in METHODS:
         raise ConfigError(f"unknown style method {opts.method!r}", hint=f"use one of {', '.join(METHODS)}")
     if opts.variants < 1 or opts.batch_size < 1:

@@ -1,4 +1,4 @@
-"""``prepare animalpose``: the Animal-Pose dataset (Cao et al., ICCV 2019) with the anchors' splits (method note §6).
+"""``prepare animalpose``: the Animal-Pose dataset (Cao et al., ICCV 2019) with the anchors' splits.
 
 Layout: ``RAW/animal-pose/keypoints.json`` (``images``: image id → file name; ``categories``: id, name) and
 ``RAW/animal-pose/images/``, plus the split files ``<split dir>/real_animal_pose/<category>/{train,test}_anno.npy``

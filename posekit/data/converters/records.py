@@ -18,7 +18,7 @@ from posekit.errors import DataError
 
 @dataclass(frozen=True)
 class CropRule:
-    """How the crop square of a sample is chosen (method note §6).
+    """How the crop square of a sample is chosen.
 
     ``box``: centred on the person box, side ``margin`` × its longer side. A box made from keypoints is the extent
     of the labelled joints grown by ``pad`` pixels; every box is clipped to the image. ``image``: the whole image

@@ -1,4 +1,4 @@
-"""``prepare surreal``: SURREAL frames as processed for SURREAL→LSP work (tllib / UDAPE / DAML, method note §6).
+"""``prepare surreal``: SURREAL frames as processed for SURREAL→LSP work (tllib / UDAPE / DAML).
 
 Layout: ``RAW/<split>/run{0,1,2}.json`` and the frames ``RAW/<split>/run{0,1,2}/<name>`` for the splits train,
 val and test. Each JSON is a list of ``{name, keypoint2d [24×2], keypoint3d [24×3], intrinsic_matrix [3×3]}`` over

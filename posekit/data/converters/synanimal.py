@@ -1,4 +1,4 @@
-"""``prepare synanimal``: the synthetic animals of Mu et al. (CVPR 2020), as the anchors use them (method note §6).
+"""``prepare synanimal``: the synthetic animals of Mu et al. (CVPR 2020), as the anchors use them.
 
 Layout: ``RAW/synthetic_animal/<category>_combineds5r5_texture/<id>_img.png`` (640×480 renders) with
 ``<id>_kpts.npy``: the projected CAD vertices, ``[V,3]`` x, y, visible (1) / self-occluded (0). The keypoints are

@@ -1,4 +1,4 @@
-"""``prepare tigdog``: TigDog (behaviorDiscovery2.0) horse and tiger video frames, 18 landmarks (method note §6).
+"""``prepare tigdog``: TigDog (behaviorDiscovery2.0) horse and tiger video frames, 18 landmarks.
 
 Layout: ``RAW/behaviorDiscovery2.0/ranges/<c>/ranges.mat`` (``ranges``: one row per shot: shot id, first frame,
 last frame), ``landmarks/<c>/<shot id>.mat`` (``landmarks``: one cell per frame of the shot holding a struct whose

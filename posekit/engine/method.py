@@ -11,6 +11,12 @@ from torch import nn
 T = TypeVar("T")
 
 
+def augment_seed(seed: int) -> int:
+    """The seed of a method's own augmentation generator for ``train.seed``: offset by a prime so that its draws are
+    not the global generator's (seeded with ``train.seed`` itself)."""
+    return seed + 7919
+
+
 class Method(nn.Module):
     """A training objective around one or more networks.
 

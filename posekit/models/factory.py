@@ -1,0 +1,69 @@
+"""The one place networks are built: from a configuration section (a pydantic model or the plain mapping a checkpoint
+stores), with no dependence on the configuration classes themselves.
+
+A new architecture plugs in by adding a builder to ``ARCHITECTURES``; checkpoints name theirs in the header's
+``architecture`` key (checkpoints written before that key existed are read through ``LEGACY_ARCHITECTURE``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from torch import nn
+
+from posekit.models.pose_net import PoseNet
+from posekit.models.vit import MAEDecoder, MaskedAutoencoder, ViTEncoder
+from posekit.models.vit_pose import ViTPose25D
+from posekit.models.vit_weights import load_mae_imagenet
+
+
+def fields(section: Any) -> dict[str, Any]:
+    """A configuration section as a plain dict (pydantic models are dumped; mappings are copied)."""
+    return section.model_dump() if hasattr(section, "model_dump") else dict(section)
+
+
+def build_pose_net(model: Mapping | Any, num_joints: int) -> PoseNet:
+    """SimpleBaseline (ResNet + deconvolution head) from a ``model`` section: backbone, width, deconv_channels,
+    pretrained."""
+    m = fields(model)
+    return PoseNet(num_joints, backbone=m["backbone"], width=m["width"], deconv_channels=m["deconv_channels"],
+                   pretrained=m["pretrained"])
+
+
+def vit_encoder(model: Mapping | Any) -> ViTEncoder:
+    """The ViT encoder of a ``model`` section (patch_size, dim, depth, heads, mlp_ratio); random weights."""
+    v = fields(model)
+    return ViTEncoder(v["patch_size"], v["dim"], v["depth"], v["heads"], v["mlp_ratio"])
+
+
+def build_vitpose(model: Mapping | Any, num_joints: int) -> ViTPose25D:
+    """ViT encoder + 2.5D keypoint head (head_channels) from a ``model`` section."""
+    return ViTPose25D(vit_encoder(model), fields(model)["head_channels"], num_joints)
+
+
+def build_mae(model: Mapping | Any, mae: Mapping | Any) -> MaskedAutoencoder:
+    """The masked autoencoder of an MAE pre-training run: the ``model`` section's encoder (ImageNet MAE weights when
+    its ``pretrained`` is ``mae_imagenet``) and a decoder from the ``mae`` section."""
+    v, m = fields(model), fields(mae)
+    encoder = vit_encoder(v)
+    if v["pretrained"] == "mae_imagenet":
+        load_mae_imagenet(encoder)
+    return MaskedAutoencoder(encoder, MAEDecoder(v["dim"], m["decoder_dim"], m["decoder_depth"], m["decoder_heads"],
+                                                 v["patch_size"]))
+
+
+ARCHITECTURES: dict[str, Callable[[Mapping, int], nn.Module]] = {
+    "simplebaseline": build_pose_net,
+    "vitpose25d": build_vitpose,
+}
+# checkpoints from before the header named its architecture: by the method that trained them
+LEGACY_ARCHITECTURE = {"supervised": "simplebaseline", "multilevel": "simplebaseline", "mim": "vitpose25d"}
+
+
+def describe(architecture: str, model: Mapping | Any) -> str:
+    """A short name of a network, e.g. ``resnet18`` or ``ViT p16 d384×6``."""
+    m = fields(model)
+    if architecture == "vitpose25d":
+        return f"ViT p{m['patch_size']} d{m['dim']}×{m['depth']}"
+    return str(m["backbone"])

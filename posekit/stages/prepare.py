@@ -1,0 +1,114 @@
+"""The ``prepare`` stage: a converter (a real dataset's raw folder, or the built-in generator) → the workspace's
+``data/<name>/<split>.h5``, validated first, resumable, and skipped when already up to date."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from posekit.engine.logging import console, make_progress
+from posekit.errors import ConfigError
+from posekit.workspace import Workspace
+
+SYNTHETIC_DEFAULTS = {"skeleton": "human", "num_train": 4000, "num_val": 500, "num_test": 1000, "seed": 0, "gap": 0.6}
+SHARED_FLAGS = "--name, --size, --codec, --workers, --force"
+
+
+def run_prepare(ws: Workspace, dataset: str, raw: Path | None, name: str | None, size: int | None, codec: str,
+                workers: int, force: bool, synthetic: dict[str, Any], real: dict[str, Any]) -> dict[str, str]:
+    """Check the options against the converter, then convert; returns ``{"dataset/split": status}``.
+
+    ``synthetic`` and ``real`` hold the generator's and the real converters' options that were given (None
+    values dropped); options of the other kind are refused, naming them.
+    """
+    from posekit.data.converters import CONVERTERS
+    from posekit.data.converters.base import run_plan
+    from posekit.data.converters.real import RealConverter
+    from posekit.data.converters.synthetic import LOOK_OPTIONS
+    from posekit.data.h5format import IMAGE_CODECS
+
+    converter_cls = CONVERTERS.get(dataset)
+    if codec not in IMAGE_CODECS:
+        raise ConfigError(f"unknown --codec {codec!r}", hint=f"use one of {', '.join(IMAGE_CODECS)}")
+    if issubclass(converter_cls, RealConverter):
+        if synthetic:
+            raise ConfigError(f"{_flags(synthetic)} only appl{'y' if len(synthetic) > 1 else 'ies'} to `prepare synthetic`",
+                              hint=f"{dataset} takes --raw, {SHARED_FLAGS}, {_flags(converter_cls.options)}")
+        if raw is None:
+            raise ConfigError(f"`prepare {dataset}` needs --raw DIR, the folder holding the raw dataset",
+                              hint=f"expected layout: {converter_cls.layout}; source: {converter_cls.source}")
+        size = _check_size(256 if size is None else size)
+        params = converter_cls.make_params(raw, name, size, codec, real)
+    else:
+        given = (["raw"] if raw is not None else []) + list(real)
+        if given:
+            raise ConfigError(f"{_flags(given)} does not apply to `prepare {dataset}`",
+                              hint=f"{dataset} takes {SHARED_FLAGS}, {_flags([*SYNTHETIC_DEFAULTS, *LOOK_OPTIONS])}")
+        params = _synthetic_params({**SYNTHETIC_DEFAULTS, **synthetic}, name, _check_size(128 if size is None else size),
+                                   codec)
+    ws = ws.ensure()
+    converter = converter_cls(workers=max(1, workers))
+    with make_progress() as progress:
+        def start(key: str, total: int):
+            task = progress.add_task(key, total=total, info="")
+            return lambda n: progress.advance(task, n)
+
+        status = run_plan(ws, converter, params, force, start)
+    table = Table(title=f"prepare {dataset} → {ws.root / 'data'}")
+    table.add_column("dataset/split")
+    table.add_column("status")
+    for key, value in status.items():
+        table.add_row(key, value)
+    console.print(table)
+    return status
+
+
+def _synthetic_params(opts: dict[str, Any], name: str | None, size: int, codec: str) -> dict[str, Any]:
+    from posekit.data.synthetic.bodies import BODIES
+    from posekit.data.synthetic.domains import SHIFTS
+
+    skeleton, gap = opts["skeleton"], opts["gap"]
+    if skeleton not in BODIES:
+        raise ConfigError(f"unknown --skeleton {skeleton!r}", hint=f"use one of {', '.join(BODIES)}")
+    if not 0 <= gap <= 1:
+        raise ConfigError(f"--gap {gap} is outside [0, 1]", hint="0 makes the target look like the source, 1 is the hardest")
+    if opts["num_train"] < 1 or opts["num_test"] < 1 or opts["num_val"] < 0:
+        raise ConfigError("--num-train and --num-test must be ≥ 1 and --num-val ≥ 0")
+    params = {"skeleton": skeleton, "size": size, "num_train": opts["num_train"], "num_val": opts["num_val"],
+              "num_test": opts["num_test"], "seed": opts["seed"], "gap": gap, "codec": codec,
+              "name": name or ("synth" if skeleton == "human" else "synth_animal")}
+    if opts.get("shift") is not None:  # only when given, so that default datasets keep their settings hash
+        if opts["shift"] not in SHIFTS:
+            raise ConfigError(f"unknown --shift {opts['shift']!r}", hint="use all or appearance")
+        params["shift"] = opts["shift"]
+    if opts.get("pose_spread") is not None:
+        if opts["pose_spread"] <= 0:
+            raise ConfigError(f"--pose-spread {opts['pose_spread']} must be > 0",
+                              hint="a fraction of each joint's range, e.g. 0.3; 1 or more draws uniformly over the range")
+        params["pose_spread"] = opts["pose_spread"]
+    if opts.get("roll") is not None:
+        if not 0 <= opts["roll"] <= 180:
+            raise ConfigError(f"--roll {opts['roll']} is outside [0, 180]",
+                              hint="degrees either side of upright; 180 allows every in-plane rotation")
+        params["roll"] = opts["roll"]
+    if opts.get("framing") is not None:
+        if opts["framing"] not in ("body", "joints"):
+            raise ConfigError(f"unknown --framing {opts['framing']!r}", hint="use body or joints")
+        params["framing"] = opts["framing"]
+    if opts.get("background") is not None:
+        if opts["background"] not in ("studio", "clutter", "scene"):
+            raise ConfigError(f"unknown --background {opts['background']!r}", hint="use studio, clutter or scene")
+        params["background"] = opts["background"]
+    return params
+
+
+def _check_size(size: int) -> int:
+    if size < 32:
+        raise ConfigError(f"--size {size} is too small", hint="use at least 32 pixels")
+    return size
+
+
+def _flags(keys) -> str:
+    return ", ".join("--" + k.replace("_", "-") for k in keys)
