@@ -13,6 +13,7 @@ from posekit.config.schema import AdaptConfig, ModelConfig
 from posekit.data.codec import HeatmapCodec
 from posekit.data.dataset import H5KeypointDataset
 from posekit.engine import distributed
+from posekit.engine.carry_over import carry_adam_state, pretrain_optimiser_state
 from posekit.engine.checkpoint import load_checkpoint
 from posekit.engine.device import pick_device, prepare_for_device
 from posekit.engine.seed import seed_everything
@@ -112,6 +113,8 @@ def run_adapt(ws: Workspace, cfg: AdaptConfig, name: str, resume: Path | None = 
     student, disc = method.param_groups()
     groups = [{"params": student, "lr": cfg.optim.lr}] + ([{"params": disc, "lr": cfg.adversarial.lr}] if disc else [])
     optimizer = torch.optim.Adam(groups, weight_decay=cfg.optim.weight_decay)
+    if cfg.optim.state == "pretrain" and init is not None:  # DAML: adaptation continues the pretraining Adam
+        carry_adam_state(optimizer, list(method.model.parameters()), pretrain_optimiser_state(init_path), str(init_path))
     lambdas = [multistep_lambda(t.steps, cfg.optim.milestones, cfg.optim.gamma)] + ([lambda _: 1.0] if disc else [])
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas)
 
