@@ -25,7 +25,7 @@ from posekit.methods.adain_decoder import AdaINDecoderMethod
 from posekit.models.adain import StyleTransfer
 from posekit.stages.common import dataset_lineage, paired_batches, step_batches
 from posekit.stylize.cache import StyleCacheWriter
-from posekit.stylize.transfer import colour_match, fda
+from posekit.stylize.transfer import DEFAULT_ALPHA, colour_match, fda
 from posekit.stylize.weights import load_sequential, load_torchvision_vgg
 from posekit.workspace import Workspace, atomic_write_bytes, atomic_write_json, now_iso
 
@@ -42,7 +42,7 @@ class StylizeOptions:
     target: str
     method: str = "colour"
     variants: int = 2
-    alpha: tuple[float, float] = (0.5, 1.0)
+    alpha: tuple[float, float] | None = None  # None: the method's DEFAULT_ALPHA
     beta: float = 0.01
     encoder: str = "vgg_normalised"
     vgg: Path | None = None
@@ -54,6 +54,10 @@ class StylizeOptions:
     name: str | None = None
     batch_size: int = 64
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.alpha is None:
+            self.alpha = DEFAULT_ALPHA.get(self.method, (0.5, 1.0))
 
 
 def _params(opts: StylizeOptions, ws: Workspace) -> dict:
