@@ -193,7 +193,8 @@ class AdaptConfig(Strict):
         "teacher's unless teacher_augment is set; its crop makes the base frame both views share")
     teacher_augment: AugmentConfig | None = Field(
         None, description="augmentation of the teacher's (weak) target view, drawn independently of the student's; "
-        "null = the same setting as target_augment (DAML's README sets both alike)")
+        "null = the same setting as target_augment (DAML's README sets both alike); when set, keys it leaves out take "
+        "the augment defaults, not target_augment's; flip is ignored for target views, crop comes from target_augment")
     model: ModelConfig | None = Field(None, description="filled from the init checkpoint; must match it if given")
     init: str | None = Field(None, description="pretrain run (dir, pretrain/ID or pretrain/latest) to start from")
     optim: AdaptOptimConfig = Field(AdaptOptimConfig(lr=1e-4, milestones=(0.167, 0.667)),
