@@ -152,3 +152,209 @@ def test_reversal_coefficient_schedules():
         grads.append((f.grad, disc.weight.grad.clone()))
     assert torch.allclose(grads[1][0], 0.25 * grads[0][0])  # the features' reversed gradient is scaled
     assert torch.equal(grads[1][1], grads[0][1])  # the discriminator's is not
+
+
+# -- the authors' code's pieces as options ------------------------------------------------------------
+
+def _tiny_method(**sections):
+    from posekit.config.schema import AdaptConfig, ModelConfig
+    from posekit.data.meta import MPII16
+    from posekit.methods.multilevel import MultiLevelMethod
+    from posekit.models.factory import build_pose_net
+
+    cfg = AdaptConfig.model_validate({"style": {"enabled": False}, **sections})
+    torch.manual_seed(0)
+    model = build_pose_net(ModelConfig(backbone="resnet18", width=0.25, deconv_channels=16), 16)
+    return MultiLevelMethod(model, HeatmapCodec(64, 16, 1.0), cfg, MPII16, 0)
+
+
+def _batch(seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    kp = torch.cat([torch.rand(2, 16, 2, generator=g) * 64, torch.full((2, 16, 1), 2.0)], -1)
+    return {"image": torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8, generator=g), "keypoints": kp,
+            "target_image": torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8, generator=g)}
+
+
+def _inputs(method, batch) -> dict:
+    """Run one step; return what the student saw on the target (its second forward) and what the teacher saw."""
+    seen = {"student": []}
+    student, predict = method.model.forward, method.teacher.predict
+
+    def spy_student(images):
+        seen["student"].append(images.detach().clone())
+        return student(images)
+
+    def spy_teacher(images):
+        seen["teacher"] = images.detach().clone()
+        return predict(images)
+
+    method.model.forward, method.teacher.predict = spy_student, spy_teacher
+    method(batch, 0)
+    method.model.forward, method.teacher.predict = student, predict
+    return {"student": seen["student"][1], "teacher": seen.get("teacher")}
+
+
+IDENTITY = {"rotation": 0, "scale": [1, 1], "shear": [0, 0], "translate": 0, "flip": 0, "colour": 0}
+
+
+def test_target_crop_is_drawn_once_and_shared_by_both_views():
+    from posekit.data.augment import normalise, render_views, resize_matrix
+
+    batch = _batch()
+    plain = normalise(render_views(batch["target_image"], resize_matrix((64, 64), 64, 2), 64, None, normalised=False))
+    method = _tiny_method(target_augment={**IDENTITY, "crop": [0.6, 0.8]}, occlusion={"enabled": False})
+    seen = _inputs(method, batch)
+    assert torch.equal(seen["student"], seen["teacher"])  # one base frame: identity views of it coincide
+    assert (seen["student"] - plain).abs().mean() > 0.1  # and it is a zoomed crop, not the plain resize
+    uncropped = _inputs(_tiny_method(target_augment=IDENTITY, occlusion={"enabled": False}), batch)
+    assert torch.equal(uncropped["student"], plain) and torch.equal(uncropped["teacher"], plain)
+
+
+def test_weak_and_strong_target_views_have_their_own_settings():
+    from posekit.data.augment import normalise, render_views, resize_matrix
+
+    batch = _batch(1)
+    plain = normalise(render_views(batch["target_image"], resize_matrix((64, 64), 64, 2), 64, None, normalised=False))
+    seen = _inputs(_tiny_method(teacher_augment=IDENTITY, occlusion={"enabled": False}), batch)
+    assert torch.equal(seen["teacher"], plain)  # weak: as set
+    assert (seen["student"] - plain).abs().mean() > 0.1  # strong: target_augment's rotation, scale, colour
+
+
+def test_occlusion_runs_with_consistency_off():
+    """The occlusion needs the teacher's confidences but not the consistency loss: with consistency off it must
+    still change the student's target view, in one 2·size square per image (view geometry)."""
+    batch = _batch(2)
+    common = {"consistency": {"enabled": False}, "infomax": {"enabled": False}}
+    occluded = _inputs(_tiny_method(occlusion={"rate": 1.0, "threshold": 0.0, "size": 4}, **common), batch)
+    clean = _inputs(_tiny_method(occlusion={"enabled": False}, **common), batch)
+    assert occluded["teacher"] is not None and clean["teacher"] is None  # the teacher runs for the occlusion only
+    changed = (occluded["student"] != clean["student"]).any(1).flatten(1).sum(1)
+    assert (changed > 0).all() and (changed <= 8 * 8).all(), changed
+
+
+def _rotation_scale(angle_deg: float, scale: float, size: int, t=(0.0, 0.0)) -> torch.Tensor:
+    a = torch.deg2rad(torch.tensor(angle_deg))
+    c = (size - 1) / 2
+    m = torch.eye(3)
+    m[:2, :2] = scale * torch.tensor([[torch.cos(a), -torch.sin(a)], [torch.sin(a), torch.cos(a)]])
+    m[:2, 2] = torch.tensor([c, c]) + torch.tensor(t) - m[:2, :2] @ torch.tensor([c, c])
+    return m[None]
+
+
+def test_base_geometry_is_the_base_square_seen_through_the_view():
+    from posekit.data.occlusion import occlude_in_base
+
+    fill = (0.5, 0.5, 0.5)
+    images = torch.arange(64 * 64, dtype=torch.float32).reshape(1, 1, 64, 64).expand(1, 3, 64, 64) / 4096
+    # identity view: a 2·half square at the centre, filled with a contiguous copy from elsewhere
+    out = occlude_in_base(images, torch.eye(3)[None], torch.tensor([[20.0, 30.0]]), torch.tensor([True]), 3, fill,
+                          torch.Generator().manual_seed(0))
+    changed = (out != images).any(1)[0]
+    assert changed[27:33, 17:23].all() and changed.sum() <= 36
+    patch = out[0, 0, 27:33, 17:23]
+    assert torch.allclose(patch - patch[0, 0], images[0, 0, :6, :6] - images[0, 0, 0, 0], atol=1e-5)
+    # a view rotated by 45° and zoomed 1.5×: the square arrives rotated and 1.5² times larger, on the joint
+    g = torch.Generator().manual_seed(1)
+    noise = torch.rand(1, 3, 64, 64, generator=g)
+    m = _rotation_scale(45, 1.5, 64)
+    centre = torch.tensor([[30.0, 34.0]])
+    out = occlude_in_base(noise, m, centre, torch.tensor([True]), 5, fill, g)
+    changed = (out != noise).any(1)[0]
+    ys, xs = torch.nonzero(changed, as_tuple=True)
+    assert abs(changed.sum().item() / (10 * 1.5) ** 2 - 1) < 0.15
+    box = (xs.max() - xs.min() + 1) * (ys.max() - ys.min() + 1)
+    assert box > 1.7 * changed.sum()  # a diamond in the view, not an axis-aligned square
+    back = (torch.linalg.inv(m)[0] @ torch.stack([xs.float(), ys.float(), torch.ones_like(xs, dtype=torch.float32)]))
+    assert ((back[:2].T - centre.round()).abs() <= 5.5).all()  # every changed pixel un-warps into the base square
+    view_centre = m[0, :2, :2] @ (centre[0] - 0.5) + m[0, :2, 2]  # the square [c − 5, c + 5) centres on c − ½
+    assert torch.allclose(torch.stack([xs.float().mean(), ys.float().mean()]), view_centre, atol=1.0)
+    assert torch.equal(occlude_in_base(noise, m, centre, torch.tensor([False]), 5, fill, g), noise)
+
+
+def test_code_geometry_shifts_the_square_and_blanks_what_unwarps_outside():
+    """The code un-warps with its translation divided by the stride (4): the square lands 3/4 of the view's
+    translation short of the joint, and view pixels whose un-warped position leaves the frame become the fill."""
+    from posekit.data.occlusion import occlude_in_base
+
+    fill = (0.25, 0.5, 0.75)
+    noise = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    m = _rotation_scale(0, 1.0, 64, t=(12.0, -8.0))
+    centre = torch.tensor([[30.0, 30.0]])
+    out = occlude_in_base(noise, m, centre, torch.tensor([True]), 4, fill, torch.Generator().manual_seed(3),
+                          code_quirks=True, stride=4.0)
+    blank = torch.zeros(64, 64, dtype=torch.bool)
+    blank[:, :3], blank[62:] = True, True  # un-warped x = x − 3 < 0, y = y + 2 > 63
+    assert torch.allclose(out[0][:, blank], torch.tensor(fill)[:, None].expand(3, int(blank.sum())))
+    changed = (out[0] != noise[0]).any(0) & ~blank
+    ys, xs = torch.nonzero(changed, as_tuple=True)
+    # the joint is at (30, 30) + t = (42, 22) in the view; the code's square centres on (30, 30) + t/4 = (33, 28)
+    assert changed.sum() == 64 and (xs.min(), xs.max(), ys.min(), ys.max()) == (29, 36, 24, 31)
+    exact = occlude_in_base(noise, m, centre, torch.tensor([True]), 4, fill, torch.Generator().manual_seed(3))
+    ys, xs = torch.nonzero((exact[0] != noise[0]).any(0), as_tuple=True)
+    assert len(xs) == 64 and (xs.min(), xs.max(), ys.min(), ys.max()) == (38, 45, 18, 25)  # base: on the joint
+
+
+def test_teacher_fp32_runs_outside_the_steps_autocast():
+    student = nn.Sequential(nn.Linear(4, 4))
+    x = torch.rand(2, 4)
+    for fp32, dtype in ((False, torch.bfloat16), (True, torch.float32)):
+        teacher = EMATeacher(student, 0.9, fp32=fp32)
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # what a CUDA step's bf16 autocast does to the teacher
+            assert teacher.predict(x).dtype == dtype
+    assert torch.equal(teacher.predict(x), teacher.model(x))
+
+
+def test_enhancement_module_normalises_each_domain_with_its_own_statistics():
+    from posekit.models.discriminator import FeatureEnhancement
+
+    enh = FeatureEnhancement(4)
+    nn.init.normal_(enh.block[-1].weight)  # zero-initialised, the block would hide what its BatchNorm does
+    seen = []
+    disc = nn.Conv2d(4, 1, 1)
+    disc.register_forward_hook(lambda _m, inputs, _out: seen.append(inputs[0].detach()))
+    loss_fn = DomainAdversarialLoss(disc, enh).train()
+    g = torch.Generator().manual_seed(0)
+    fs = torch.randn(3, 4, 5, 5, generator=g)
+    for shift in (0.0, 10.0):  # a target batch from a very different distribution
+        loss_fn(fs, torch.randn(3, 4, 5, 5, generator=g) * 3 + shift)
+    assert torch.allclose(seen[0][:3], seen[1][:3], atol=1e-5)  # the source half does not see the target batch
+    assert torch.allclose(seen[0][:3], enh(fs), atol=1e-5)
+
+
+def test_adam_state_carries_over_from_pretraining(tmp_path):
+    import copy
+
+    import pytest
+
+    from posekit.engine.carry_over import carry_adam_state, pretrain_optimiser_state
+    from posekit.engine.checkpoint import save_checkpoint
+    from posekit.errors import CheckpointError
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    pre = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(3):
+        pre.zero_grad()
+        net(torch.randn(5, 3)).square().sum().backward()
+        pre.step()
+    (tmp_path / "ckpt").mkdir()
+    save_checkpoint(tmp_path / "ckpt" / "last.pt", {"stage": "pretrain", "optim": pre.state_dict()})
+    saved = pretrain_optimiser_state(tmp_path / "ckpt" / "final.pt")
+    # adaptation: a copy of the network plus an extra module, two groups; carried, it steps like the pretraining Adam
+    adapted, extra = copy.deepcopy(net), nn.Linear(2, 2)
+    opt = torch.optim.Adam([{"params": [*adapted.parameters(), *extra.parameters()]}, {"params": []}], lr=1e-2)
+    assert carry_adam_state(opt, list(adapted.parameters()), saved, "last.pt") == 4
+    x = torch.randn(5, 3)
+    for model, optimiser in ((net, pre), (adapted, opt)):
+        optimiser.zero_grad()
+        model(x).square().sum().backward()
+        optimiser.step()
+    for a, b in zip(net.parameters(), adapted.parameters(), strict=True):
+        assert torch.allclose(a, b)
+    assert float(opt.state[next(adapted.parameters())]["step"]) == 4  # the step count continues (bias correction)
+    fresh = torch.optim.Adam(copy.deepcopy(net).parameters(), lr=1e-2)
+    with pytest.raises(CheckpointError, match="the adapted network has 2"):
+        carry_adam_state(fresh, list(nn.Linear(3, 4).parameters()), saved, "last.pt")
+    with pytest.raises(CheckpointError, match="optim.state=pretrain") as err:
+        pretrain_optimiser_state(tmp_path / "elsewhere" / "final.pt")
+    assert "optim.state=fresh" in err.value.hint

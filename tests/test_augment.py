@@ -127,7 +127,7 @@ def test_view_geometry_stays_float32_under_bf16_autocast():
 
     def run():
         method.generator.manual_seed(7)
-        view, matrix = method._target_view(u8)
+        view, matrix = method._target_view(u8, method._base_frame(u8), method.cfg.target_augment)
         drawn, _ = sample_affine(4, (96, 80), 64, rotation=30, scale=(0.8, 1.2), shear=(0, 0), translate=0.1, flip=0.5,
                                  generator=torch.Generator().manual_seed(9))
         return (transform_keypoints(kp, m), warp_images(img, m, 64), view_to_base(maps, m, 4.0),
@@ -140,3 +140,58 @@ def test_view_geometry_stays_float32_under_bf16_autocast():
     for ref, got in zip(reference, under_autocast, strict=True):
         assert got.dtype == torch.float32
         assert torch.equal(ref, got)
+
+
+def test_resized_crop_draws_daml_windows_in_the_stated_range():
+    """RandomResizedCrop(256, scale (0.6, 1.3), ratio 1): area fraction U(0.6, 1.3), windows larger than the image
+    redrawn (up to 10 tries), integer window side and corner inside the image, resized back: zoom 1 to 256/198."""
+    from posekit.data.augment import sample_resized_crop
+
+    m = sample_resized_crop(20000, 256, (0.6, 1.3), torch.Generator().manual_seed(0))
+    zoom = m[:, 0, 0]
+    side = 256 / zoom
+    assert torch.equal(m[:, 1, 1], zoom) and (m[:, 0, 1] == 0).all() and (m[:, 2] == torch.tensor([0, 0, 1.0])).all()
+    assert torch.allclose(side, side.round(), atol=1e-3) and side.min() >= 198 - 1e-3 and side.max() <= 256 + 1e-3
+    assert abs((side / 256).square().mean() - 0.8) < 0.01  # accepted areas are uniform on [0.6, 1]
+    assert ((side / 256).square() < 0.7).float().mean().sub(0.25).abs() < 0.02
+    for axis in (0, 1):
+        corner = 0.5 - (m[:, axis, 2] + 0.5) / zoom  # the window's first pixel (its edge −0.5 lands on −0.5)
+        assert torch.allclose(corner, corner.round(), atol=1e-3) and corner.min() > -1e-3
+        assert (corner + side).max() <= 256 + 1e-3  # the window lies in the image
+        assert abs((corner / (256 - side).clamp(min=1)).mean() - 0.5) < 0.02  # uniform offsets
+    fixed = sample_resized_crop(100, 256, (0.6, 0.6), torch.Generator().manual_seed(1))
+    assert torch.allclose(fixed[:, 0, 0], torch.full((100,), 256 / 198))  # round(√0.6 · 256) = 198
+    too_big = sample_resized_crop(100, 256, (1.1, 1.3), torch.Generator().manual_seed(2))
+    assert torch.equal(too_big, torch.eye(3).expand(100, 3, 3))  # every try too large: the whole image
+
+
+def test_source_crop_comes_before_the_affine_and_moves_keypoints_with_the_image():
+    from posekit.engine.method import Method
+
+    from posekit.config.schema import AugmentConfig
+
+    method = Method()
+    ys, xs = torch.meshgrid(torch.arange(96.0), torch.arange(96.0), indexing="ij")
+    src = torch.tensor([[40.0, 50.0], [60.0, 30.0]])
+    blob = torch.exp(-((xs - src[0, 0]) ** 2 + (ys - src[0, 1]) ** 2) / 8.0)  # drawn at the first keypoint
+    images = (blob * 255).round().to(torch.uint8).expand(8, 3, 96, 96).contiguous()
+    kp = torch.cat([src, torch.full((2, 1), 2.0)], -1).expand(8, 2, 3)
+    still = AugmentConfig(rotation=0, scale=(1, 1), shear=(0, 0), translate=0, flip=0, colour=0)
+    spans = {}
+    for crop in (None, (0.6, 1.0)):
+        method.generator = torch.Generator().manual_seed(5)
+        views, moved, _ = method.augmented_view(images, still.model_copy(update={"crop": crop}), 64, kp.clone(),
+                                                    [0, 1])
+        spans[crop] = (moved[:, 0, :2] - moved[:, 1, :2]).norm(dim=-1) / (src[0] - src[1]).norm()
+        for i in range(8):
+            lit = (views[i, 0] - views[i, 0].min()).clamp(min=0)
+            assert torch.allclose(_peak(lit), moved[i, 0, :2], atol=0.3), i
+    assert torch.allclose(spans[None], torch.full((8,), 64 / 96))
+    zoom = spans[(0.6, 1.0)] / spans[None]
+    assert (zoom >= 1 - 1e-4).all() and (zoom <= 256 / 198 + 1e-3).all() and zoom.std() > 0.01
+    # without a crop the view is exactly today's: the affine alone, from the same draws
+    method.generator = torch.Generator().manual_seed(6)
+    got, _, _ = method.augmented_view(images, AugmentConfig(), 64)
+    g = torch.Generator().manual_seed(6)
+    m, _ = sample_affine(8, (96, 96), 64, 30.0, (0.75, 1.25), (0.0, 0.0), 0.05, 0.5, generator=g)
+    assert torch.equal(got, render_views(images, m, 64, jitter_factors(8, 0.25, g)))

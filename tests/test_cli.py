@@ -169,6 +169,27 @@ def test_stylize_adapt_eval_chain(ws_copy):
     assert json.loads((run / "eval/synth_tgt-test.json").read_text())["warning"].startswith("ORACLE")
 
 
+def test_adapt_demo_runs_the_codes_pieces_and_needs_the_pretrain_optimiser(ws_copy):
+    """adapt_demo (daml_code at CPU scale): crop, code occlusion geometry and the pretraining Adam continued. The
+    adaptation's first optimiser state is the pretrain run's; without ckpt/last.pt the run is refused clearly."""
+    assert invoke(ws_copy, "pretrain", *TINY_TRAIN, "--set", "train.steps=2").exit_code == 0
+    assert invoke(ws_copy, "stylize", "--method", "colour").exit_code == 0
+    pre = next((ws_copy / "runs/pretrain").glob("*-supervised"))
+    demo = ["-c", "adapt_demo", *ADAPT, "--steps", "2"]
+    result = invoke(ws_copy, "adapt", *demo, "--set", "train.ckpt_every=1", "--name", "demo")
+    assert result.exit_code == 0, result.output
+    run = next((ws_copy / "runs/adapt").glob("*-demo"))
+    cfg = torch.load(run / "ckpt/final.pt", weights_only=True)["config"]
+    assert cfg["occlusion"]["geometry"] == "code" and cfg["optim"]["state"] == "pretrain"
+    step2 = torch.load(run / "ckpt/last.pt", weights_only=True)["optim"]["state"][0]["step"]
+    assert float(step2) == 2 + 2  # two pretraining steps, then two of adaptation on the same Adam
+    (pre / "ckpt/last.pt").unlink()
+    result = invoke(ws_copy, "adapt", *demo, "--name", "refused")
+    assert result.exit_code == 4 and "optim.state=pretrain" in result.output and "optim.state=fresh" in result.output
+    assert "Traceback" not in result.output and not list((ws_copy / "runs/adapt").glob("*-refused"))
+    assert invoke(ws_copy, "adapt", *demo, "--set", "optim.state=fresh", "--name", "fresh").exit_code == 0
+
+
 def test_adapt_refuses_evaluation_splits_and_style_less_runs_without_cache(ws_copy):
     assert invoke(ws_copy, "pretrain", *TINY_TRAIN, "--set", "train.steps=1").exit_code == 0
     result = invoke(ws_copy, "adapt", *ADAPT, "--set", "data.target_split=test", "--set", "style.enabled=false")
@@ -318,6 +339,8 @@ def test_stylize_adain_trains_a_decoder_and_reports_missing_weights(ws_copy, tmp
     assert "1.weight" in decoder_state  # pytorch-AdaIN's key layout, reusable with --decoder
     with h5py.File(out / "cache.h5") as f:
         assert f["images"].shape == (48, 1, 64, 64, 3) and f.attrs["method"] == "adain"
+        alpha = f["alpha"][...]
+    assert manifest["alpha"] == [0.0, 1.0] and alpha.min() < 0.25 and alpha.max() > 0.75  # AdaIN: DAML's U(0, 1)
 
 
 def test_a_second_writer_of_the_same_dataset_is_refused(ws_copy):

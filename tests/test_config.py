@@ -1,7 +1,7 @@
 import pytest
 
 from posekit.config.load import parse_sets, resolve_config
-from posekit.config.schema import PretrainConfig
+from posekit.config.schema import AdaptConfig, PretrainConfig
 from posekit.errors import ConfigError
 
 
@@ -55,7 +55,7 @@ def test_every_builtin_preset_validates_against_its_stage():
     from posekit.stages import builder_for
 
     names = builtin_presets()
-    assert {"demo", "adapt_demo", "daml_pretrain", "daml_adapt", "mae_demo", "mim_demo"} <= set(names)
+    assert {"demo", "adapt_demo", "daml_pretrain", "daml_adapt", "daml_code", "mae_demo", "mim_demo"} <= set(names)
     for name in names:
         preset = read_preset(name)[0]
         assert preset.get("stage") in ("pretrain", "adapt"), f"preset {name} does not declare its stage"
@@ -68,6 +68,53 @@ def test_a_preset_for_another_stage_is_refused():
 
     with pytest.raises(ConfigError, match="preset adapt_demo is for `posekit adapt`, not `posekit pretrain`"):
         resolve_config(PretrainConfig, "adapt_demo", stage="pretrain")
+
+
+# the only settings in which the CPU demo's adaptation may differ from the authors' code (its preset says why)
+CPU_SCALE = {"data.num_workers", "optim.lr", "optim.milestones", "teacher.ema", "occlusion.size", "train.steps",
+             "train.batch_size", "train.val_every", "train.ckpt_every"}
+
+
+def test_adapt_demo_is_daml_code_at_cpu_scale():
+    """Presets do not inherit, so adapt_demo repeats daml_code: every setting but the CPU-scale ones is equal, both
+    as written and as resolved (an edit to one preset alone fails here)."""
+    from posekit.config.load import read_preset
+
+    def flat(tree, prefix=""):
+        out = {}
+        for key, value in tree.items():
+            out.update(flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key: value})
+        return out
+
+    code, demo = flat(read_preset("daml_code")[0]), flat(read_preset("adapt_demo")[0])
+    differ = {k for k in code.keys() | demo.keys() if code.get(k) != demo.get(k)}
+    assert differ <= CPU_SCALE, differ - CPU_SCALE
+    resolved = [flat(resolve_config(AdaptConfig, name).model_dump(mode="json")) for name in ("daml_code", "adapt_demo")]
+    assert {k for k in resolved[0] if resolved[0][k] != resolved[1][k]} <= CPU_SCALE
+    # what makes them the code's rather than posekit's defaults
+    cfg = resolve_config(AdaptConfig, "adapt_demo")
+    assert cfg.augment.crop == cfg.target_augment.crop == (0.6, 1.3) and cfg.augment.flip == 0.0
+    assert cfg.augment.rotation == 60 and cfg.augment.shear == (-30, 30) and cfg.weak_augment == cfg.target_augment
+    assert cfg.occlusion.geometry == "code" and cfg.optim.state == "pretrain" and cfg.teacher.fp32
+
+
+def test_new_adapt_options_default_to_the_old_behaviour_and_refuse_incoherent_levels():
+    cfg = AdaptConfig()
+    assert cfg.augment.crop is None and cfg.target_augment.crop is None and cfg.teacher_augment is None
+    assert cfg.weak_augment == cfg.target_augment and cfg.occlusion.geometry == "view"
+    assert cfg.optim.state == "fresh" and cfg.teacher.fp32 is False
+    off = ["consistency.enabled=false", "adversarial.enabled=false", "infomax.enabled=false"]
+    with pytest.raises(ConfigError, match="occlusion.enabled=true has no effect") as err:
+        resolve_config(AdaptConfig, sets=off)
+    assert str(err.value).startswith("invalid configuration (defaults): occlusion.enabled=true")  # no ": Value error"
+    resolve_config(AdaptConfig, sets=[*off, "occlusion.enabled=false"])  # the source-only row
+    resolve_config(AdaptConfig, sets=off[:1])  # occlusion without consistency: allowed, it still runs
+    with pytest.raises(ConfigError, match="target_augment.crop only"):
+        resolve_config(AdaptConfig, sets=["target_augment.crop=[0.6,1.3]", "teacher_augment.crop=[0.8,1.0]"])
+    weak = resolve_config(AdaptConfig, sets=["teacher_augment.rotation=0"])
+    assert weak.weak_augment.rotation == 0 and weak.target_augment.rotation == 30
+    with pytest.raises(ConfigError, match="crop"):
+        resolve_config(AdaptConfig, sets=["augment.crop=[1.1,1.3]"])
 
 
 def test_memory_format_default_and_the_null_of_older_runs():

@@ -65,8 +65,23 @@ def test_gt_maps_round_and_drop_like_the_anchors():
     assert argmax_coords(maps)[0, 0].tolist() == [int(41.9 / 4 + 0.5), int(42 / 4 + 0.5)]
     assert maps[0, 1].max() == 0  # ±3σ patch entirely outside (mu_x = int(-9.5) = -9)
     assert maps[0, 2].max() == 0  # weight 0
-    # partly outside (mu_x = int(-4.5) = -4): a clipped patch whose argmax sits in column 0, so it is not counted
-    assert maps[0, 3].max() > 0 and argmax_coords(maps)[0, 3, 0] == 0
+    # rounded centre outside (mu_x = int(-4.5) = -4) although part of the ±3σ patch is on the map: no map
+    assert maps[0, 3].max() == 0
+
+
+def test_visibility_is_the_rounded_centre_not_the_patch():
+    """generate_target zeroes a joint whose rounded centre int(x/4 + 0.5) is off the 64-px map, even when part of
+    its ±3σ patch would be on it: x = 258 → mu = 65, skipped (the patch rule drew columns 59-63 and scored it)."""
+    kp = np.array([[[258.0, 100.0, 1], [253.9, 100.0, 1], [100.0, 254.0, 1], [-1.9, 100.0, 1]]])
+    maps = anchor_target_heatmaps(kp, np.ones((1, 4)), 256, 64, 2.0)
+    assert maps[0, 0].max() == 0  # mu_x = 65 ≥ 64
+    assert maps[0, 1].max() == 1 and argmax_coords(maps)[0, 1].tolist() == [63, 25]  # mu_x = int(63.975) = 63
+    assert maps[0, 2].max() == 0  # mu_y = int(64.0) = 64
+    assert maps[0, 3].max() == 1 and argmax_coords(maps)[0, 3, 0] == 0  # int(0.025) = 0: on the map
+    # through the metric: the joint at x = 258 is never counted, whatever the prediction
+    pred = anchor_target_heatmaps(np.array([[[252.0, 100.0, 1]]]), np.ones((1, 1)), 256, 64, 2.0)
+    assert batch_accuracy(pred, maps[:, :1]).tolist() == [-1.0]
+    assert batch_accuracy(pred, maps[:, 1:2]).tolist() == [1.0]
 
 
 def test_accumulator_weights_batches_by_size_and_skips_minus_one():

@@ -34,6 +34,17 @@ class AugmentConfig(Strict):
     translate: float = Field(0.05, ge=0, le=0.5, description="translation ± fraction of the input side")
     flip: float = Field(0.5, ge=0, le=1, description="probability of a horizontal flip (joints swapped)")
     colour: float = Field(0.25, ge=0, le=1, description="brightness/contrast/saturation jitter strength")
+    crop: tuple[float, float] | None = Field(
+        None, description="random resized crop before the affine view: a square window whose area is this fraction "
+        "range of the image, resized back (DAML's RandomResizedCrop; (0.6, 1.3) = zoom 1-1.29x, as areas > 1 are "
+        "redrawn); for adapt's target views it makes the base frame both views share; null = none")
+
+    @model_validator(mode="after")
+    def _crop_range(self) -> AugmentConfig:
+        if self.crop is not None and not 0 < self.crop[0] <= min(1.0, self.crop[1]):
+            raise ValueError(f"crop={list(self.crop)} needs 0 < low <= high and low <= 1 (an area fraction; "
+                             "windows larger than the image are redrawn), e.g. [0.6, 1.3]")
+        return self
 
 
 class ModelConfig(Strict):
@@ -106,6 +117,8 @@ class StyleConfig(Strict):
 
 class TeacherConfig(Strict):
     ema: float = Field(0.999, ge=0, lt=1, description="EMA momentum of the teacher parameters")
+    fp32: bool = Field(False, description="run the teacher in float32 outside the step's bf16 autocast (only "
+                       "matters on CUDA with train.amp; DAML's teacher runs in fp32)")
     buffers: Literal["own", "copy"] = Field(
         "own",
         description="own: the teacher runs in train mode and keeps its own BN statistics from weak target views "
@@ -118,6 +131,11 @@ class OcclusionConfig(Strict):
     rate: float = Field(0.5, ge=0, le=1, description="probability per image")
     threshold: float = Field(0.9, ge=0, description="teacher confidence a joint needs to be occluded")
     size: int = Field(10, ge=1, description="half side of the square patch, input pixels (DAML: 10 at 256 px)")
+    geometry: Literal["view", "base", "code"] = Field(
+        "view", description="view: an axis-aligned square on the joint in the student's view; base: the square and "
+        "its patch drawn in the base frame, then warped into the view (scaled, rotated, sheared: DAML's geometry); "
+        "code: base plus the code's side effects (box shifted by (1 - 1/stride) of the view's translation, view "
+        "pixels that un-warp outside the frame blanked)")
 
 
 class ConsistencyConfig(Strict):
@@ -152,6 +170,12 @@ class InfoMaxConfig(Strict):
         "code", description="code: entropies divided by H·W as in DAML; log: divided by log(bins), so terms lie in [0, 1]")
 
 
+class AdaptOptimConfig(OptimConfig):
+    state: Literal["fresh", "pretrain"] = Field(
+        "fresh", description="fresh: a new Adam; pretrain: continue the init pretrain run's Adam moments and step "
+        "count from its ckpt/last.pt (DAML code: adaptation keeps the pretraining optimiser)")
+
+
 class AdaptTrainConfig(TrainConfig):
     select: Literal["last", "source_val", "oracle"] = Field(
         "last", description="final weights: last step, best on source validation, or oracle (target test labels, "
@@ -166,10 +190,15 @@ class AdaptConfig(Strict):
     data: AdaptDataConfig = AdaptDataConfig()
     augment: AugmentConfig = Field(AugmentConfig(), description="source augmentation")
     target_augment: AugmentConfig = Field(
-        AugmentConfig(flip=0.0), description="augmentation of each target view (student and teacher draw independently)")
+        AugmentConfig(flip=0.0), description="augmentation of the student's (strong) target view, and of the "
+        "teacher's unless teacher_augment is set; its crop makes the base frame both views share")
+    teacher_augment: AugmentConfig | None = Field(
+        None, description="augmentation of the teacher's (weak) target view, drawn independently of the student's; "
+        "null = the same setting as target_augment (DAML's README sets both alike); when set, keys it leaves out take "
+        "the augment defaults, not target_augment's; flip is ignored for target views, crop comes from target_augment")
     model: ModelConfig | None = Field(None, description="filled from the init checkpoint; must match it if given")
     init: str | None = Field(None, description="pretrain run (dir, pretrain/ID or pretrain/latest) to start from")
-    optim: OptimConfig = Field(OptimConfig(lr=1e-4, milestones=(0.167, 0.667)),
+    optim: AdaptOptimConfig = Field(AdaptOptimConfig(lr=1e-4, milestones=(0.167, 0.667)),
                                description="student optimiser; paper LR drops at 2.5k and 10k of 15k adaptation steps")
     train: AdaptTrainConfig = AdaptTrainConfig()
     style: StyleConfig = StyleConfig()
@@ -179,6 +208,21 @@ class AdaptConfig(Strict):
     adversarial: AdversarialConfig = AdversarialConfig()
     infomax: InfoMaxConfig = InfoMaxConfig()
 
+    @model_validator(mode="after")
+    def _coherent_levels(self) -> AdaptConfig:
+        t = self.teacher_augment
+        if t is not None and t.crop not in (None, self.target_augment.crop):
+            raise ValueError("teacher_augment.crop: the resized crop makes the base frame both target views share; "
+                             "set it in target_augment.crop only")
+        if self.occlusion.enabled and not (self.consistency.enabled or self.adversarial.enabled or self.infomax.enabled):
+            raise ValueError("occlusion.enabled=true has no effect when consistency, adversarial and infomax are all "
+                             "off (nothing trains on the student's target view); set occlusion.enabled=false")
+        return self
+
+    @property
+    def weak_augment(self) -> AugmentConfig:
+        """The teacher's (weak) target-view augmentation."""
+        return self.teacher_augment or self.target_augment
 
 class StylizeConfig(BaseModel):
     """``posekit stylize``: a cache of source images in the target's style (checked by the stage, which names the
@@ -190,7 +234,8 @@ class StylizeConfig(BaseModel):
     target: str = Field(description="prepared target dataset; its train split gives the styles")
     method: str = Field("colour", description="colour (channel statistics), fda (Fourier amplitude) or adain")
     variants: int = Field(2, description="stylised variants per source image, each with its own style and α")
-    alpha: tuple[float, float] = Field((0.5, 1.0), description="α range: 0 keeps the content, 1 is full style")
+    alpha: tuple[float, float] | None = Field(None, description="α range: 0 keeps the content, 1 is full style; "
+                                              "null = the method's default (adain 0–1, colour and fda 0.5–1)")
     beta: float = Field(0.01, description="fda: side of the swapped low-frequency square, fraction of the image side")
     encoder: str = Field("vgg_normalised", description="adain: the encoder's weights")
     vgg: Path | None = Field(None, description="adain: vgg_normalised.pth")

@@ -47,6 +47,51 @@ def resize_matrix(src_hw: tuple[int, int], dst_size: int, batch: int, device=Non
 
 
 @full_precision
+def compose(*matrices: torch.Tensor) -> torch.Tensor:
+    """The product ``M1 @ M2 @ …`` of ``[B,3,3]`` matrices (applied right to left), float32 even under autocast."""
+    out = matrices[0]
+    for m in matrices[1:]:
+        out = out @ m
+    return out
+
+
+@full_precision
+def fit_matrix(src_hw: tuple[int, int], dst_size: int, batch: int, device=None) -> torch.Tensor:
+    """``[B,3,3]`` matrices that scale a ``src_hw`` crop by ``dst_size / max(h, w)`` about its centre onto a
+    ``dst_size`` square (aspect kept, the shorter side padded: the anchors' resize-pad)."""
+    h, w = src_hw
+    k = dst_size / max(h, w)
+    c = (dst_size - 1) / 2
+    m = torch.tensor([[k, 0, c - k * (w - 1) / 2], [0, k, c - k * (h - 1) / 2], [0, 0, 1.0]], device=device)
+    return m.expand(batch, 3, 3).clone()
+
+
+@full_precision
+def sample_resized_crop(batch: int, size: int, scale: tuple[float, float], generator: torch.Generator | None = None,
+                        device=None, attempts: int = 10) -> torch.Tensor:
+    """DAML's ``RandomResizedCrop(size, scale, ratio 1)`` of a ``size`` square as ``[B,3,3]`` image→crop matrices.
+
+    Each attempt draws an area fraction ``a ~ U(scale)`` and a window side ``w = round(√a · size)``; the first
+    attempt whose window fits (``w ≤ size``) is taken, at an integer top-left corner uniform in ``[0, size − w]``,
+    and resized to ``size`` (zoom ``size / w``); when all ``attempts`` fail, the whole image (identity). So
+    (0.6, 1.3) gives zooms of 1–1.29×. Draws a fixed number of random numbers whatever the outcome."""
+    lo, hi = scale
+    area = lo + (hi - lo) * torch.rand(batch, attempts, generator=generator)
+    side = torch.round(torch.sqrt(area) * size)
+    fits = (side >= 1) & (side <= size)
+    first = fits.float().argmax(1)
+    w = torch.where(fits.any(1), side[torch.arange(batch), first], float(size))
+    u = torch.rand(batch, 2, generator=generator)
+    left, top = (torch.floor(u * (size - w + 1)[:, None]).clamp(max=(size - w)[:, None])).unbind(1)
+    z = size / w
+    m = torch.zeros(batch, 3, 3)
+    m[:, 0, 0], m[:, 1, 1], m[:, 2, 2] = z, z, 1.0
+    m[:, 0, 2] = (0.5 - left) * z - 0.5
+    m[:, 1, 2] = (0.5 - top) * z - 0.5
+    return m.to(device)
+
+
+@full_precision
 def sample_affine(
     batch: int,
     src_hw: tuple[int, int],

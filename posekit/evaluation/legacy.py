@@ -16,8 +16,9 @@ def anchor_target_heatmaps(keypoints: np.ndarray, weights: np.ndarray, input_siz
                            sigma: float) -> np.ndarray:
     """Ground-truth maps as the anchors' ``generate_target`` draws them: ``[B,K,3]`` input px → ``[B,K,h,h]``.
 
-    The Gaussian is centred on ``int(x / stride + 0.5)``; a joint whose ±3σ patch misses the map, or whose weight
-    is 0, gets an all-zero map.
+    The Gaussian is centred on ``mu = int(x / stride + 0.5)`` (truncated towards zero) and clipped to its ±3σ
+    square; a joint whose rounded centre lies outside the map (``mu < 0`` or ``mu ≥ h`` on either axis), or whose
+    weight is ≤ 0.5, gets an all-zero map and is not scored. At 256 px input and 64 px maps, x ≥ 254 is outside.
     """
     b, k = keypoints.shape[:2]
     stride = input_size / heatmap_size
@@ -28,10 +29,10 @@ def anchor_target_heatmaps(keypoints: np.ndarray, weights: np.ndarray, input_siz
     for n in range(b):
         for j in range(k):
             mx, my = mu[n, j]
+            if not (0 <= mx < heatmap_size and 0 <= my < heatmap_size) or weights[n, j] <= 0.5:
+                continue
             ul = (int(mx - tmp), int(my - tmp))
             br = (int(mx + tmp + 1), int(my + tmp + 1))
-            if ul[0] >= heatmap_size or ul[1] >= heatmap_size or br[0] < 0 or br[1] < 0 or weights[n, j] <= 0.5:
-                continue
             g = np.exp(-((xs - mx) ** 2 + (ys - my) ** 2) / (2 * sigma**2))
             inside = (xs >= ul[0]) & (xs < br[0]) & (ys >= ul[1]) & (ys < br[1])
             maps[n, j] = np.where(inside, g, 0.0)

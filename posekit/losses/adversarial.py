@@ -31,10 +31,11 @@ class DomainAdversarialLoss(nn.Module):
         self.enhancement = enhancement
 
     def forward(self, source_features: torch.Tensor, target_features: torch.Tensor, coeff: float = 1.0) -> torch.Tensor:
-        """``coeff`` scales the reversed gradient the features receive (the discriminator's own is unscaled)."""
-        feats = torch.cat([source_features, target_features])
+        """``coeff`` scales the reversed gradient the features receive (the discriminator's own is unscaled).
+        The enhancement module sees each domain on its own, so its BatchNorm statistics are per domain."""
         if self.enhancement is not None:
-            feats = self.enhancement(feats)
+            source_features, target_features = self.enhancement(source_features), self.enhancement(target_features)
+        feats = torch.cat([source_features, target_features])
         logits = self.discriminator(grad_reverse(feats, coeff)).float()
         b = source_features.shape[0]
         labels = torch.cat([torch.zeros_like(logits[:b]), torch.ones_like(logits[b:])])

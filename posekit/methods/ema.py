@@ -16,15 +16,18 @@ class EMATeacher(nn.Module):
       passes on weak target views, and it normalises with batch statistics during training;
     - ``"copy"``: the teacher runs in eval mode and copies the student's buffers after every update.
     Evaluation always runs the teacher in eval mode with its stored running statistics.
+
+    ``fp32``: ``predict`` runs in float32 even inside the training step's bf16 autocast (DAML's teacher is fp32).
     """
 
-    def __init__(self, student: nn.Module, momentum: float, buffers: str = "own"):
+    def __init__(self, student: nn.Module, momentum: float, buffers: str = "own", fp32: bool = False):
         super().__init__()
         self.model = copy.deepcopy(student)
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.momentum = momentum
         self.buffers = buffers
+        self.fp32 = fp32
 
     @torch.no_grad()
     def update(self, student: nn.Module) -> None:
@@ -39,4 +42,7 @@ class EMATeacher(nn.Module):
     @torch.no_grad()
     def predict(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         self.model.train(self.buffers == "own")
-        return self.model(images)
+        if not self.fp32:
+            return self.model(images)
+        with torch.autocast("cpu", enabled=False), torch.autocast(images.device.type, enabled=False):
+            return self.model(images.float())

@@ -7,18 +7,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from posekit.config.schema import AdaptConfig
+from posekit.config.schema import AdaptConfig, AugmentConfig
 from posekit.data.augment import (
+    IMAGENET_MEAN,
     full_precision,
     jitter_factors,
     normalise,
     render_views,
     resize_matrix,
     sample_affine,
+    sample_resized_crop,
 )
 from posekit.data.codec import HeatmapCodec, from_heatmap_coords
 from posekit.data.meta import KeypointMeta
-from posekit.data.occlusion import occlude_patches, pick_confident_joints
+from posekit.data.occlusion import occlude_in_base, occlude_patches, pick_confident_joints
 from posekit.data.warp import view_to_base
 from posekit.losses.adversarial import DomainAdversarialLoss, reversal_coefficient
 from posekit.losses.consistency import MaskedConsistency, confidence_mask
@@ -40,7 +42,7 @@ class MultiLevelMethod(SupervisedMethod):
     def __init__(self, model: nn.Module, codec: HeatmapCodec, cfg: AdaptConfig, meta: KeypointMeta, seed: int):
         super().__init__(model, codec, cfg.augment, meta, seed)
         self.cfg = cfg
-        self.teacher = EMATeacher(model, cfg.teacher.ema, cfg.teacher.buffers)
+        self.teacher = EMATeacher(model, cfg.teacher.ema, cfg.teacher.buffers, cfg.teacher.fp32)
         self.consistency = MaskedConsistency()
         self.infomax = InfoMaxLoss(cfg.infomax.normalise, cfg.infomax.threshold)
         # deconv features (DAML code) or the backbone's output (the paper's "feature encoder")
@@ -76,17 +78,44 @@ class MultiLevelMethod(SupervisedMethod):
         return torch.where(use[:, None, None, None], chosen, images)
 
     @full_precision
-    def _target_view(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One random view of the base frame (the resized crop) of uint8 or [0, 1] images: the view in [0, 1] and
-        its base→view matrix."""
+    def _base_frame(self, images: torch.Tensor) -> torch.Tensor:
+        """Stored-crop → base-frame matrices ``[B,3,3]``: the crop resized to the input, then, with
+        ``target_augment.crop``, DAML's random resized crop, drawn once per image for both views."""
         b, _, h, w = images.shape
         s = self.codec.input_size
-        a = self.cfg.target_augment
+        base = resize_matrix((h, w), s, b, device=images.device)
+        crop = self.cfg.target_augment.crop
+        if crop is None:
+            return base
+        return self.draw(b, lambda n: sample_resized_crop(n, s, crop, self.generator, images.device)) @ base
+
+    @full_precision
+    def _target_view(self, images: torch.Tensor, base: torch.Tensor,
+                     a: AugmentConfig) -> tuple[torch.Tensor, torch.Tensor]:
+        """One random view (augmentation ``a``) of the base frame (``base``: crop→base matrices) of uint8 or
+        [0, 1] images: the view in [0, 1] and its base→view matrix."""
+        b = images.shape[0]
+        s = self.codec.input_size
         view, _ = self.draw(b, lambda n: sample_affine(n, (s, s), s, a.rotation, a.scale, a.shear, a.translate, 0.0,
                                                        generator=self.generator, device=images.device))
-        crop_to_view = view @ resize_matrix((h, w), s, b, device=images.device)
         factors = self.draw(b, lambda n: jitter_factors(n, a.colour, self.generator))
-        return render_views(images, crop_to_view, s, factors, normalised=False), view
+        return render_views(images, view @ base, s, factors, normalised=False), view
+
+    def _occlude(self, student_view: torch.Tensor, v_s: torch.Tensor, peaks: torch.Tensor,
+                 argmax: torch.Tensor) -> torch.Tensor:
+        """Occlude one confident joint (teacher ``peaks`` ``[B,K]``, base-frame heatmap ``argmax`` ``[B,K,2]``)
+        of the student's views ``[B,3,S,S]`` in the geometry ``occlusion.geometry`` says."""
+        o, stride = self.cfg.occlusion, self.codec.stride
+        joint, apply = pick_confident_joints(peaks, o.threshold, o.rate, self.generator)
+        pick = argmax[torch.arange(argmax.shape[0], device=argmax.device), joint]
+        with torch.autocast(student_view.device.type, enabled=False):  # geometry in float32
+            if o.geometry == "view":
+                centre = (v_s[:, :2, :2] @ from_heatmap_coords(pick, stride)[..., None]).squeeze(-1) + v_s[:, :2, 2]
+                return occlude_patches(student_view, centre, apply, o.size, self.generator)
+            code = o.geometry == "code"
+            centre = pick * stride if code else from_heatmap_coords(pick, stride)  # the code: heatmap px × stride
+            return occlude_in_base(student_view, v_s, centre, apply, o.size, IMAGENET_MEAN, self.generator,
+                                   code_quirks=code, stride=stride)
 
     # -- step ----------------------------------------------------------------------------------------------
     def forward(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
@@ -104,28 +133,26 @@ class MultiLevelMethod(SupervisedMethod):
         if not need_target:
             return {"loss": total, **losses}
 
-        student_view, v_s = self._target_view(tgt)
-        if c.consistency.enabled:
-            teacher_view, v_t = self._target_view(tgt)
+        base = self._base_frame(tgt)
+        student_view, v_s = self._target_view(tgt, base, c.target_augment)
+        if c.consistency.enabled or c.occlusion.enabled:  # both need the teacher, neither needs the other
+            teacher_view, v_t = self._target_view(tgt, base, c.weak_augment)
             with torch.no_grad():
                 t_maps = view_to_base(self.teacher.predict(normalise(teacher_view))["heatmaps"].float(), v_t, stride)
-                b, w = t_maps.shape[0], t_maps.shape[-1]
+                w = t_maps.shape[-1]
                 peaks, idx = t_maps.flatten(2).max(-1)
                 argmax = torch.stack([idx % w, torch.div(idx, w, rounding_mode="floor")], -1).float()
-                base_xy = from_heatmap_coords(argmax, stride)  # [B,K,2] base-frame input pixels
                 if c.occlusion.enabled:
-                    joint, apply = pick_confident_joints(peaks, c.occlusion.threshold, c.occlusion.rate, self.generator)
-                    centre = base_xy[torch.arange(b, device=tgt.device), joint]
-                    with torch.autocast(tgt.device.type, enabled=False):  # geometry in float32
-                        centre_view = (v_s[:, :2, :2] @ centre[..., None]).squeeze(-1) + v_s[:, :2, 2]
-                    student_view = occlude_patches(student_view, centre_view, apply, c.occlusion.size, self.generator)
-                pseudo = self.codec.encode(torch.cat([base_xy, torch.full_like(base_xy[..., :1], 2.0)], -1))[0]
-                if c.consistency.mask == "random":
-                    lo, hi = c.consistency.random_range
-                    threshold = lo + (hi - lo) * torch.rand((), generator=self.generator).item()
-                else:
-                    threshold = 0.0
-                mask = confidence_mask(peaks, c.consistency.mask, c.consistency.quantile, threshold)
+                    student_view = self._occlude(student_view, v_s, peaks, argmax)
+                if c.consistency.enabled:
+                    base_xy = from_heatmap_coords(argmax, stride)  # [B,K,2] base-frame input pixels
+                    pseudo = self.codec.encode(torch.cat([base_xy, torch.full_like(base_xy[..., :1], 2.0)], -1))[0]
+                    if c.consistency.mask == "random":
+                        lo, hi = c.consistency.random_range
+                        threshold = lo + (hi - lo) * torch.rand((), generator=self.generator).item()
+                    else:
+                        threshold = 0.0
+                    mask = confidence_mask(peaks, c.consistency.mask, c.consistency.quantile, threshold)
         out_t = self.replica("model")(normalise(student_view))
         s_maps = view_to_base(out_t["heatmaps"].float(), v_s, stride)
         if c.consistency.enabled:

@@ -41,7 +41,9 @@ class PatchDiscriminator(nn.Module):
 
 class FeatureEnhancement(nn.Module):
     """The paper's "feature enhancement model" (absent from the authors' code; posekit's reading of §III-C):
-    a residual 3×3 conv block on the student's deconv features, trained with the student, in front of the GRL."""
+    a residual 3×3 conv block on the student's deconv features, trained with the student, in front of the GRL.
+    ``DomainAdversarialLoss`` runs it on each domain's batch separately, so its BatchNorm layers normalise with
+    that domain's statistics (it only runs inside training steps, in train mode; its running averages are unused)."""
 
     def __init__(self, channels: int):
         super().__init__()

@@ -11,6 +11,7 @@ import torch
 from posekit.config.schema import AdaptConfig, ModelConfig
 from posekit.data.codec import HeatmapCodec
 from posekit.data.dataset import H5KeypointDataset
+from posekit.engine.carry_over import carry_adam_state, pretrain_optimiser_state
 from posekit.engine.checkpoint import load_checkpoint
 from posekit.engine.method import Method
 from posekit.engine.trainer import multistep_lambda
@@ -110,6 +111,9 @@ class MultiLevelAdapt(RunBuilder):
         student, disc = method.param_groups()
         groups = [{"params": student, "lr": cfg.optim.lr}] + ([{"params": disc, "lr": cfg.adversarial.lr}] if disc else [])
         optimizer = torch.optim.Adam(groups, weight_decay=cfg.optim.weight_decay)
+        if cfg.optim.state == "pretrain" and self.init is not None:  # DAML: adaptation continues the pretraining Adam
+            carry_adam_state(optimizer, list(method.model.parameters()), pretrain_optimiser_state(self.init_path),
+                             str(self.init_path))
         lambdas = [multistep_lambda(cfg.train.steps, cfg.optim.milestones, cfg.optim.gamma)]
         lambdas += [lambda _: 1.0] if disc else []
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas)

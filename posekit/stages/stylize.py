@@ -25,7 +25,7 @@ from posekit.methods.adain_decoder import AdaINDecoderMethod
 from posekit.models.adain import StyleTransfer
 from posekit.stages.common import dataset_lineage, paired_batches, step_batches, target_seed
 from posekit.stylize.cache import StyleCacheWriter
-from posekit.stylize.transfer import colour_match, fda
+from posekit.stylize.transfer import DEFAULT_ALPHA, colour_match, fda
 from posekit.stylize.weights import load_sequential, load_torchvision_vgg
 from posekit.workspace import Workspace, atomic_write_bytes, atomic_write_json, now_iso
 
@@ -89,6 +89,8 @@ def _build_adain(opts: StylizeConfig, out_dir: Path, src: H5KeypointDataset, tgt
 
 
 def run_stylize(ws: Workspace, opts: StylizeConfig, force: bool) -> Path:
+    if opts.alpha is None:  # the method's default α range
+        opts = opts.model_copy(update={"alpha": DEFAULT_ALPHA.get(opts.method, (0.5, 1.0))})
     with ws.lock(f"styles/{opts.name or f'{opts.source}__{opts.target}'}"):
         return _stylize(ws, opts, force)
 
