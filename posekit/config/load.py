@@ -106,14 +106,23 @@ def suggest_key(model: type[BaseModel], exc: ValidationError) -> str | None:
     return None
 
 
+def section_defaults(model: type[BaseModel]) -> dict[str, Any]:
+    """The values of the sections whose default is an instance of their own (adapt's ``optim`` with lr 1e-4, its
+    ``target_augment`` without flips), so that ``--set optim.gamma=…`` changes that key alone instead of resetting
+    the section to its class's defaults."""
+    return {name: field.default.model_dump(mode="json") for name, field in model.model_fields.items()
+            if isinstance(field.default, BaseModel)}
+
+
 def resolve_config(
     model: type[M], preset: str | None = None, sets: list[str] | None = None, flags: dict[str, Any] | None = None
 ) -> M:
     """Build ``model`` from its defaults, a preset, ``--set`` overrides and CLI flags (dotted keys)."""
-    tree: dict[str, Any] = {}
+    tree = section_defaults(model)
     origin = "defaults"
     if preset:
-        tree, origin = read_preset(preset)
+        preset_tree, origin = read_preset(preset)
+        tree = deep_merge(tree, preset_tree)
     tree = deep_merge(tree, parse_sets(sets or []))
     for key, value in (flags or {}).items():
         if value is not None:
