@@ -21,8 +21,8 @@ app.add_typer(ckpt_app, name="ckpt")
 
 @app.command("list")
 @handle_errors
-def list_(kind: Annotated[str, typer.Argument(help="datasets, presets or skeletons")]) -> None:
-    """List registered datasets, built-in presets or skeletons."""
+def list_(kind: Annotated[str, typer.Argument(help="datasets, presets, skeletons or backbones")]) -> None:
+    """List registered datasets, built-in presets, skeletons or backbones."""
     if kind == "datasets":
         from posekit.data.converters import CONVERTERS
 
@@ -38,8 +38,23 @@ def list_(kind: Annotated[str, typer.Argument(help="datasets, presets or skeleto
 
         for name, meta in SKELETONS.items():
             console.print(f"[bold]{name}[/]  {meta.num_joints} joints; groups {', '.join(meta.groups)}")
+    elif kind == "backbones":
+        from rich.markup import escape
+
+        from posekit.models.backbones import BACKBONES, TIMM_WEIGHTS, backbone_summary
+
+        table = Table(title="backbones (model.backbone; trunk at width 1, without the deconv head)")
+        for col in ("name", "params", "channels", "stride", "ImageNet weights (model.pretrained=imagenet)"):
+            table.add_column(col)
+        for name in BACKBONES:
+            info = backbone_summary(name)
+            table.add_row(name, f"{info['params'] / 1e6:.1f} M", str(info["out_channels"]), str(info["stride"]),
+                          escape(info["weights"]))
+        table.add_row("timm:<name>", "—", "—", "32",
+                      escape(f"any timm model with a stride-32 feature level; {TIMM_WEIGHTS}"))
+        console.print(table)
     else:
-        raise ConfigError(f"unknown kind {kind!r}", hint="use datasets, presets or skeletons")
+        raise ConfigError(f"unknown kind {kind!r}", hint="use datasets, presets, skeletons or backbones")
 
 
 @config_app.command("show")

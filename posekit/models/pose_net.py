@@ -1,4 +1,4 @@
-"""SimpleBaseline: ResNet + three stride-2 deconvolutions + 1×1 head; heatmaps at 1/4 of the input."""
+"""SimpleBaseline: a backbone (posekit/models/backbones.py) + three stride-2 deconvolutions + 1×1 head; heatmaps at 1/4 of the input."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from posekit.config.schema import ModelConfig
-from posekit.models.backbones import ResNetBackbone
+from posekit.models.backbones import build_backbone, freeze_batchnorm
 
 
 class DeconvHead(nn.Module):
@@ -34,13 +34,25 @@ class DeconvHead(nn.Module):
 
 class PoseNet(nn.Module):
     """``[B,3,S,S]`` → ``{"heatmaps": [B,K,S/4,S/4], "features": [B,D,S/4,S/4], "encoder": [B,C,S/32,S/32]}``
-    (the deconv features and the backbone's output, either of which can feed a domain discriminator)."""
+    (the deconv features and the backbone's output, either of which can feed a domain discriminator).
 
-    def __init__(self, cfg: ModelConfig, num_joints: int):
+    ``load_pretrained=False`` skips reading ImageNet weights (for a network whose weights come from a checkpoint).
+    With ``cfg.freeze_bn`` the backbone's BatchNorm layers stay frozen through every ``train()`` call.
+    """
+
+    def __init__(self, cfg: ModelConfig, num_joints: int, load_pretrained: bool = True):
         super().__init__()
-        self.backbone = ResNetBackbone(cfg.backbone, cfg.width, cfg.pretrained)
+        self.backbone = build_backbone(cfg.backbone, width=cfg.width, weights=cfg.weights,
+                                       pretrained=cfg.pretrained if load_pretrained else "none")
         channels = max(8, round(cfg.deconv_channels * cfg.width))
         self.head = DeconvHead(self.backbone.out_channels, channels, num_joints)
+        self.frozen_bn = freeze_batchnorm(self.backbone) if cfg.freeze_bn else []
+
+    def train(self, mode: bool = True) -> PoseNet:
+        super().train(mode)
+        for layer in self.frozen_bn:
+            layer.eval()
+        return self
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         encoded = self.backbone(images)

@@ -99,7 +99,7 @@ def run_adapt(ws: Workspace, cfg: AdaptConfig, name: str, resume: Path | None = 
     device = distributed.setup(pick_device(t.device))
     distributed.per_rank_batch(t.batch_size, distributed.world_size())
     seed_everything(t.seed)
-    model = PoseNet(cfg.model, meta.num_joints)
+    model = PoseNet(cfg.model, meta.num_joints, load_pretrained=False)  # weights come from the init or last.pt
     if init is not None:
         if [n for n in init["keypoints"]["names"]] != list(meta.names):
             raise DataError(f"{init_path}: trained on other keypoints than {d.source}")

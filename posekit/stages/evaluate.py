@@ -65,7 +65,7 @@ def build_network(ckpt_path: Path, ckpt: dict, num_joints: int):
         v = ViTConfig.model_validate(model_cfg)
         return build_vitpose(v, num_joints), f"ViT p{v.patch_size} d{v.dim}×{v.depth}"
     cfg = ModelConfig.model_validate(model_cfg)
-    return PoseNet(cfg, num_joints), cfg.backbone
+    return PoseNet(cfg, num_joints, load_pretrained=False), cfg.backbone
 
 
 def load_model(ckpt_path: Path, weights: str, device):
