@@ -82,6 +82,12 @@ class OptimConfig(Strict):
         (0.643, 0.857), description="LR ×gamma at these fractions of train.steps (DAML: epochs 45, 60 of 70)"
     )
     gamma: float = Field(0.1, gt=0, le=1)
+    backbone_lr_mult: float = Field(
+        1.0, ge=0, description="the backbone's learning rate as a multiple of optim.lr (the head and the rest keep "
+        "optim.lr); below 1 a pretrained trunk moves less than the freshly initialised head; 0 = a fixed trunk")
+    warmup_steps: int = Field(
+        0, ge=0, description="the network's learning rates ramp linearly from lr/N to lr over the first N steps, "
+        "then follow the milestones (0 = no warm-up)")
 
 
 class TrainConfig(Strict):

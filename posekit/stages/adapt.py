@@ -15,8 +15,9 @@ from posekit.data.dataset import H5KeypointDataset
 from posekit.engine import distributed
 from posekit.engine.checkpoint import load_checkpoint
 from posekit.engine.device import pick_device, prepare_for_device
+from posekit.engine.optim import build_optimizer, schedule_summary
 from posekit.engine.seed import seed_everything
-from posekit.engine.trainer import Trainer, multistep_lambda
+from posekit.engine.trainer import Trainer
 from posekit.errors import CheckpointError, ConfigError, DataError
 from posekit.evaluation.evaluate import predict_split, score_split
 from posekit.methods.multilevel import MultiLevelMethod
@@ -110,10 +111,8 @@ def run_adapt(ws: Workspace, cfg: AdaptConfig, name: str, resume: Path | None = 
     layout = prepare_for_device(method, t.channels_last, t.compile, t.compile_backend, device)
     distributed.replicate(method, device)
     student, disc = method.param_groups()
-    groups = [{"params": student, "lr": cfg.optim.lr}] + ([{"params": disc, "lr": cfg.adversarial.lr}] if disc else [])
-    optimizer = torch.optim.Adam(groups, weight_decay=cfg.optim.weight_decay)
-    lambdas = [multistep_lambda(t.steps, cfg.optim.milestones, cfg.optim.gamma)] + ([lambda _: 1.0] if disc else [])
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas)
+    optimizer, scheduler = build_optimizer(cfg.optim, t.steps, student, model.backbone.parameters(),
+                                           [{"params": disc, "lr": cfg.adversarial.lr}] if disc else [])
 
     lineage = {"init": {"checkpoint": str(init_path), "config_sha1": init.get("config_sha1") if init else None},
                "source": dataset_lineage(ws, d.source), "target": dataset_lineage(ws, d.target),
@@ -163,8 +162,7 @@ def run_adapt(ws: Workspace, cfg: AdaptConfig, name: str, resume: Path | None = 
             "weights": f"cons {cfg.consistency.weight:g}, adv {cfg.adversarial.weight:g}, im {cfg.infomax.weight:g}; "
                        f"EMA {cfg.teacher.ema:g} ({cfg.teacher.buffers} buffers)",
             **distributed.describe(t.batch_size, device),
-            "schedule": f"{t.steps} steps × batch {t.batch_size}+{t.batch_size}, Adam lr {cfg.optim.lr:g} "
-                        f"(×{cfg.optim.gamma:g} at {[round(f * t.steps) for f in cfg.optim.milestones]})",
+            "schedule": f"{t.steps} steps × batch {t.batch_size}+{t.batch_size}, {schedule_summary(cfg.optim, t.steps)}",
             "select": t.select + ("  [ORACLE: uses target test labels]" if t.select == "oracle" else ""),
         })
         last_val = trainer.fit()

@@ -14,8 +14,9 @@ from posekit.data.codec import HeatmapCodec
 from posekit.data.dataset import H5KeypointDataset
 from posekit.engine import distributed
 from posekit.engine.device import pick_device, prepare_for_device
+from posekit.engine.optim import build_optimizer, schedule_summary
 from posekit.engine.seed import seed_everything
-from posekit.engine.trainer import Trainer, multistep_lambda
+from posekit.engine.trainer import Trainer
 from posekit.errors import ConfigError, DataError
 from posekit.evaluation.evaluate import predict_split, score_split
 from posekit.methods.supervised import SupervisedMethod
@@ -65,8 +66,7 @@ def run_pretrain(ws: Workspace, cfg: PretrainConfig, name: str, resume: Path | N
     method = SupervisedMethod(model, codec, cfg.augment, meta, t.seed)
     layout = prepare_for_device(method, t.channels_last, t.compile, t.compile_backend, device)
     distributed.replicate(method, device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multistep_lambda(t.steps, cfg.optim.milestones, cfg.optim.gamma))
+    optimizer, scheduler = build_optimizer(cfg.optim, t.steps, model.parameters(), model.backbone.parameters())
 
     lineage = {"source": dataset_lineage(ws, d.source)}
     run_dir = resume or distributed.from_main(lambda: create_run(ws, "pretrain", name, cfg, device,
@@ -92,8 +92,7 @@ def run_pretrain(ws: Workspace, cfg: PretrainConfig, name: str, resume: Path | N
             "data": f"{d.source}:{d.train_split} ({len(train_ds)} images, {meta.num_joints} joints)   "
                     f"val {d.source}:{d.val_split if val_path else '-'}",
             **distributed.describe(t.batch_size, device),
-            "schedule": f"{t.steps} steps × batch {t.batch_size}, Adam lr {cfg.optim.lr:g}, ×{cfg.optim.gamma:g} at "
-                        f"{[round(f * t.steps) for f in cfg.optim.milestones]}",
+            "schedule": f"{t.steps} steps × batch {t.batch_size}, {schedule_summary(cfg.optim, t.steps)}",
             "select": t.select,
         })
         last_val = trainer.fit()
