@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python bench/adapt_step_ratio.py
 	$(BIN)/python bench/loader_vs_jpeg.py
 	$(BIN)/python bench/stages.py
+	$(BIN)/python bench/backbones.py
 
 clean-demo:
 	rm -rf $(DEMO_WS)
