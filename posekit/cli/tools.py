@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from posekit.cli import app
@@ -39,8 +40,6 @@ def list_(kind: Annotated[str, typer.Argument(help="datasets, presets, skeletons
         for name, meta in SKELETONS.items():
             console.print(f"[bold]{name}[/]  {meta.num_joints} joints; groups {', '.join(meta.groups)}")
     elif kind == "backbones":
-        from rich.markup import escape
-
         from posekit.models.backbones import BACKBONES, TIMM_WEIGHTS, backbone_summary
 
         table = Table(title="backbones (model.backbone; trunk at width 1, without the deconv head)")
@@ -81,7 +80,7 @@ def config_show(
     for col in ("key", "value", "description"):
         table.add_column(col)
     for key, value, doc in _describe(cfg):
-        table.add_row(key, str(value), doc)
+        table.add_row(key, escape(str(value)), escape(doc))
     console.print(table)
 
 
