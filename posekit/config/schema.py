@@ -84,7 +84,8 @@ class OptimConfig(Strict):
     gamma: float = Field(0.1, gt=0, le=1)
     backbone_lr_mult: float = Field(
         1.0, ge=0, description="the backbone's learning rate as a multiple of optim.lr (the head and the rest keep "
-        "optim.lr); below 1 a pretrained trunk moves less than the freshly initialised head; 0 = a fixed trunk")
+        "optim.lr); below 1 a pretrained trunk moves less than the freshly initialised head; 0 = trunk weights fixed "
+        "(its BatchNorm statistics still adapt unless model.freeze_bn)")
     warmup_steps: int = Field(
         0, ge=0, description="the network's learning rates ramp linearly from lr/N to lr over the first N steps, "
         "then follow the milestones (0 = no warm-up)")
