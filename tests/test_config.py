@@ -140,3 +140,14 @@ def test_memory_format_default_and_the_null_of_older_runs():
         assert nhwc == layouts[setting].startswith("channels-last")
     assert layouts == {True: "channels-last, compile off", None: "contiguous, compile off",
                        False: "contiguous, compile off"}
+
+
+def test_a_set_changes_one_key_of_a_section_with_stage_specific_defaults():
+    """adapt's optim (lr 1e-4, its own milestones) and target_augment (no flips) keep their values when one key of
+    them is overridden, instead of falling back to the section class's defaults."""
+    from posekit.config.schema import AdaptConfig
+
+    cfg = resolve_config(AdaptConfig, None, ["optim.gamma=0.5", "target_augment.rotation=10"])
+    assert cfg.optim == AdaptConfig().optim.model_copy(update={"gamma": 0.5})
+    assert cfg.target_augment.flip == 0.0 and cfg.target_augment.rotation == 10
+    assert resolve_config(AdaptConfig) == AdaptConfig() and resolve_config(PretrainConfig) == PretrainConfig()

@@ -16,12 +16,13 @@ from posekit.cli._common import handle_errors, workspace
 def stylize(
     source: Annotated[str, typer.Option(help="prepared source dataset (its train split is stylised)")] = "synth_src",
     target: Annotated[str, typer.Option(help="prepared target dataset (its train split gives the styles)")] = "synth_tgt",
-    method: Annotated[str, typer.Option(help="colour (channel statistics), fda (Fourier amplitude) or adain (VGG)")] = "colour",
+    method: Annotated[str, typer.Option(help="colour (channel statistics), fda (Fourier amplitude) or adain (a neural encoder + decoder)")] = "colour",
     variants: Annotated[int, typer.Option(help="stylised variants per source image, each with its own style and α")] = 2,
     alpha: Annotated[tuple[float, float] | None, typer.Option(
         help="α range: 0 keeps the content, 1 is full style (default 0.5 1 for colour and fda, 0 1 for adain as in DAML)")] = None,
     beta: Annotated[float, typer.Option(help="fda: size of the swapped low-frequency square (fraction of the side)")] = 0.01,
-    encoder: Annotated[str, typer.Option(help="adain: vgg_normalised (needs --vgg) or torchvision (ImageNet VGG-19)")] = "vgg_normalised",
+    encoder: Annotated[str, typer.Option(help="adain: vgg_normalised (needs --vgg), torchvision (ImageNet VGG-19) or "
+                                              "efficientnet_lite0 (posekit[weights]; needs --train-decoder or --decoder)")] = "vgg_normalised",
     vgg: Annotated[Path | None, typer.Option(help="adain: vgg_normalised.pth")] = None,
     decoder: Annotated[Path | None, typer.Option(help="adain: decoder.pth (pytorch-AdaIN layout)")] = None,
     train_decoder: Annotated[bool, typer.Option(help="adain: train the decoder on source+target instead of --decoder", metavar="")] = False,

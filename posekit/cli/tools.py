@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from posekit.cli import app
@@ -20,10 +21,10 @@ app.add_typer(config_app, name="config")
 app.add_typer(ckpt_app, name="ckpt")
 
 
-@app.command("list", short_help="List datasets, presets, skeletons or training methods.")
+@app.command("list", short_help="List datasets, presets, skeletons, training methods or backbones.")
 @handle_errors
-def list_(kind: Annotated[str, typer.Argument(help="datasets, presets, skeletons or methods")]) -> None:
-    """List registered datasets, built-in presets, skeletons or training methods."""
+def list_(kind: Annotated[str, typer.Argument(help="datasets, presets, skeletons, methods or backbones")]) -> None:
+    """List registered datasets, built-in presets, skeletons, training methods or backbones."""
     if kind == "methods":
         from posekit.stages import method_table
 
@@ -48,8 +49,21 @@ def list_(kind: Annotated[str, typer.Argument(help="datasets, presets, skeletons
 
         for name, meta in SKELETONS.items():
             console.print(f"[bold]{name}[/]  {meta.num_joints} joints; groups {', '.join(meta.groups)}")
+    elif kind == "backbones":
+        from posekit.models.backbones import BACKBONES, TIMM_WEIGHTS, backbone_summary
+
+        table = Table(title="backbones (model.backbone; trunk at width 1, without the deconv head)")
+        for col in ("name", "params", "channels", "stride", "ImageNet weights (model.pretrained=imagenet)"):
+            table.add_column(col)
+        for name in BACKBONES:
+            info = backbone_summary(name)
+            table.add_row(name, f"{info['params'] / 1e6:.1f} M", str(info["out_channels"]), str(info["stride"]),
+                          escape(info["weights"]))
+        table.add_row("timm:<name>", "—", "—", "32",
+                      escape(f"any timm model with a stride-32 feature level; {TIMM_WEIGHTS}"))
+        console.print(table)
     else:
-        raise ConfigError(f"unknown kind {kind!r}", hint="use datasets, presets, skeletons or methods")
+        raise ConfigError(f"unknown kind {kind!r}", hint="use datasets, presets, skeletons, methods or backbones")
 
 
 @config_app.command("show")
@@ -77,7 +91,7 @@ def config_show(
     for col in ("key", "value", "description"):
         table.add_column(col)
     for key, value, doc in _describe(cfg):
-        table.add_row(key, str(value), doc)
+        table.add_row(key, escape(str(value)), escape(doc))
     console.print(table)
 
 

@@ -106,21 +106,30 @@ def suggest_key(model: type[BaseModel], exc: ValidationError) -> str | None:
     return None
 
 
+def section_defaults(model: type[BaseModel]) -> dict[str, Any]:
+    """The values of the sections whose default is an instance of their own (adapt's ``optim`` with lr 1e-4, its
+    ``target_augment`` without flips), so that ``--set optim.gamma=…`` changes that key alone instead of resetting
+    the section to its class's defaults."""
+    return {name: field.default.model_dump(mode="json") for name, field in model.model_fields.items()
+            if isinstance(field.default, BaseModel)}
+
+
 def resolve_config(
     model: type[M], preset: str | None = None, sets: list[str] | None = None, flags: dict[str, Any] | None = None,
     stage: str | None = None,
 ) -> M:
     """Build ``model`` from its defaults, a preset, ``--set`` overrides and CLI flags (dotted keys). A preset
     names the stage it is for (its ``stage`` key); given ``stage``, a preset for another stage is refused."""
-    tree: dict[str, Any] = {}
+    tree = section_defaults(model)
     origin = "defaults"
     if preset:
-        tree, origin = read_preset(preset)
-        tree = dict(tree)
-        meant = tree.pop("stage", None)
+        preset_tree, origin = read_preset(preset)
+        preset_tree = dict(preset_tree)
+        meant = preset_tree.pop("stage", None)
         if stage is not None and meant is not None and meant != stage:
             raise ConfigError(f"{origin} is for `posekit {meant}`, not `posekit {stage}`",
                               hint=f"use it with `posekit {meant}`, or list presets with `posekit list presets`")
+        tree = deep_merge(tree, preset_tree)
     tree = deep_merge(tree, parse_sets(sets or []))
     for key, value in (flags or {}).items():
         if value is not None:

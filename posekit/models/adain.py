@@ -1,15 +1,19 @@
-"""AdaIN style transfer (Huang & Belongie 2017): VGG-19 encoder up to relu4_1, AdaIN, mirrored decoder.
+"""AdaIN style transfer (Huang & Belongie 2017): an ImageNet encoder, AdaIN, a mirrored decoder.
 
-Two encoders are supported:
+Three encoders are supported:
 
-- ``vgg_normalised``: the network of pytorch-AdaIN / UDAPE / DAML (a leading 1×1 conv, reflection padding), loaded
-  from their ``vgg_normalised.pth`` (an ``nn.Sequential`` state dict with keys ``0.weight`` … ``52.bias``; only the
-  first 31 layers, up to relu4_1, are used). Input: RGB in [0, 1].
+- ``vgg_normalised``: the network of pytorch-AdaIN / UDAPE / DAML (VGG-19 to relu4_1, a leading 1×1 conv,
+  reflection padding), loaded from their ``vgg_normalised.pth`` (an ``nn.Sequential`` state dict with keys
+  ``0.weight`` … ``52.bias``; only the first 31 layers, up to relu4_1, are used). Input: RGB in [0, 1].
 - ``torchvision``: torchvision's ImageNet VGG-19 ``features[:21]`` (zero padding), input normalised with the
   ImageNet statistics inside the module. Not identical to ``vgg_normalised``; a decoder must be trained for it.
+- ``efficientnet_lite0``: the early stages of EfficientNet-Lite0 with its ImageNet weights (the ``posekit[weights]``
+  package): the ReLU6 expansion activations where the resolution first reaches 1/2, 1/4 and 1/8 (96, 144 and 240
+  channels), the analogue of VGG's relu2_1, relu3_1 and relu4_1. No published decoder exists; train one with
+  ``stylize --train-decoder``.
 
 The decoder has the layout of pytorch-AdaIN's ``decoder.pth`` (keys ``1.weight`` … ``26.bias``), so published
-decoder weights load directly.
+decoder weights load directly; for the EfficientNet encoder only its first convolution takes 240 channels.
 """
 
 from __future__ import annotations
@@ -35,10 +39,10 @@ def vgg_normalised() -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def decoder() -> nn.Sequential:
-    """pytorch-AdaIN's decoder: relu4_1 features (512 ch, 1/8) → RGB image."""
+def decoder(in_channels: int = 512) -> nn.Sequential:
+    """pytorch-AdaIN's decoder: the encoder's last features (``in_channels``, 1/8; VGG relu4_1: 512) → RGB image."""
     up = [nn.Upsample(scale_factor=2, mode="nearest")]
-    layers = _conv(512, 256) + up + _conv(256, 256) + _conv(256, 256) + _conv(256, 256) + _conv(256, 128) + up
+    layers = _conv(in_channels, 256) + up + _conv(256, 256) + _conv(256, 256) + _conv(256, 256) + _conv(256, 128) + up
     layers += _conv(128, 128) + _conv(128, 64) + up + _conv(64, 64) + [nn.ReflectionPad2d(1), nn.Conv2d(64, 3, 3)]
     return nn.Sequential(*layers)
 
@@ -59,6 +63,8 @@ def adain(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
 
 class VGGEncoder(nn.Module):
     """Returns the relu1_1, relu2_1, relu3_1 and relu4_1 activations of ``[B,3,H,W]`` RGB images in [0, 1]."""
+
+    out_channels = 512
 
     def __init__(self, kind: str = "vgg_normalised"):
         super().__init__()
@@ -90,6 +96,47 @@ class VGGEncoder(nn.Module):
         return feats
 
 
+class LiteEncoder(nn.Module):
+    """EfficientNet-Lite0's early stages: ``[B,3,H,W]`` RGB in [0, 1] → the expansion activations (after BN +
+    ReLU6) of the first block at 1/2, 1/4 and 1/8 resolution: ``[B,96,H/2,W/2]``, ``[B,144,H/4,W/4]``,
+    ``[B,240,H/8,W/8]``. ``net`` is timm's whole ``tf_efficientnet_lite0`` (so its ImageNet weights load by their
+    timm names); only its stem and first blocks run. Frozen, and always in eval mode (stored BN statistics)."""
+
+    out_channels = 240
+
+    def __init__(self):
+        super().__init__()
+        import timm
+
+        self.net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+        self._taps: list[torch.Tensor] = []
+        for stage in (1, 2, 3):
+            self.net.blocks[stage][0].bn1.register_forward_hook(lambda _m, _i, out: self._taps.append(out))
+        for p in self.parameters():
+            p.requires_grad_(False)
+        self.train(False)
+
+    def train(self, mode: bool = True) -> LiteEncoder:
+        return super().train(False)
+
+    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        net = self.net
+        self._taps = []
+        x = net.blocks[0](net.bn1(net.conv_stem((images - 0.5) / 0.5)))  # TF EfficientNets: mean = std = 0.5
+        x = net.blocks[2](net.blocks[1](x))
+        first = net.blocks[3][0]
+        first.bn1(first.conv_pw(x))  # the 1/8 expansion; the rest of the network is not needed
+        return self._taps
+
+
+ENCODERS = ("vgg_normalised", "torchvision", "efficientnet_lite0")
+
+
+def style_encoder(kind: str) -> nn.Module:
+    """The AdaIN encoder ``kind`` (one of ``ENCODERS``), without weights."""
+    return LiteEncoder() if kind == "efficientnet_lite0" else VGGEncoder(kind)
+
+
 class StyleTransfer(nn.Module):
     """``forward(content, style, alpha)`` → stylised images ``[B,3,H,W]`` in [0, 1] (H, W multiples of 8).
 
@@ -98,8 +145,8 @@ class StyleTransfer(nn.Module):
 
     def __init__(self, encoder_kind: str = "vgg_normalised"):
         super().__init__()
-        self.encoder = VGGEncoder(encoder_kind)
-        self.decoder = decoder()
+        self.encoder = style_encoder(encoder_kind)
+        self.decoder = decoder(self.encoder.out_channels)
 
     def forward(self, content: torch.Tensor, style: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         fc = self.encoder(content)[-1]
@@ -109,7 +156,8 @@ class StyleTransfer(nn.Module):
         return self.decoder(a * t + (1 - a) * fc).clamp(0, 1)
 
     def losses(self, content: torch.Tensor, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Decoder training losses (α = 1): content MSE at relu4_1 and the mean/std style loss at relu1_1..4_1."""
+        """Decoder training losses (α = 1): content MSE at the encoder's last level (VGG: relu4_1) and the mean/std
+        style loss summed over all its levels (VGG: relu1_1..4_1)."""
         fc = self.encoder(content)[-1]
         style_feats = self.encoder(style)
         t = adain(fc, style_feats[-1])

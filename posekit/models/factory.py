@@ -23,12 +23,14 @@ def fields(section: Any) -> dict[str, Any]:
     return section.model_dump() if hasattr(section, "model_dump") else dict(section)
 
 
-def build_pose_net(model: Mapping | Any, num_joints: int) -> PoseNet:
-    """SimpleBaseline (ResNet + deconvolution head) from a ``model`` section: backbone, width, deconv_channels,
-    pretrained."""
+def build_pose_net(model: Mapping | Any, num_joints: int, load_pretrained: bool = True) -> PoseNet:
+    """SimpleBaseline (a registered backbone + deconvolution head) from a ``model`` section: backbone, width,
+    deconv_channels, pretrained, weights, freeze_bn. ``load_pretrained=False`` skips reading ImageNet weights (for a
+    network whose weights come from a checkpoint next)."""
     m = fields(model)
     return PoseNet(num_joints, backbone=m["backbone"], width=m["width"], deconv_channels=m["deconv_channels"],
-                   pretrained=m["pretrained"])
+                   pretrained=m["pretrained"] if load_pretrained else "none", weights=m.get("weights"),
+                   freeze_bn=m.get("freeze_bn", False))
 
 
 def vit_encoder(model: Mapping | Any) -> ViTEncoder:
@@ -37,8 +39,9 @@ def vit_encoder(model: Mapping | Any) -> ViTEncoder:
     return ViTEncoder(v["patch_size"], v["dim"], v["depth"], v["heads"], v["mlp_ratio"])
 
 
-def build_vitpose(model: Mapping | Any, num_joints: int) -> ViTPose25D:
-    """ViT encoder + 2.5D keypoint head (head_channels) from a ``model`` section."""
+def build_vitpose(model: Mapping | Any, num_joints: int, load_pretrained: bool = True) -> ViTPose25D:
+    """ViT encoder + 2.5D keypoint head (head_channels) from a ``model`` section (random weights: stage 2 loads the
+    MAE encoder, or ImageNet MAE weights for ``init=scratch``, itself)."""
     return ViTPose25D(vit_encoder(model), fields(model)["head_channels"], num_joints)
 
 
@@ -53,7 +56,8 @@ def build_mae(model: Mapping | Any, mae: Mapping | Any) -> MaskedAutoencoder:
                                                  v["patch_size"]))
 
 
-ARCHITECTURES: dict[str, Callable[[Mapping, int], nn.Module]] = {
+# every builder takes (model section, num_joints, load_pretrained)
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "simplebaseline": build_pose_net,
     "vitpose25d": build_vitpose,
 }

@@ -1,11 +1,11 @@
-"""SimpleBaseline: ResNet + three stride-2 deconvolutions + 1×1 head; heatmaps at 1/4 of the input."""
+"""SimpleBaseline: a backbone (posekit/models/backbones.py) + three stride-2 deconvolutions + 1×1 head; heatmaps at 1/4 of the input."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from posekit.models.backbones import ResNetBackbone
+from posekit.models.backbones import build_backbone, freeze_batchnorm
 
 
 class DeconvHead(nn.Module):
@@ -33,14 +33,26 @@ class DeconvHead(nn.Module):
 
 class PoseNet(nn.Module):
     """``[B,3,S,S]`` → ``{"heatmaps": [B,K,S/4,S/4], "features": [B,D,S/4,S/4], "encoder": [B,C,S/32,S/32]}``
-    (the deconv features and the backbone's output, either of which can feed a domain discriminator)."""
+    (the deconv features and the backbone's output, either of which can feed a domain discriminator).
+
+    ``pretrained`` ("none" or "imagenet") initialises the backbone; ``weights`` is a local weights file for a
+    ``timm:<name>`` backbone. With ``freeze_bn`` the backbone's BatchNorm layers stay frozen through every
+    ``train()`` call.
+    """
 
     def __init__(self, num_joints: int, backbone: str = "resnet50", width: float = 1.0, deconv_channels: int = 256,
-                 pretrained: str = "none"):
+                 pretrained: str = "none", weights: str | None = None, freeze_bn: bool = False):
         super().__init__()
-        self.backbone = ResNetBackbone(backbone, width, pretrained)
+        self.backbone = build_backbone(backbone, width=width, weights=weights, pretrained=pretrained)
         channels = max(8, round(deconv_channels * width))
         self.head = DeconvHead(self.backbone.out_channels, channels, num_joints)
+        self.frozen_bn = freeze_batchnorm(self.backbone) if freeze_bn else []
+
+    def train(self, mode: bool = True) -> PoseNet:
+        super().train(mode)
+        for layer in self.frozen_bn:
+            layer.eval()
+        return self
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         encoded = self.backbone(images)

@@ -14,7 +14,7 @@ from posekit.data.dataset import H5KeypointDataset
 from posekit.engine.carry_over import carry_adam_state, pretrain_optimiser_state
 from posekit.engine.checkpoint import load_checkpoint
 from posekit.engine.method import Method
-from posekit.engine.trainer import multistep_lambda
+from posekit.engine.optim import build_optimizer, schedule_summary
 from posekit.errors import CheckpointError, ConfigError, DataError
 from posekit.evaluation.evaluate import SELECT_METRIC, split_scorer
 from posekit.methods.multilevel import MultiLevelMethod
@@ -100,7 +100,7 @@ class MultiLevelAdapt(RunBuilder):
 
     def build_method(self, device: torch.device) -> Method:
         cfg, d, t = self.cfg, self.cfg.data, self.cfg.train
-        model = build_pose_net(cfg.model, self.meta.num_joints)
+        model = build_pose_net(cfg.model, self.meta.num_joints, load_pretrained=False)  # init or last.pt weights
         if self.init is not None:
             model.load_state_dict(self.init["model"])  # strict: every tensor must match
         codec = HeatmapCodec(d.input_size, d.input_size // 4, d.sigma, t.supervise_occluded)
@@ -109,14 +109,12 @@ class MultiLevelAdapt(RunBuilder):
     def build_optimizer(self, method: Method):
         cfg = self.cfg
         student, disc = method.param_groups()
-        groups = [{"params": student, "lr": cfg.optim.lr}] + ([{"params": disc, "lr": cfg.adversarial.lr}] if disc else [])
-        optimizer = torch.optim.Adam(groups, weight_decay=cfg.optim.weight_decay)
+        optimizer, scheduler = build_optimizer(cfg.optim, cfg.train.steps, student, method.model.backbone.parameters(),
+                                               [{"params": disc, "lr": cfg.adversarial.lr}] if disc else [])
         if cfg.optim.state == "pretrain" and self.init is not None:  # DAML: adaptation continues the pretraining Adam
             carry_adam_state(optimizer, list(method.model.parameters()), pretrain_optimiser_state(self.init_path),
                              str(self.init_path))
-        lambdas = [multistep_lambda(cfg.train.steps, cfg.optim.milestones, cfg.optim.gamma)]
-        lambdas += [lambda _: 1.0] if disc else []
-        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas)
+        return optimizer, scheduler
 
     def batches(self, start_step: int, device: torch.device) -> Iterator[dict]:
         d, t = self.cfg.data, self.cfg.train
@@ -149,7 +147,6 @@ class MultiLevelAdapt(RunBuilder):
             "levels": ", ".join(levels) or "none (source-only continuation)",
             "weights": f"cons {cfg.consistency.weight:g}, adv {cfg.adversarial.weight:g}, im {cfg.infomax.weight:g}; "
                        f"EMA {cfg.teacher.ema:g} ({cfg.teacher.buffers} buffers)",
-            "schedule": f"{t.steps} steps × batch {t.batch_size}+{t.batch_size}, Adam lr {cfg.optim.lr:g} "
-                        f"(×{cfg.optim.gamma:g} at {[round(f * t.steps) for f in cfg.optim.milestones]})",
+            "schedule": f"{t.steps} steps × batch {t.batch_size}+{t.batch_size}, {schedule_summary(cfg.optim, t.steps)}",
             "select": t.select + ("  [ORACLE: uses target test labels]" if t.select == "oracle" else ""),
         }

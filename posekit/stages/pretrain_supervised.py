@@ -10,7 +10,7 @@ from posekit.config.schema import PretrainConfig
 from posekit.data.codec import HeatmapCodec
 from posekit.data.dataset import H5KeypointDataset
 from posekit.engine.method import Method
-from posekit.engine.trainer import multistep_lambda
+from posekit.engine.optim import build_optimizer, schedule_summary
 from posekit.errors import ConfigError, DataError
 from posekit.evaluation.evaluate import split_scorer
 from posekit.methods.supervised import SupervisedMethod
@@ -48,10 +48,8 @@ class SupervisedPretrain(RunBuilder):
         return SupervisedMethod(self.model, codec, self.cfg.augment, self.meta, t.seed)
 
     def build_optimizer(self, method: Method):
-        o = self.cfg.optim
-        optimizer = torch.optim.Adam(self.model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
-        schedule = multistep_lambda(self.cfg.train.steps, o.milestones, o.gamma)
-        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return build_optimizer(self.cfg.optim, self.cfg.train.steps, self.model.parameters(),
+                               self.model.backbone.parameters())
 
     def batches(self, start_step: int, device: torch.device) -> Iterator[dict]:
         d, t = self.cfg.data, self.cfg.train
@@ -70,7 +68,6 @@ class SupervisedPretrain(RunBuilder):
                      f"{sum(p.numel() for p in self.model.parameters()) / 1e6:.2f} M params, {cfg.model.pretrained} init",
             "data": f"{d.source}:{d.train_split} ({len(self.train_ds)} images, {self.meta.num_joints} joints)   "
                     f"val {d.source}:{d.val_split if self.val_path else '-'}",
-            "schedule": f"{t.steps} steps × batch {t.batch_size}, Adam lr {cfg.optim.lr:g}, ×{cfg.optim.gamma:g} at "
-                        f"{[round(f * t.steps) for f in cfg.optim.milestones]}",
+            "schedule": f"{t.steps} steps × batch {t.batch_size}, {schedule_summary(cfg.optim, t.steps)}",
             "select": t.select,
         }

