@@ -25,8 +25,9 @@ demo: install
 	$(BIN)/posekit -w $(DEMO_WS) adapt --config adapt_demo
 	$(BIN)/posekit -w $(DEMO_WS) eval pretrain/latest adapt/latest --data synth_src:test --data synth_tgt:test
 
-## the whole test suite (CPU, under 10 minutes)
+## the whole test suite (CPU, under 10 minutes; the first run also builds the body model's cache, ~2 minutes)
 test: install
+	$(BIN)/pip install --quiet -e '.[bodies]'
 	$(BIN)/python -m pytest -q
 
 bench: install

@@ -48,6 +48,10 @@ def prepare(
     shift: Annotated[str | None, typer.Option(help="synthetic: what the target domain changes: all (its look, and its poses, viewpoints and framing) or appearance (its look only: poses, viewpoints and framing are drawn as in the source) (default: all)")] = None,
     background: Annotated[str | None, typer.Option(help="synthetic: studio (plain gradient), clutter (colour blobs and shapes) or scene (sky or wall over a textured ground with lanes, posts and buildings) for both domains (default: studio source, clutter target)")] = None,
     framing: Annotated[str | None, typer.Option(help="synthetic: body (the silhouette fills 72–86 % of the side, off-centre) or joints (real datasets' crop: a centred square of 1.25 × the joints' extent, as posekit's LSPET crops) (default: body)")] = None,
+    body: Annotated[str | None, typer.Option(help="synthetic: capsule (mannequins of capsules) or mesh (skinned, clothed body meshes of the anny model; needs pip install 'posekit[bodies]') (default: capsule)")] = None,
+    pose_families: Annotated[str | None, typer.Option(help="synthetic humans: pose family weights, e.g. prior=4,running=2,jumping=1,kicking=1,throwing=1,splits=0.5,handstand=0.5 (default: that mix for --body mesh, the plain prior for capsules)")] = None,
+    phenotypes: Annotated[str | None, typer.Option(help="synthetic --body mesh: adult (adult men and women) or all (every slider over its whole range, children included) (default: adult)")] = None,
+    backgrounds: Annotated[Path | None, typer.Option(help="synthetic: a folder of images; every background is a random crop of one of them, in both domains (default: drawn backgrounds, see --background)")] = None,
 ) -> None:
     """Convert a dataset into the workspace (`data/<name>/<split>.h5`). Re-running an up-to-date prepare does nothing.
 
@@ -57,7 +61,7 @@ def prepare(
     from posekit.data.converters import CONVERTERS
     from posekit.data.converters.base import run_plan
     from posekit.data.converters.real import RealConverter
-    from posekit.data.converters.synthetic import LOOK_OPTIONS
+    from posekit.data.converters.synthetic import LOOK_OPTIONS, SOURCE_OPTIONS
     from posekit.data.h5format import IMAGE_CODECS
 
     converter_cls = CONVERTERS.get(dataset)
@@ -65,7 +69,8 @@ def prepare(
         raise ConfigError(f"unknown --codec {codec!r}", hint=f"use one of {', '.join(IMAGE_CODECS)}")
     synthetic = {"skeleton": skeleton, "num_train": num_train, "num_val": num_val, "num_test": num_test,
                  "seed": seed, "gap": gap, "shift": shift, "pose_spread": pose_spread,
-                 "roll": roll, "framing": framing, "background": background}
+                 "roll": roll, "framing": framing, "background": background, "body": body,
+                 "pose_families": pose_families, "phenotypes": phenotypes, "backgrounds": backgrounds}
     real = {"categories": _csv(categories), "limit": limit, "split_dir": split_dir, "test_every": test_every, "dev_every": dev_every,
             "ann_file": _pairs(ann_file, "--ann-file"), "image_root": _pairs(image_root, "--image-root", bare=True),
             "canonical": canonical, "keypoint_map": _pairs(keypoint_map, "--keypoint-map")}
@@ -84,7 +89,7 @@ def prepare(
         given = (["raw"] if raw is not None else []) + list(real)
         if given:
             raise ConfigError(f"{_flags(given)} does not apply to `prepare {dataset}`",
-                              hint=f"{dataset} takes {SHARED_FLAGS}, {_flags([*SYNTHETIC_DEFAULTS, *LOOK_OPTIONS])}")
+                              hint=f"{dataset} takes {SHARED_FLAGS}, {_flags([*SYNTHETIC_DEFAULTS, *LOOK_OPTIONS, *SOURCE_OPTIONS])}")
         params = _synthetic_params({**SYNTHETIC_DEFAULTS, **synthetic}, name, _check_size(128 if size is None else size),
                                    codec)
     ws = workspace().ensure()
@@ -104,6 +109,7 @@ def prepare(
 
 
 def _synthetic_params(opts: dict[str, Any], name: str | None, size: int, codec: str) -> dict[str, Any]:
+    from posekit.data.converters.synthetic import source_params
     from posekit.data.synthetic.bodies import BODIES
     from posekit.data.synthetic.domains import SHIFTS
 
@@ -139,6 +145,7 @@ def _synthetic_params(opts: dict[str, Any], name: str | None, size: int, codec: 
         if opts["background"] not in ("studio", "clutter", "scene"):
             raise ConfigError(f"unknown --background {opts['background']!r}", hint="use studio, clutter or scene")
         params["background"] = opts["background"]
+    params.update(source_params(opts, skeleton))
     return params
 
 
