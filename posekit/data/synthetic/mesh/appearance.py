@@ -41,25 +41,40 @@ def bone_group(label: str) -> int:
     raise ValueError(f"no body group for bone {label!r}")
 
 
+def group_membership(bone_labels: list[str], weights: np.ndarray, bones: np.ndarray) -> np.ndarray:
+    """``[V, len(GROUPS)]``: each vertex's skinning weight summed over the bones of each group. Interpolated over
+    a face and arg-maxed, it gives group borders that cut smoothly across faces."""
+    group_of_bone = np.array([bone_group(label) for label in bone_labels])
+    out = np.zeros((len(weights), len(GROUPS)))
+    for k in range(weights.shape[1]):
+        np.add.at(out, (np.arange(len(weights)), group_of_bone[bones[:, k]]), weights[:, k])
+    return out
+
+
 @dataclass(frozen=True)
 class Landmarks:
-    """Heights (y, metres) of the canonical body's joints, the centre of its head (y, z) and the depth (z) of the
-    middle of its trunk (in front: a print on the chest; behind: on the back)."""
+    """Heights (y, metres) of the canonical body's joints, the centre of its head (y, z), the depth (z) of the
+    middle of its trunk (in front: a print on the chest; behind: on the back), the centres of its eyeballs
+    ``[2, 3]`` and the tip of its nose ``[3]``."""
 
     y: dict[str, float]
     head_centre: tuple[float, float]
     trunk_z: float
+    eyes: np.ndarray
+    nose: np.ndarray
 
     @staticmethod
-    def of(joints: np.ndarray, head_vertices: np.ndarray, trunk_vertices: np.ndarray) -> Landmarks:
-        """From canonical MPII-16 joints ``[16, 3]``, the head's and the trunk's vertices ``[N, 3]``."""
+    def of(joints: np.ndarray, head_vertices: np.ndarray, trunk_vertices: np.ndarray, eyes: np.ndarray,
+           nose: np.ndarray) -> Landmarks:
+        """From canonical MPII-16 joints ``[16, 3]``, the head's and the trunk's vertices ``[N, 3]``, the eyeball
+        centres ``[2, 3]`` and the nose tip ``[3]``."""
         y = {}
         for name in ("ankle", "knee", "hip", "wrist", "elbow", "shoulder"):
             y[name] = float(joints[[MPII16.names.index(f"left_{name}"), MPII16.names.index(f"right_{name}")], 1].mean())
         for name in ("pelvis", "thorax", "upper_neck", "head_top"):
             y[name] = float(joints[MPII16.names.index(name), 1])
         return Landmarks(y, ((y["upper_neck"] + y["head_top"]) / 2, float(head_vertices[:, 2].mean())),
-                         float(trunk_vertices[:, 2].mean()))
+                         float(trunk_vertices[:, 2].mean()), eyes, nose)
 
 
 @dataclass
@@ -106,10 +121,12 @@ class Outfit:
     skin: np.ndarray
     hair: np.ndarray | None  # None: bald
     hairline: tuple[float, float]  # hair where y − y_c > h0 + slope · (z − z_c) on the head
+    hair_volume: float  # metres: the hair stands this far off the scalp (the mesh is pushed out along its normals)
+    lips: np.ndarray  # lip colour
     top: Fabric
     sleeve_end: float  # arms covered above this height (inf: sleeveless)
     hem: float  # the top covers the trunk above this height …
-    neckline: float  # … and below this one
+    neck_hole: tuple[float, float, float]  # … but the neckline: half an ellipse (half width, lowest, highest y)
     bottom: Fabric
     waist: float  # the bottom covers hips and legs below this height …
     leg_end: float  # … and above this one
@@ -152,7 +169,7 @@ def _fabric(rng: np.random.Generator, style: DomainStyle, marks: Landmarks, is_t
         pattern = ("stripes", int(rng.choice([0, 1])), rng.uniform(4, 18), rng.uniform(0, 2 * np.pi),
                    rng.uniform(0.2, 0.6), second)
     elif kind == 1:
-        pattern = ("checks", rng.uniform(6, 16), second)
+        pattern = ("checks", rng.uniform(10, 25), second)
     elif kind == 2:
         k = 4
         directions = rng.normal(0, 1, (k, 3))
@@ -175,15 +192,17 @@ def sample_outfit(rng: np.random.Generator, style: DomainStyle, marks: Landmarks
     lo = int(t)
     skin = (SKIN_TONES[lo] * (1 - (t - lo)) + SKIN_TONES[min(lo + 1, len(SKIN_TONES) - 1)] * (t - lo))
     skin = np.clip(skin * rng.uniform(0.9, 1.05), 0, 1)
-    hair = None if rng.random() < 0.06 else HAIR[rng.integers(len(HAIR))] * rng.uniform(0.8, 1.15)
+    hair = None if rng.random() < 0.06 else np.clip(HAIR[rng.integers(len(HAIR))] * rng.uniform(0.8, 1.15), 0, 1)
     hairline = (rng.uniform(-0.035, 0.03), rng.uniform(0.3, 1.2))
+    hair_volume = rng.uniform(0.004, 0.03)
+    lips = skin * np.array([0.95, 0.72, 0.72]) * rng.uniform(0.85, 1.0)
     leotard = rng.random() < 0.15
     top = _fabric(rng, style, marks, is_top=True)
     arm = y["shoulder"] - y["wrist"]
     sleeve = rng.choice(3, p=[0.25, 0.45, 0.3])
     sleeve_end = [np.inf, y["shoulder"] - rng.uniform(0.15, 0.45) * arm, y["wrist"] + rng.uniform(0.0, 0.04)][sleeve]
     hem = y["hip"] - rng.uniform(-0.05, 0.12)
-    neckline = y["thorax"] - rng.uniform(0.0, 0.07)
+    neck_hole = (rng.uniform(0.06, 0.13), y["thorax"] - rng.uniform(0.0, 0.1), y["thorax"] + 0.04)
     if leotard:
         bottom, waist, leg_end = top, y["thorax"], y["hip"] - rng.uniform(0.0, 0.06)
         sleeve_end = np.inf if rng.random() < 0.6 else sleeve_end
@@ -202,16 +221,27 @@ def sample_outfit(rng: np.random.Generator, style: DomainStyle, marks: Landmarks
     if not barefoot and rng.random() < 0.4:
         socks = Fabric(NEUTRALS[rng.choice([0, 1, 2])] if rng.random() < 0.7 else _fabric_colour(rng, style))
         sock_top = shoe_top + rng.uniform(0.03, 0.3)
-    return Outfit(skin=skin, hair=hair, hairline=hairline, top=top, sleeve_end=sleeve_end, hem=hem,
-                  neckline=neckline, bottom=bottom, waist=waist, leg_end=leg_end, tucked=bool(rng.random() < 0.4),
+    return Outfit(skin=skin, hair=hair, hairline=hairline, hair_volume=hair_volume, lips=lips, top=top,
+                  sleeve_end=sleeve_end, hem=hem, neck_hole=neck_hole, bottom=bottom, waist=waist, leg_end=leg_end, tucked=bool(rng.random() < 0.4),
                   shoes=shoes, shoe_top=shoe_top, socks=socks, sock_top=sock_top)
+
+
+def hair_weight(outfit: Outfit, marks: Landmarks, p: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """``[N]`` in [0, 1]: 0 off the hair, rising to 1 within 2 cm above the hairline (how far a point of the scalp
+    is pushed out by the hair's volume; > 0 is hair)."""
+    if outfit.hair is None:
+        return np.zeros(len(p))
+    yc, zc = marks.head_centre
+    h0, slope = outfit.hairline
+    above = p[:, 1] - yc - (h0 + slope * (p[:, 2] - zc))
+    return np.where(group == GROUPS.index("head"), np.clip(above / 0.02, 0.0, 1.0), 0.0)
 
 
 def albedo(outfit: Outfit, marks: Landmarks, p: np.ndarray, group: np.ndarray) -> np.ndarray:
     """Surface colour ``[N, 3]`` in [0, 1] at canonical points ``p`` ``[N, 3]`` of body groups ``group`` ``[N]``
     (indices into GROUPS)."""
     g = {name: group == i for i, name in enumerate(GROUPS)}
-    y = p[:, 1]
+    x, y, z = p[:, 0], p[:, 1], p[:, 2]
     out = np.broadcast_to(outfit.skin, p.shape).copy()
 
     def paint(where: np.ndarray, fabric: Fabric) -> None:
@@ -219,7 +249,9 @@ def albedo(outfit: Outfit, marks: Landmarks, p: np.ndarray, group: np.ndarray) -
             out[where] = fabric.at(p[where])
 
     trunk = g["torso"] | g["hips"]
-    top = (trunk & (y > outfit.hem) & (y < outfit.neckline)) | (g["arm"] & (y > outfit.sleeve_end))
+    width, low, high = outfit.neck_hole
+    neck = (x / width) ** 2 + (np.maximum(high - y, 0.0) / (high - low)) ** 2 < 1
+    top = (trunk & (y > outfit.hem) & ~neck) | (g["arm"] & (y > outfit.sleeve_end))
     bottom = (g["hips"] | g["leg"] | g["torso"]) & (y < outfit.waist) & (y > outfit.leg_end)
     for where, fabric in ((bottom, outfit.bottom), (top, outfit.top))[::-1 if outfit.tucked else 1]:
         paint(where, fabric)
@@ -227,9 +259,15 @@ def albedo(outfit: Outfit, marks: Landmarks, p: np.ndarray, group: np.ndarray) -
         paint((g["leg"] | g["foot"]) & (y < outfit.sock_top), outfit.socks)
     if outfit.shoes is not None:
         paint((g["leg"] | g["foot"]) & (y < outfit.shoe_top), outfit.shoes)
-    if outfit.hair is not None:
-        yc, zc = marks.head_centre
-        h0, slope = outfit.hairline
-        hair = g["head"] & (y - yc > h0 + slope * (p[:, 2] - zc))
-        out[hair] = outfit.hair
+    head = g["head"]
+    if head.any():  # eyes, brows and lips on the front of the face
+        brow = outfit.hair if outfit.hair is not None else outfit.skin * 0.45
+        for eye in marks.eyes:
+            near = (np.abs(x - eye[0]) < 0.024) & (z > eye[2]) & head
+            out[near & (((p - eye) ** 2).sum(1) < 0.013**2)] = (0.12, 0.09, 0.08)
+            out[near & (y - eye[1] > 0.016) & (y - eye[1] < 0.026)] = brow
+        nose = marks.nose
+        mouth = head & (np.abs(x - nose[0]) < 0.022) & (nose[1] - y > 0.03) & (nose[1] - y < 0.045) & (z > nose[2] - 0.04)
+        out[mouth] = outfit.lips
+        out[hair_weight(outfit, marks, p, group) > 0] = outfit.hair
     return np.clip(out, 0, 1)

@@ -96,8 +96,8 @@ def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
 class MeshBody:
     """An anny model with what posing and labelling it need. Build it once per process with ``load_mesh_body``.
 
-    ``faces`` ``[F, 3]`` (outward normals), ``bone_labels`` (104), ``bone_parents``, ``vertex_bone`` ``[V]`` each
-    vertex's main bone, ``canonical`` the average body in the capsule's zero pose (limbs hanging), in posekit's
+    ``faces`` ``[F, 3]`` (outward normals), ``bone_labels`` (104), ``bone_parents``, ``skin_weights`` and
+    ``skin_bones`` ``[V, 9]`` the skinning weights and their bones, ``vertex_bone`` ``[V]`` each vertex's main bone, ``canonical`` the average body in the capsule's zero pose (limbs hanging), in posekit's
     body frame.
     """
 
@@ -112,8 +112,9 @@ class MeshBody:
         self.faces = m.get_triangular_faces().numpy().astype(np.int64)
         self.bone_labels: list[str] = list(m.bone_labels)
         self.bone_parents = np.asarray(m.bone_parents, dtype=np.int64)
-        weights, indices = m.vertex_bone_weights.numpy(), m.vertex_bone_indices.numpy()
-        self.vertex_bone = indices[np.arange(len(weights)), weights.argmax(1)].astype(np.int64)
+        self.skin_weights = m.vertex_bone_weights.double().numpy()  # [V, 9]: skinning weights of …
+        self.skin_bones = m.vertex_bone_indices.numpy().astype(np.int64)  # … these bones
+        self.vertex_bone = self.skin_bones[np.arange(len(self.skin_bones)), self.skin_weights.argmax(1)]
         coco = anny.KeypointsRegressor.coco(m)
         self.coco_labels: list[str] = list(coco.labels)
         self.coco_weights = coco.regression_weights.double().numpy()  # [23, V]

@@ -91,8 +91,8 @@ def own_bones(bone_labels: list[str]) -> np.ndarray:
 
 def skin_depth(vertices: np.ndarray, joints: np.ndarray) -> np.ndarray:
     """Distance ``[K]`` from each joint ``[K, 3]`` to the nearest of ``vertices`` ``[V, 3]``."""
-    d2 = (joints * joints).sum(1)[:, None] - 2 * joints @ vertices.T + (vertices * vertices).sum(1)[None]
-    return np.sqrt(np.maximum(d2.min(1), 0.0))
+    d2 = sum((axis[None, :] - joints[:, c, None]) ** 2 for c, axis in enumerate(vertices.T))  # [K, V]
+    return np.sqrt(d2.min(1))
 
 
 def visibility(kp2d: np.ndarray, joints_cam: np.ndarray, depth: np.ndarray, bone: np.ndarray, own: np.ndarray,

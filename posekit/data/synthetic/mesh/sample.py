@@ -1,7 +1,8 @@
 """Render one labelled sample from a mesh body: the same record as the capsule generator (generate.render_sample).
 
-Order: pose (family, angles) → phenotype → posed mesh and MPII-16 joints → camera and framing → clothes → background
-and distractors → light → z-buffered mesh with per-pixel normals and albedo → visibility → occluders and effects.
+Order: pose (family, angles) → phenotype → posed mesh and MPII-16 joints → clothes and hair (the hair's volume
+pushes the scalp out) → camera and framing → background and distractors → light → z-buffered mesh with per-pixel
+normals and albedo → visibility → occluders and effects.
 The camera, framing, distractors, light, occluders and effects are the capsule generator's own functions.
 """
 
@@ -20,7 +21,14 @@ from posekit.data.synthetic.generate import (
     frame_intrinsics,
     sample_light,
 )
-from posekit.data.synthetic.mesh.appearance import GROUPS, Landmarks, albedo, bone_group, sample_outfit
+from posekit.data.synthetic.mesh.appearance import (
+    GROUPS,
+    Landmarks,
+    albedo,
+    group_membership,
+    hair_weight,
+    sample_outfit,
+)
 from posekit.data.synthetic.mesh.body import MeshBody, load_mesh_body
 from posekit.data.synthetic.mesh.labels import JointRegressor, skin_depth, visibility
 from posekit.data.synthetic.mesh.raster import lambert, rasterize, vertex_normals
@@ -30,24 +38,27 @@ from posekit.data.synthetic.render import project
 
 @dataclass
 class MeshKit:
-    """A mesh body with what rendering it needs: its joint regressor, the canonical body's landmarks and
-    coordinates, and the body group (appearance.GROUPS) of each face."""
+    """A mesh body with what rendering it needs: its joint regressor, the canonical body's landmarks, and how much
+    each vertex belongs to each body group (appearance.GROUPS)."""
 
     body: MeshBody
     joints: JointRegressor
     marks: Landmarks
-    face_group: np.ndarray  # [F]
+    membership: np.ndarray  # [V, len(GROUPS)] (appearance.group_membership)
+    vertex_group: np.ndarray  # [V] the group of largest membership
 
     @staticmethod
     def build(body: MeshBody) -> MeshKit:
         canonical = body.canonical.vertices
         joints = JointRegressor(body, canonical)
-        group_of_bone = np.array([bone_group(label) for label in body.bone_labels])
-        vertex_group = group_of_bone[body.vertex_bone]
+        membership = group_membership(body.bone_labels, body.skin_weights, body.skin_bones)
+        vertex_group = membership.argmax(1)
         head = canonical[vertex_group == GROUPS.index("head")]
         trunk = canonical[np.isin(vertex_group, [GROUPS.index("torso"), GROUPS.index("hips")])]
-        marks = Landmarks.of(joints(body.canonical), head, trunk)
-        return MeshKit(body, joints, marks, vertex_group[body.faces[:, 0]])
+        eyes = body.canonical.bone_heads[[body.bone("eye.L"), body.bone("eye.R")]]
+        nose = body.coco_weights[body.coco_labels.index("nose")] @ canonical
+        marks = Landmarks.of(joints(body.canonical), head, trunk, eyes, nose)
+        return MeshKit(body, joints, marks, membership, vertex_group)
 
 
 @functools.lru_cache(maxsize=1)
@@ -67,9 +78,12 @@ def render_mesh_sample(kit: MeshKit, style: DomainStyle, size: int, rng: np.rand
     posed = body.pose(angles, body.sample_phenotype(rng, full_range))
     joints = kit.joints(posed)
     under_skin = skin_depth(posed.vertices, joints)
-    vertices = posed.vertices
+    outfit = sample_outfit(rng, style, kit.marks)
+    normals = vertex_normals(posed.vertices, body.faces)
+    hair = hair_weight(outfit, kit.marks, body.canonical.vertices, kit.vertex_group)
+    vertices = posed.vertices + normals * (outfit.hair_volume * hair)[:, None]  # the hair's volume
     if root is not None:
-        vertices, joints = vertices @ root.T, joints @ root.T
+        vertices, joints, normals = vertices @ root.T, joints @ root.T, normals @ root.T
     rotation = camera_rotation(rng, style)
     centre = joints.mean(0)
     depth = rng.uniform(3.5, 6.0)
@@ -79,7 +93,6 @@ def render_mesh_sample(kit: MeshKit, style: DomainStyle, size: int, rng: np.rand
     K = frame_intrinsics(rng, style, size, cam_vertices[:, :2] / cam_vertices[:, 2:3],
                          cam_joints[:, :2] / cam_joints[:, 2:3])
 
-    outfit = sample_outfit(rng, style, kit.marks)
     image = draw_background(rng, size, style)
     draw_distractors(rng, image, style, K, depth)
     light, ambient, diffuse, light_colour = sample_light(rng, style)
@@ -87,11 +100,11 @@ def render_mesh_sample(kit: MeshKit, style: DomainStyle, size: int, rng: np.rand
     screen = np.concatenate([project(cam_vertices, K), cam_vertices[:, 2:3]], 1)
     raster = rasterize(screen, body.faces, size, size)
     covered = raster.covered
-    normals = raster.interpolate(vertex_normals(cam_vertices, body.faces), body.faces)
-    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    pixel_normals = raster.interpolate(normals @ rotation.T, body.faces)
+    pixel_normals /= np.maximum(np.linalg.norm(pixel_normals, axis=1, keepdims=True), 1e-12)
     colour = albedo(outfit, kit.marks, raster.interpolate(body.canonical.vertices, body.faces),
-                    kit.face_group[raster.face[covered]])
-    image[covered] = colour * lambert(normals, light, ambient, diffuse)[:, None] * light_colour
+                    raster.interpolate(kit.membership, body.faces).argmax(1))
+    image[covered] = colour * lambert(pixel_normals, light, ambient, diffuse)[:, None] * light_colour
 
     kp2d = project(cam_joints, K)
     surface_bone = body.vertex_bone[body.faces[np.maximum(raster.face, 0), 0]]  # [S, S]
