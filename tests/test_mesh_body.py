@@ -169,3 +169,74 @@ def test_prepare_mesh_writes_valid_splits_and_pretrain_trains_on_them(kit, tmp_p
     result = CliRunner().invoke(app, ["-w", str(ws), "pretrain", *TINY_TRAIN, "--set", "train.steps=2"])
     assert result.exit_code == 0, result.output
     assert (next((ws / "runs/pretrain").glob("*-supervised")) / "ckpt/final.pt").exists()
+
+
+def test_pose_families_apply_to_capsule_bodies_too():
+    from posekit.data.converters.synthetic import _render_chunk
+
+    head, pelvis = NAMES.index("head_top"), NAMES.index("pelvis")
+    source = {"body": "capsule", "families": {"handstand": 1.0}, "full_range": False}
+    kp = _render_chunk(("human", "source", "train", 48, 0, 0.6, "all", {}, 0, 12, source))["keypoints"]
+    assert (kp[:, head, 1] > kp[:, pelvis, 1]).all()  # upside down in the image (y points down)
+    plain = _render_chunk(("human", "source", "train", 48, 0, 0.6, "all", {}, 0, 12))["keypoints"]
+    assert (plain[:, head, 1] < plain[:, pelvis, 1]).all()
+
+
+def test_backgrounds_option_uses_the_users_images(tmp_path):
+    from PIL import Image
+
+    from posekit.data.converters.synthetic import _render_chunk
+
+    (tmp_path / "notes.txt").write_text("not an image")
+    Image.new("RGB", (90, 60), (200, 30, 40)).save(tmp_path / "red.png")
+    batch = _render_chunk(("human", "source", "train", 48, 0, 0.6, "all", {"backgrounds": str(tmp_path)}, 0, 4))
+    background = batch["images"][batch["masks"] == 0].astype(float)
+    assert np.abs(np.median(background, 0) - [200, 30, 40]).max() <= 3
+
+
+@pytest.mark.parametrize("args, code, fragment", [
+    (["--body", "blob"], 2, "unknown --body 'blob'"),
+    (["--body", "mesh", "--skeleton", "quadruped"], 2, "--body mesh draws humans only"),
+    (["--phenotypes", "all"], 2, "--phenotypes applies to --body mesh only"),
+    (["--pose-families", "running=fast"], 2, "is not a number"),
+    (["--pose-families", "swimming"], 2, "unknown pose family 'swimming'"),
+    (["--backgrounds", "/nonexistent/folder"], 2, "not a folder holding images"),
+])
+def test_bad_mesh_options_give_one_line_errors(tmp_path, args, code, fragment):
+    from typer.testing import CliRunner
+
+    from posekit.cli import app
+
+    result = CliRunner().invoke(app, ["-w", str(tmp_path / "ws"), "prepare", "synthetic", *args])
+    assert result.exit_code == code and fragment in result.output, result.output
+    assert result.output.count("error:") == 1 and "Traceback" not in result.output
+    assert not (tmp_path / "ws" / "data").exists()
+
+
+def test_a_missing_body_model_names_the_extra_to_install(tmp_path, monkeypatch):
+    import sys
+
+    from typer.testing import CliRunner
+
+    from posekit.cli import app
+
+    monkeypatch.setitem(sys.modules, "anny", None)  # import anny now raises ImportError
+    result = CliRunner().invoke(app, ["-w", str(tmp_path / "ws"), "prepare", "synthetic", "--body", "mesh"])
+    assert result.exit_code == 2 and "pip install 'posekit[bodies]'" in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_show_writes_a_contact_sheet(tiny_ws, tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from posekit.cli import app
+
+    out = tmp_path / "sheet.png"
+    result = CliRunner().invoke(app, ["-w", str(tiny_ws), "show", "synth_src:val", "--out", str(out), "--num", "3",
+                                      "--columns", "2", "--cell", "40"])
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as im:
+        assert im.height > 4 * 40  # two rows of samples, each drawn twice (as stored, with labels)
+    result = CliRunner().invoke(app, ["-w", str(tiny_ws), "show", "synth_src:nope"])
+    assert result.exit_code == 3 and "available splits" in result.output

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import typer
+from rich.markup import escape
 
 from posekit.engine.logging import console
 from posekit.errors import ConfigError, PosekitError
@@ -28,9 +29,9 @@ def workspace() -> Workspace:
 
 def fail(exc: PosekitError) -> None:
     """One line (plus a hint line) on stderr, then exit with the error's code."""
-    console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
-    if exc.hint:
-        console.print(f"[yellow]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
+    if exc.hint:  # escaped: square brackets in a message (pip extras, JSON keys) are text, not rich markup
+        console.print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
 
 
