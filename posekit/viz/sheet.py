@@ -30,5 +30,6 @@ def contact_sheet(path: Path, num: int, columns: int, cell: int, title: str) -> 
         pad = columns - len(plain)
         blank = np.full_like(plain[0], 255)
         rows += [plain + [blank] * pad, drawn + [blank] * pad]
-        labels += [f"#{indices[start]}…", "labels"]
+        shown = indices[start:start + columns]
+        labels += [f"#{shown[0]}–{shown[-1]}", "labelled"]
     return image_grid(rows, labels, [""] * columns, title)

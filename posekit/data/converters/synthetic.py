@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import dataclasses
+import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -85,6 +88,19 @@ def _source(params: dict[str, Any]) -> dict[str, Any]:
             "full_range": params.get("phenotypes") == "all"}
 
 
+_MESH_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _mesh_pool(n: int) -> ProcessPoolExecutor:
+    """``n`` worker processes kept for the rest of this process, so that each loads the body model once per
+    ``prepare`` rather than once per split. Spawned, not forked: a process that has run torch (this one, after a
+    small split rendered here) cannot be forked safely; its children hang in OpenMP."""
+    if n not in _MESH_POOLS:
+        _MESH_POOLS[n] = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))
+        atexit.register(_MESH_POOLS[n].shutdown, cancel_futures=True)
+    return _MESH_POOLS[n]
+
+
 def _render_chunk(args: tuple) -> dict[str, np.ndarray]:
     """Samples ``start`` … ``stop − 1`` of a split. ``args``: (skeleton, domain, split, size, seed, gap, shift,
     look overrides, start, stop[, source]), ``source`` as _source returns it (default: capsule bodies, the prior)."""
@@ -125,7 +141,8 @@ class SyntheticConverter(Converter):
 
     name = "synthetic"
     version = 1
-    description = "built-in procedural benchmark: 3D articulated humans (MPII-16) or quadrupeds (TigDog-18), two domains"
+    description = ("built-in procedural benchmark: 3D articulated humans (MPII-16; capsules, or skinned meshes with "
+                   "--body mesh) or quadrupeds (TigDog-18), two domains")
 
     def plan(self, params: dict[str, Any]) -> list[SplitPlan]:
         skeleton = params["skeleton"]
@@ -157,16 +174,16 @@ class SyntheticConverter(Converter):
                      min(s + CHUNK, n), source)
                     for s in range(0, n, CHUNK)]
             n_proc = max(1, min(workers, len(jobs)))
-            with H5Writer(path, body.meta, (size, size), params["codec"], with_3d=True, with_masks=True, attrs=attrs) as w:
+            with H5Writer(path, body.meta, (size, size), params["codec"], with_3d=True, with_masks=True,
+                          attrs=attrs) as w, contextlib.ExitStack() as stack:
                 if n_proc == 1:
-                    results = map(_render_chunk, jobs)
-                    for batch in results:
-                        w.append(batch)
-                        advance(len(batch["images"]))
+                    batches = map(_render_chunk, jobs)
+                elif source["body"] == "mesh":
+                    batches = _mesh_pool(n_proc).map(_render_chunk, jobs)
                 else:
-                    with ProcessPoolExecutor(n_proc) as pool:
-                        for batch in pool.map(_render_chunk, jobs):
-                            w.append(batch)
-                            advance(len(batch["images"]))
+                    batches = stack.enter_context(ProcessPoolExecutor(n_proc)).map(_render_chunk, jobs)
+                for batch in batches:
+                    w.append(batch)
+                    advance(len(batch["images"]))
 
         return build
