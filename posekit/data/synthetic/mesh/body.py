@@ -199,11 +199,11 @@ class MeshBody:
             with torch.no_grad():
                 out = self.model(pose_parameters=torch.from_numpy(pose), phenotype_kwargs={
                     k: torch.tensor([v], dtype=torch.float32) for k, v in phenotype.items()})
+            vertices = out["vertices"][0].numpy().astype(np.float64)
+            heads = out["bone_poses"][0, :, :3, 3].numpy().astype(np.float64)
         finally:
             torch.set_num_threads(threads)
-        vertices = out["vertices"][0].double().numpy() @ BODY_TO_ANNY
-        heads = out["bone_poses"][0, :, :3, 3].double().numpy() @ BODY_TO_ANNY
-        return PosedBody(vertices, heads)
+        return PosedBody(vertices @ BODY_TO_ANNY, heads @ BODY_TO_ANNY)
 
 
 @functools.lru_cache(maxsize=1)
