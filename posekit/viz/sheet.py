@@ -31,5 +31,5 @@ def contact_sheet(path: Path, num: int, columns: int, cell: int, title: str) -> 
         blank = np.full_like(plain[0], 255)
         rows += [plain + [blank] * pad, drawn + [blank] * pad]
         shown = indices[start:start + columns]
-        labels += [f"#{shown[0]}–{shown[-1]}", "labelled"]
+        labels += [f"#{shown[0]}-{shown[-1]}", "labelled"]
     return image_grid(rows, labels, [""] * columns, title)
