@@ -240,3 +240,17 @@ def test_show_writes_a_contact_sheet(tiny_ws, tmp_path):
         assert im.height > 4 * 40  # two rows of samples, each drawn twice (as stored, with labels)
     result = CliRunner().invoke(app, ["-w", str(tiny_ws), "show", "synth_src:nope"])
     assert result.exit_code == 3 and "available splits" in result.output
+
+
+def test_worker_processes_render_the_same_samples(kit):
+    """prepare's mesh workers (spawned processes) give the samples this process gives, bit for bit."""
+    from posekit.data.converters.synthetic import _mesh_pool, _render_chunk
+
+    source = {"body": "mesh", "families": {"prior": 1.0, "running": 1.0}, "full_range": False}
+    jobs = [("human", "target", "val", 32, 4, 0.6, "all", {}, start, start + 2, source) for start in (0, 2)]
+    here = [_render_chunk(job) for job in jobs]
+    there = list(_mesh_pool(2).map(_render_chunk, jobs))
+    for a, b in zip(here, there):
+        assert list(a["source_id"]) == list(b["source_id"])
+        for key in set(a) - {"source_id"}:
+            assert a[key].tobytes() == b[key].tobytes(), key
