@@ -25,12 +25,15 @@ demo: install
 	$(BIN)/posekit -w $(DEMO_WS) adapt --config adapt_demo
 	$(BIN)/posekit -w $(DEMO_WS) eval pretrain/latest adapt/latest --data synth_src:test --data synth_tgt:test
 
-## the whole test suite (CPU, under 10 minutes); what CI runs
+## the whole test suite (CPU, under 10 minutes; the first run also builds the body model's cache, ~2 minutes);
+## what CI runs
 test: install
+	$(BIN)/pip install --quiet -e '.[dev,weights,bodies]'
 	$(BIN)/python -m pytest -q --durations=15
 
 ## the development lane: everything but the end-to-end tests marked slow
 test-fast: install
+	$(BIN)/pip install --quiet -e '.[dev,weights,bodies]'
 	$(BIN)/python -m pytest -q -m "not slow" --durations=10
 
 bench: install

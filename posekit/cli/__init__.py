@@ -52,6 +52,7 @@ from posekit.cli import predict as _predict  # noqa: F401
 from posekit.cli import prepare as _prepare  # noqa: F401
 from posekit.cli import pretrain as _pretrain  # noqa: F401
 from posekit.cli import report as _report  # noqa: F401
+from posekit.cli import show as _show  # noqa: F401
 from posekit.cli import stylize as _stylize  # noqa: F401
 from posekit.cli import tools as _tools  # noqa: F401
 

@@ -43,6 +43,10 @@ def prepare(
     shift: Annotated[str | None, typer.Option(help="synthetic: what the target domain changes: all (its look, and its poses, viewpoints and framing) or appearance (its look only: poses, viewpoints and framing are drawn as in the source) (default: all)", rich_help_panel="Synthetic benchmark (prepare synthetic)")] = None,
     background: Annotated[str | None, typer.Option(help="synthetic: studio (plain gradient), clutter (colour blobs and shapes) or scene (sky or wall over a textured ground with lanes, posts and buildings) for both domains (default: studio source, clutter target)", rich_help_panel="Synthetic benchmark (prepare synthetic)")] = None,
     framing: Annotated[str | None, typer.Option(help="synthetic: body (the silhouette fills 72–86 % of the side, off-centre) or joints (real datasets' crop: a centred square of 1.25 × the joints' extent, as posekit's LSPET crops) (default: body)", rich_help_panel="Synthetic benchmark (prepare synthetic)")] = None,
+    body: Annotated[str | None, typer.Option(help="synthetic: capsule (mannequins of capsules) or mesh (skinned, clothed body meshes of the anny model; needs pip install 'posekit[bodies]') (default: capsule)", rich_help_panel="Synthetic benchmark (prepare synthetic)")] = None,
+    pose_families: Annotated[str | None, typer.Option(help="synthetic humans: pose family weights, e.g. prior=4,running=2,jumping=1,kicking=1,throwing=1,splits=0.5,handstand=0.5 (default: that mix for --body mesh, the plain prior for capsules)", rich_help_panel="Synthetic benchmark (prepare synthetic)")] = None,
+    phenotypes: Annotated[str | None, typer.Option(help="synthetic --body mesh: adult (adult men and women) or all (every slider over its whole range, children included) (default: adult)", rich_help_panel="Synthetic benchmark (prepare synthetic)")] = None,
+    backgrounds: Annotated[Path | None, typer.Option(help="synthetic: a folder of images; every background is a random crop of one of them, in both domains (default: drawn backgrounds, see --background)", rich_help_panel="Synthetic benchmark (prepare synthetic)")] = None,
 ) -> None:
     """Convert a dataset into the workspace (`data/<name>/<split>.h5`). Re-running an up-to-date prepare does nothing.
 
@@ -53,7 +57,8 @@ def prepare(
 
     synthetic = {"skeleton": skeleton, "num_train": num_train, "num_val": num_val, "num_test": num_test,
                  "seed": seed, "gap": gap, "shift": shift, "pose_spread": pose_spread,
-                 "roll": roll, "framing": framing, "background": background}
+                 "roll": roll, "framing": framing, "background": background, "body": body,
+                 "pose_families": pose_families, "phenotypes": phenotypes, "backgrounds": backgrounds}
     real = {"categories": _csv(categories), "limit": limit, "split_dir": split_dir, "test_every": test_every,
             "dev_every": dev_every, "ann_file": _pairs(ann_file, "--ann-file"),
             "image_root": _pairs(image_root, "--image-root", bare=True), "canonical": canonical,

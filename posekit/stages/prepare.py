@@ -26,7 +26,7 @@ def run_prepare(ws: Workspace, dataset: str, raw: Path | None, name: str | None,
     from posekit.data.converters import CONVERTERS
     from posekit.data.converters.base import run_plan
     from posekit.data.converters.real import RealConverter
-    from posekit.data.converters.synthetic import LOOK_OPTIONS
+    from posekit.data.converters.synthetic import LOOK_OPTIONS, SOURCE_OPTIONS
     from posekit.data.h5format import IMAGE_CODECS
 
     converter_cls = CONVERTERS.get(dataset)
@@ -45,7 +45,7 @@ def run_prepare(ws: Workspace, dataset: str, raw: Path | None, name: str | None,
         given = (["raw"] if raw is not None else []) + list(real)
         if given:
             raise ConfigError(f"{_flags(given)} does not apply to `prepare {dataset}`",
-                              hint=f"{dataset} takes {SHARED_FLAGS}, {_flags([*SYNTHETIC_DEFAULTS, *LOOK_OPTIONS])}")
+                              hint=f"{dataset} takes {SHARED_FLAGS}, {_flags([*SYNTHETIC_DEFAULTS, *LOOK_OPTIONS, *SOURCE_OPTIONS])}")
         params = _synthetic_params({**SYNTHETIC_DEFAULTS, **synthetic}, name, _check_size(128 if size is None else size),
                                    codec)
     ws = ws.ensure()
@@ -66,6 +66,7 @@ def run_prepare(ws: Workspace, dataset: str, raw: Path | None, name: str | None,
 
 
 def _synthetic_params(opts: dict[str, Any], name: str | None, size: int, codec: str) -> dict[str, Any]:
+    from posekit.data.converters.synthetic import source_params
     from posekit.data.synthetic.bodies import BODIES
     from posekit.data.synthetic.domains import SHIFTS
 
@@ -101,6 +102,7 @@ def _synthetic_params(opts: dict[str, Any], name: str | None, size: int, codec: 
         if opts["background"] not in ("studio", "clutter", "scene"):
             raise ConfigError(f"unknown --background {opts['background']!r}", hint="use studio, clutter or scene")
         params["background"] = opts["background"]
+    params.update(source_params(opts, skeleton))
     return params
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import dataclasses
+import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -13,33 +16,111 @@ import numpy as np
 from posekit.data.converters.base import CONVERTERS, Converter, SplitPlan
 from posekit.data.h5format import H5Writer
 from posekit.data.synthetic.bodies import BODIES
-from posekit.data.synthetic.domains import domain_style
+from posekit.data.synthetic.domains import IMAGE_SUFFIXES, domain_style, list_images
 from posekit.data.synthetic.generate import render_sample
+from posekit.data.synthetic.mesh import require_anny
+from posekit.data.synthetic.poses import MESH_DEFAULT_FAMILIES, parse_families
+from posekit.errors import ConfigError
 
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
 DOMAIN_IDS = {"source": 0, "target": 1}
 CHUNK = 64
 
 
-LOOK_OPTIONS = ("pose_spread", "roll", "framing", "background")  # settings that replace both domains' own when given
+# settings that replace both domains' own when given
+LOOK_OPTIONS = ("pose_spread", "roll", "framing", "background", "backgrounds")
+SOURCE_OPTIONS = ("body", "pose_families", "phenotypes")  # what draws the people (settings only when given)
+BODY_KINDS = ("capsule", "mesh")
+PHENOTYPE_RANGES = ("adult", "all")
 
 
 def look_overrides(params: dict[str, Any]) -> dict[str, Any]:
     """The DomainStyle fields that ``params`` replaces in both domains (``--pose-spread``, ``--roll``, ``--framing``,
-    ``--background``)."""
+    ``--background``, ``--backgrounds``)."""
     out = {k: params[k] for k in LOOK_OPTIONS if params.get(k) is not None}
     if "roll" in out:
         out["roll"] = (-float(out["roll"]), float(out["roll"]))
     return out
 
 
+def source_params(opts: dict[str, Any], skeleton: str) -> dict[str, Any]:
+    """The validated ``--body``, ``--pose-families``, ``--phenotypes`` and ``--backgrounds`` settings of ``opts``
+    (each only when given, so that default datasets keep their settings hash)."""
+    out: dict[str, Any] = {}
+    body = opts.get("body")
+    if body is not None:
+        if body not in BODY_KINDS:
+            raise ConfigError(f"unknown --body {body!r}", hint="use capsule or mesh")
+        if body == "mesh":
+            if skeleton != "human":
+                raise ConfigError("--body mesh draws humans only", hint="drop --skeleton or use --skeleton human")
+            require_anny()
+            out["body"] = body
+    if opts.get("pose_families") is not None:
+        if skeleton != "human":
+            raise ConfigError("--pose-families applies to humans only", hint="drop it or use --skeleton human")
+        try:
+            out["pose_families"] = parse_families(opts["pose_families"])
+        except ValueError as e:
+            raise ConfigError(f"--pose-families {opts['pose_families']!r}: {e}",
+                              hint=f"e.g. --pose-families {','.join(f'{k}={v:g}' for k, v in MESH_DEFAULT_FAMILIES.items())}") from None
+    if opts.get("phenotypes") is not None:
+        if out.get("body") != "mesh":
+            raise ConfigError("--phenotypes applies to --body mesh only", hint="add --body mesh or drop --phenotypes")
+        if opts["phenotypes"] not in PHENOTYPE_RANGES:
+            raise ConfigError(f"unknown --phenotypes {opts['phenotypes']!r}", hint="use adult or all")
+        out["phenotypes"] = opts["phenotypes"]
+    if opts.get("backgrounds") is not None:
+        folder = Path(opts["backgrounds"]).expanduser().resolve()
+        if not folder.is_dir() or not list_images(str(folder)):
+            raise ConfigError(f"--backgrounds {opts['backgrounds']}: not a folder holding images",
+                              hint=f"give a folder with image files ({', '.join(IMAGE_SUFFIXES)})")
+        out["backgrounds"] = str(folder)
+    return out
+
+
+def _source(params: dict[str, Any]) -> dict[str, Any]:
+    """What _render_chunk needs to draw the people of a dataset prepared with ``params``."""
+    families = params.get("pose_families")
+    if families is None and params.get("body") == "mesh":
+        families = MESH_DEFAULT_FAMILIES
+    return {"body": params.get("body", "capsule"), "families": families,
+            "full_range": params.get("phenotypes") == "all"}
+
+
+_MESH_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _mesh_pool(n: int) -> ProcessPoolExecutor:
+    """``n`` worker processes kept for the rest of this process, so that each loads the body model once per
+    ``prepare`` rather than once per split. Spawned, not forked: a process that has run torch (this one, after a
+    small split rendered here) cannot be forked safely; its children hang in OpenMP."""
+    if n not in _MESH_POOLS:
+        _MESH_POOLS[n] = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))
+        atexit.register(_MESH_POOLS[n].shutdown, cancel_futures=True)
+    return _MESH_POOLS[n]
+
+
 def _render_chunk(args: tuple) -> dict[str, np.ndarray]:
-    skeleton, domain, split, size, seed, gap, shift, overrides, start, stop = args
+    """Samples ``start`` … ``stop − 1`` of a split. ``args``: (skeleton, domain, split, size, seed, gap, shift,
+    look overrides, start, stop[, source]), ``source`` as _source returns it (default: capsule bodies, the prior)."""
+    skeleton, domain, split, size, seed, gap, shift, overrides, start, stop, *rest = args
+    source = rest[0] if rest else {"body": "capsule", "families": None, "full_range": False}
     body, style = BODIES[skeleton], dataclasses.replace(domain_style(domain, gap, shift), **overrides)
+    if source["body"] == "mesh":
+        from posekit.data.synthetic.mesh.sample import load_mesh_kit, render_mesh_sample
+
+        kit = load_mesh_kit()
+
+        def render(rng):
+            return render_mesh_sample(kit, style, size, rng, source["families"], source["full_range"])
+    else:
+        def render(rng):
+            return render_sample(body, style, size, rng, source["families"])
     out: dict[str, list] = {k: [] for k in ("images", "keypoints", "keypoints3d", "intrinsics", "masks", "bbox")}
     for i in range(start, stop):
         rng = np.random.default_rng([seed, DOMAIN_IDS[domain], SPLIT_IDS[split], i])
-        s = render_sample(body, style, size, rng)
+        s = render(rng)
         for key, src in (("images", "image"), ("keypoints", "keypoints"), ("keypoints3d", "keypoints3d"),
                          ("intrinsics", "intrinsics"), ("masks", "mask"), ("bbox", "bbox")):
             out[key].append(s[src])
@@ -48,17 +129,20 @@ def _render_chunk(args: tuple) -> dict[str, np.ndarray]:
     batch["keypoints_orig"] = batch["keypoints"].copy()
     batch["affine"] = np.broadcast_to(np.eye(3, dtype=np.float32)[:2], (n, 2, 3)).copy()
     batch["orig_size"] = np.tile(np.array([[size, size]], dtype=np.int32), (n, 1))
-    batch["source_id"] = np.array([f"synthetic/{skeleton}/{domain}/{split}/{i:06d}" for i in range(start, stop)], dtype=object)
+    kind = skeleton if source["body"] == "capsule" else f"{skeleton}-{source['body']}"
+    batch["source_id"] = np.array([f"synthetic/{kind}/{domain}/{split}/{i:06d}" for i in range(start, stop)], dtype=object)
     return batch
 
 
 @CONVERTERS.register("synthetic")
 class SyntheticConverter(Converter):
-    """Procedural articulated bodies in a clean ``source`` look and a cluttered, shifted ``target`` look."""
+    """Procedural articulated bodies (capsule mannequins, or skinned meshes with ``body="mesh"``) in a clean
+    ``source`` look and a cluttered, shifted ``target`` look."""
 
     name = "synthetic"
     version = 1
-    description = "built-in procedural benchmark: 3D articulated humans (MPII-16) or quadrupeds (TigDog-18), two domains"
+    description = ("built-in procedural benchmark: 3D articulated humans (MPII-16; capsules, or skinned meshes with "
+                   "--body mesh) or quadrupeds (TigDog-18), two domains")
 
     def plan(self, params: dict[str, Any]) -> list[SplitPlan]:
         skeleton = params["skeleton"]
@@ -85,20 +169,21 @@ class SyntheticConverter(Converter):
                 "labels_for": "training" if domain == "source" else "evaluation only",
             }
             overrides = look_overrides(params)
+            source = _source(params)
             jobs = [(skeleton, domain, split, size, seed, params["gap"], params.get("shift", "all"), overrides, s,
-                     min(s + CHUNK, n))
+                     min(s + CHUNK, n), source)
                     for s in range(0, n, CHUNK)]
             n_proc = max(1, min(workers, len(jobs)))
-            with H5Writer(path, body.meta, (size, size), params["codec"], with_3d=True, with_masks=True, attrs=attrs) as w:
+            with H5Writer(path, body.meta, (size, size), params["codec"], with_3d=True, with_masks=True,
+                          attrs=attrs) as w, contextlib.ExitStack() as stack:
                 if n_proc == 1:
-                    results = map(_render_chunk, jobs)
-                    for batch in results:
-                        w.append(batch)
-                        advance(len(batch["images"]))
+                    batches = map(_render_chunk, jobs)
+                elif source["body"] == "mesh":
+                    batches = _mesh_pool(n_proc).map(_render_chunk, jobs)
                 else:
-                    with ProcessPoolExecutor(n_proc) as pool:
-                        for batch in pool.map(_render_chunk, jobs):
-                            w.append(batch)
-                            advance(len(batch["images"]))
+                    batches = stack.enter_context(ProcessPoolExecutor(n_proc)).map(_render_chunk, jobs)
+                for batch in batches:
+                    w.append(batch)
+                    advance(len(batch["images"]))
 
         return build

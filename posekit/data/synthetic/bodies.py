@@ -165,22 +165,31 @@ def euler_to_matrix(angles_deg: np.ndarray) -> np.ndarray:
     return rz @ rx @ ry
 
 
-def sample_angles(body: BodyModel, rng: np.random.Generator, spread: float) -> np.ndarray:
+def joint_limits(body: BodyModel) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest local angle of every node, each ``[num_nodes, 3]`` degrees."""
+    lim = np.array([n.limits for n in body.nodes], dtype=np.float64)  # [J,3,2]
+    return lim[..., 0], lim[..., 1]
+
+
+def sample_angles(body: BodyModel, rng: np.random.Generator, spread: float, centre: np.ndarray | None = None) -> np.ndarray:
     """Local joint angles ``[num_nodes, 3]`` in degrees.
 
-    ``spread`` < 1 draws a truncated normal around each joint's neutral angle with std ``spread`` × range;
-    ``spread`` ≥ 1 draws uniformly over the whole anatomical range (athletic poses).
+    ``spread`` < 1 draws a truncated normal around each joint's neutral angle (or around ``centre`` ``[num_nodes,
+    3]``, a pose family's) with std ``spread`` × range; ``spread`` ≥ 1 draws uniformly over the whole anatomical
+    range (athletic poses).
     """
-    lim = np.array([n.limits for n in body.nodes], dtype=np.float64)  # [J,3,2]
-    lo, hi = lim[..., 0], lim[..., 1]
+    lo, hi = joint_limits(body)
     if spread >= 1.0:
         return lo + rng.random(lo.shape) * (hi - lo)
-    neutral = np.clip(np.array([n.neutral for n in body.nodes], dtype=np.float64), lo, hi)
-    return np.clip(neutral + rng.standard_normal(lo.shape) * spread * (hi - lo), lo, hi)
+    if centre is None:
+        centre = np.array([n.neutral for n in body.nodes], dtype=np.float64)
+    centre = np.clip(centre, lo, hi)
+    return np.clip(centre + rng.standard_normal(lo.shape) * spread * (hi - lo), lo, hi)
 
 
-def forward_kinematics(body: BodyModel, angles: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """Node positions ``[num_nodes, 3]`` in the body frame from local angles and per-node bone scales."""
+def kinematic_chain(body: BodyModel, angles: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Node positions ``[num_nodes, 3]`` and world rotations ``[num_nodes, 3, 3]`` in the body frame from local
+    angles and per-node bone scales. A node's world rotation turns the bones of its children."""
     idx = body.index()
     local = euler_to_matrix(angles)
     rot = np.zeros_like(local)
@@ -192,4 +201,9 @@ def forward_kinematics(body: BodyModel, angles: np.ndarray, scales: np.ndarray) 
         p = idx[node.parent]
         pos[i] = pos[p] + rot[p] @ (np.asarray(node.offset) * scales[i])
         rot[i] = rot[p] @ local[i]
-    return pos
+    return pos, rot
+
+
+def forward_kinematics(body: BodyModel, angles: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """Node positions ``[num_nodes, 3]`` in the body frame from local angles and per-node bone scales."""
+    return kinematic_chain(body, angles, scales)[0]

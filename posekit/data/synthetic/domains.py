@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import colorsys
+import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -31,6 +33,7 @@ class DomainStyle:
     distractors: int  # at most this many limb-like shapes in the background
     framing: str = "body"  # "body": the silhouette fills `fill` of the side, offset by `jitter`; "joints": the
     # square crop real datasets use (LSPET: side 1.25 × the joints' extent, centred on it), `fill`/`jitter` unused
+    backgrounds: str | None = None  # a folder of images: every background is a random crop of one of them
 
 
 SOURCE = DomainStyle(
@@ -65,7 +68,7 @@ def domain_style(domain: str, gap: float, shift: str = "all") -> DomainStyle:
         return a + gap * (b - a)
 
     values = {f: lerp(getattr(SOURCE, f), getattr(FULL_TARGET, f)) for f in SOURCE.__dataclass_fields__
-              if f not in ("name", "background", "distractors", "framing")}
+              if f not in ("name", "background", "distractors", "framing", "backgrounds")}
     if shift == "appearance":
         values.update({f: getattr(SOURCE, f) for f in GEOMETRY_FIELDS})
     return DomainStyle(name="target", background="clutter", distractors=round(gap * FULL_TARGET.distractors),
@@ -86,6 +89,8 @@ def random_colour(rng: np.random.Generator, style: DomainStyle) -> np.ndarray:
 
 def draw_background(rng: np.random.Generator, size: int, style: DomainStyle) -> np.ndarray:
     """An ``[S, S, 3]`` float background in [0, 1]."""
+    if style.backgrounds is not None:
+        return photo_background(rng, size, style.backgrounds)
     if style.background == "studio":
         top = np.array(colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.0, 0.35), rng.uniform(0.25, 0.97)))
         bottom = top * rng.uniform(0.7, 0.9)
@@ -118,6 +123,31 @@ def draw_background(rng: np.random.Generator, size: int, style: DomainStyle) -> 
         else:
             draw.line(box, fill=colour, width=int(rng.integers(1, max(2, size // 24))))
     return np.asarray(canvas, dtype=np.float64) / 255.0
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+@functools.lru_cache(maxsize=4)
+def list_images(folder: str) -> tuple[Path, ...]:
+    """The image files (IMAGE_SUFFIXES, any case) directly in ``folder``, sorted by name."""
+    return tuple(sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+
+
+def photo_background(rng: np.random.Generator, size: int, folder: str) -> np.ndarray:
+    """An ``[S, S, 3]`` float background in [0, 1]: a random square crop (40–100 % of the image's shorter side),
+    mirrored half of the time, of a random image of ``folder``."""
+    paths = list_images(folder)
+    path = paths[int(rng.integers(len(paths)))]
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        w, h = im.size
+        side = max(1, int(min(w, h) * rng.uniform(0.4, 1.0)))
+        x0, y0 = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
+        crop = im.resize((size, size), Image.BILINEAR, box=(x0, y0, x0 + side, y0 + side))
+    if rng.random() < 0.5:
+        crop = crop.transpose(Image.FLIP_LEFT_RIGHT)
+    return np.asarray(crop, dtype=np.float64) / 255.0
 
 
 # HSV ranges of natural surfaces: (hue, saturation, value) intervals
