@@ -37,7 +37,7 @@ def build_network(ckpt_path: Path, ckpt: dict, num_joints: int) -> tuple[nn.Modu
     """The untrained keypoint network a checkpoint's header declares, and a short name of its architecture."""
     arch = ckpt.get("architecture") or LEGACY_ARCHITECTURE.get(ckpt.get("method") or "supervised")
     if arch is None:
-        raise CheckpointError(f"{ckpt_path}: a {ckpt.get('method')!r} run has no keypoint network",
+        raise CheckpointError(f"{ckpt_path}: a {ckpt.get('method')!r} run has no keypoint head",
                               hint="fine-tune it first, e.g. `posekit adapt --method mim --init <this run>`")
     model_cfg = ckpt["config"]["model"]
     return ARCHITECTURES[arch](model_cfg, num_joints, load_pretrained=False), describe(arch, model_cfg)
