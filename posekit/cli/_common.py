@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import typer
+from rich.markup import escape
 
 from posekit.engine.logging import console
 from posekit.errors import ConfigError, PosekitError
@@ -27,10 +28,11 @@ def workspace() -> Workspace:
 
 
 def fail(exc: PosekitError) -> None:
-    """One line (plus a hint line) on stderr, then exit with the error's code."""
-    console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+    """One line (plus a hint line) on stderr, then exit with the error's code (brackets in the texts, such as
+    ``[x, y, w, h]``, are printed as they are, not read as markup)."""
+    console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
     if exc.hint:
-        console.print(f"[yellow]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
 
 
