@@ -25,8 +25,10 @@ demo: install
 	$(BIN)/posekit -w $(DEMO_WS) adapt --config adapt_demo
 	$(BIN)/posekit -w $(DEMO_WS) eval pretrain/latest adapt/latest --data synth_src:test --data synth_tgt:test
 
-## the whole test suite (CPU, under 10 minutes); what CI runs
+## the whole test suite (CPU, under 10 minutes); what CI runs. Installs every optional extra, so that the tests of
+## export (onnx) and TensorBoard logging run instead of being skipped.
 test: install
+	$(BIN)/pip install --quiet -e '.[dev,export,tensorboard]'
 	$(BIN)/python -m pytest -q --durations=15
 
 ## the development lane: everything but the end-to-end tests marked slow
