@@ -72,6 +72,7 @@ class Trainer:
 
     ``validate(model) -> {"name": value}`` is called every ``val_every`` steps and at the end when given;
     ``select_key`` names the value that picks ``best.pt``, whose ``selected_by`` is ``select_name``. ``ckpt_header`` is stored in every checkpoint.
+    ``tensorboard``: mirror metrics.jsonl into ``run_dir/tensorboard/``.
 
     In a torchrun job every rank runs the loop on its slice of each batch; logged losses are means over the ranks,
     and rank 0 alone validates and writes metrics and checkpoints while the others wait.
@@ -94,6 +95,7 @@ class Trainer:
         select_key: str | None = None,
         select_name: str = "source_val",
         amp: bool = True,
+        tensorboard: bool = False,
     ):
         self.method, self.optimizer, self.scheduler = method, optimizer, scheduler
         self.make_batches, self.run_dir, self.total = batches, Path(run_dir), total_steps
@@ -103,7 +105,8 @@ class Trainer:
         self.amp = amp and device.type == "cuda"
         self.state = TrainState()
         self.main = distributed.is_main()
-        self.metrics = MetricsWriter(self.run_dir / "metrics.jsonl", enabled=self.main)
+        self.metrics = MetricsWriter(self.run_dir / "metrics.jsonl", enabled=self.main,
+                                     tensorboard=self.run_dir / "tensorboard" if tensorboard else None)
 
     # -- checkpoints ---------------------------------------------------------------------------------------
     def full_state(self) -> dict[str, Any]:
@@ -220,6 +223,7 @@ class Trainer:
                 tick = time.perf_counter()
         distributed.check_replicated(self.method)
         last_val = self._run_validation() or last_val
+        self.metrics.close()
         if last_val:
             console.print("source validation: " + ", ".join(f"{k} {v:.4f}" for k, v in last_val.items()))
         return last_val
