@@ -141,6 +141,10 @@ class Trainer:
         self.metrics.truncate_after(self.state.step)
 
     # -- loop ----------------------------------------------------------------------------------------------
+    def _autocast(self) -> torch.autocast:
+        """bf16 autocast on a GPU with ``amp`` (off otherwise), around the methods' forward passes."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
     def _to_device(self, batch: dict) -> dict:
         return {k: (v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
 
@@ -181,12 +185,8 @@ class Trainer:
             while self.state.step < self.total:
                 batch = self._to_device(next(batches))
                 t_loaded = time.perf_counter()
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-                    losses = self.method(batch, self.state.step)
+                losses = self.method.train_step(batch, self.state.step, self.optimizer, self._autocast)
                 pending.add(self.state.step, losses)
-                self.optimizer.zero_grad(set_to_none=True)
-                losses["loss"].backward()
-                self.optimizer.step()
                 self.scheduler.step()
                 self.method.after_step(self.state.step)
                 self.state.step += 1

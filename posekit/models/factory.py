@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from posekit.models.pose_net import PoseNet
+from posekit.models.pose_net import PoseNet, SoftmaxPoseNet
 from posekit.models.vit import MAEDecoder, MaskedAutoencoder, ViTEncoder
 from posekit.models.vit_pose import ViTPose25D
 from posekit.models.vit_weights import load_mae_imagenet
@@ -29,6 +29,13 @@ def build_pose_net(model: Mapping | Any, num_joints: int) -> PoseNet:
     m = fields(model)
     return PoseNet(num_joints, backbone=m["backbone"], width=m["width"], deconv_channels=m["deconv_channels"],
                    pretrained=m["pretrained"])
+
+
+def build_softmax_pose_net(model: Mapping | Any, num_joints: int) -> SoftmaxPoseNet:
+    """SimpleBaseline with a two-layer head and spatial-softmax heatmaps (RegDA's network) from a ``model`` section."""
+    m = fields(model)
+    return SoftmaxPoseNet(num_joints, backbone=m["backbone"], width=m["width"], deconv_channels=m["deconv_channels"],
+                          pretrained=m["pretrained"])
 
 
 def vit_encoder(model: Mapping | Any) -> ViTEncoder:
@@ -55,6 +62,7 @@ def build_mae(model: Mapping | Any, mae: Mapping | Any) -> MaskedAutoencoder:
 
 ARCHITECTURES: dict[str, Callable[[Mapping, int], nn.Module]] = {
     "simplebaseline": build_pose_net,
+    "simplebaseline_softmax": build_softmax_pose_net,
     "vitpose25d": build_vitpose,
 }
 # checkpoints from before the header named its architecture: by the method that trained them
@@ -66,4 +74,4 @@ def describe(architecture: str, model: Mapping | Any) -> str:
     m = fields(model)
     if architecture == "vitpose25d":
         return f"ViT p{m['patch_size']} d{m['dim']}×{m['depth']}"
-    return str(m["backbone"])
+    return str(m["backbone"]) + (" (softmax heads)" if architecture == "simplebaseline_softmax" else "")
