@@ -56,9 +56,11 @@ class RegDAMethod(Method):
         return self.feature_parameters(), list(self.model.head.final.parameters()), list(self.adv_head.parameters())
 
     # -- networks ------------------------------------------------------------------------------------------
-    def _heads(self, images: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Main and adversarial logits ``[B,K,h,w]`` of normalised images."""
-        out = self.model(images)
+    def _heads(self, images: torch.Tensor, step: int, train_features: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Main and adversarial logits ``[B,K,h,w]`` of normalised images. ``train_features=False``: no gradient
+        reaches ψ or the main head (the same forward pass, BatchNorm statistics included, without their graph)."""
+        with torch.set_grad_enabled(train_features and torch.is_grad_enabled()):
+            out = self.model(images)
         coeff = warm_start_coefficient(step, self.cfg.regda.gradient_lo, self.cfg.regda.gradient_hi,
                                        self.cfg.regda.gradient_alpha, self.cfg.regda.gradient_max_iters)
         return out["logits"], self.adv_head(scale_gradient(out["features"], coeff))
@@ -86,8 +88,8 @@ class RegDAMethod(Method):
 
         with torch.no_grad():
             target_view, _, _ = self.augmented_view(batch["target_image"], self.cfg.target_augment, s)
-        with autocast():  # B: the adversarial head towards the ground false
-            y_t, y_t_adv = self._heads(target_view, step)
+        with autocast():  # B: the adversarial head towards the ground false (ψ's gradient would be dropped: none made)
+            y_t, y_t_adv = self._heads(target_view, step, train_features=False)
             _, false_t = pseudo_labels(y_t, sigma)
             tgt_false = heatmap_kl(y_t_adv, false_t, None, r.epsilon)
         self._update(optimizer, r.trade_off * tgt_false, keep=list(self.adv_head.parameters()))
