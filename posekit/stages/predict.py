@@ -146,7 +146,7 @@ def run_predict(ws: Workspace, inputs: list[str], ref: str, weights: str, box: t
             "checkpoint": str(predictor.checkpoint), "stage": h.get("stage"), "method": h.get("method"),
             "step": h.get("step"), "selected_by": h.get("selected_by"), "weights": predictor.weights,
             "input_size": predictor.input_size, "flip": flip, "margin": margin if boxes is not None else None,
-            "boxes": None if boxes_file is None else str(boxes_file),
+            "boxes": None if boxes_file is None else str(Path(boxes_file).resolve()),
             "coordinate_space": COORDINATES, "crop": CROP, "score": SCORE,
             "joints": list(predictor.joint_names), "skeleton": [list(e) for e in predictor.skeleton],
             "images": records,
