@@ -1,16 +1,21 @@
-"""The multi-level alignment ablation (paper Table 6 rows plus baselines), mean ± std over seeds, one script.
+"""The multi-level alignment ablation (paper Table 6 rows plus baselines, and tllib's RegDA), mean ± std over seeds,
+one script.
 
 Usage: python bench/ablation.py --workspace demo-ws [--seeds 0 1 2] [--steps 300] [--rows all] [--reuse]
                                 [--init pretrain/latest] [--set KEY=VALUE ...] [--data synth_tgt:test ...]
                                 [--jobs 1] [--out ablation]
 Needs a workspace where `prepare synthetic`, `pretrain --config demo` and `stylize` have run (the demo does
-this). Each row × seed is one `posekit adapt -c adapt_demo --init INIT` run with the row's switches, `train.seed`
-and the `--set` options common to every row (e.g. `style.cache=NAME`), scored by `posekit eval` on `--data`
+this). Each row × seed is one `posekit adapt -c PRESET --init INIT` run (adapt_demo with the row's switches; the
+RegDA row: regda_demo, `adapt --method regda`) with `train.seed` and the `--set` options common to every row (e.g.
+`style.cache=NAME`; a row whose configuration has no such section leaves the option out and says so, so
+`--set regda.gradient_max_iters=67` reaches only the RegDA row), scored by `posekit eval` on `--data`
 (default synth_tgt:test; several `--data` score every run on each; teacher weights, last step; never selected on
 target labels). `--jobs N` trains N runs at a time (a GPU has room for several of these small runs; on a CPU each
 run then gets cpu_count/N threads).
 `--reuse` takes a finished run of the workspace whose resolved configuration (init checkpoint included) equals the
 one a row × seed would run, instead of training it again (runs are deterministic per seed on CPU).
+regda_demo compresses tllib's iteration-counted schedule for 300 steps (docs/regda.md); with another `--steps N`,
+also pass `--set optim.lr_gamma=1.5/N --set regda.gradient_max_iters=N/15` to keep its shape.
 Prints a table per `--data` and writes bench/results/OUT.{json,md} (OUT = `--out`, default ablation).
 """
 
@@ -28,13 +33,14 @@ from common import posekit
 
 OFF = {"style": "style.enabled=false", "cons": "consistency.enabled=false", "occ": "occlusion.enabled=false",
        "adv": "adversarial.enabled=false", "im": "infomax.enabled=false"}
-ROWS = {
-    "source-only (continued)": ["style", "cons", "occ", "adv", "im"],
-    "MT": ["style", "adv", "im"],
-    "MT + image": ["adv", "im"],
-    "MT + image + feature": ["im"],
-    "MT + image + pose": ["adv"],
-    "full": [],
+ROWS = {  # row → (preset, switched-off levels)
+    "source-only (continued)": ("adapt_demo", ["style", "cons", "occ", "adv", "im"]),
+    "MT": ("adapt_demo", ["style", "adv", "im"]),
+    "MT + image": ("adapt_demo", ["adv", "im"]),
+    "MT + image + feature": ("adapt_demo", ["im"]),
+    "MT + image + pose": ("adapt_demo", ["adv"]),
+    "full": ("adapt_demo", []),
+    "RegDA (tllib)": ("regda_demo", []),
 }
 GROUPS = ["Sld", "Elb", "Wrist", "Hip", "Knee", "Ankle", "All"]
 
@@ -57,21 +63,39 @@ def evaluate(ws: str, run: Path, datas: list[str]) -> dict[str, dict]:
     return {data: json.loads(path.read_text())["groups"] for data, path in paths.items()}
 
 
-def finished_run(ws: str, sets: list[str]) -> Path | None:
-    """A finished adapt run of ``ws`` whose resolved configuration equals ``-c adapt_demo`` with ``sets``."""
+def config_class(preset: str):
+    """The configuration schema of an adapt preset (by its ``method`` key)."""
+    from posekit.config.load import read_preset
+    from posekit.stages import builder_for
+
+    return builder_for("adapt", read_preset(preset)[0].get("method")).config
+
+
+def row_sets(preset: str, sets: list[str]) -> list[str]:
+    """The common ``--set`` options a row of ``preset`` takes: those whose section its schema has."""
+    fields = config_class(preset).model_fields
+    kept = [s for s in sets if s.split("=", 1)[0].split(".", 1)[0] in fields]
+    for s in sets:
+        if s not in kept:
+            print(f"{preset}: leaving out --set {s} (its configuration has no such section)", flush=True)
+    return kept
+
+
+def finished_run(ws: str, preset: str, sets: list[str]) -> Path | None:
+    """A finished adapt run of ``ws`` whose resolved configuration equals ``-c PRESET`` with ``sets``."""
     from posekit.config.load import resolve_config
-    from posekit.config.schema import AdaptConfig
     from posekit.stages.adapt_multilevel import resolve_init
     from posekit.workspace import Workspace
 
-    wanted = resolve_init(Workspace(Path(ws)), resolve_config(AdaptConfig, "adapt_demo", sets))[0]
+    schema = config_class(preset)
+    wanted = resolve_init(Workspace(Path(ws)), resolve_config(schema, preset, sets))[0]
     for run in sorted((Path(ws) / "runs" / "adapt").glob("*")):
         if not ((run / "ckpt" / "final.pt").exists() and (run / "config.yaml").exists()):
             continue
         config = yaml.safe_load((run / "config.yaml").read_text())
         if config.get("method", "multilevel") != wanted.method:  # e.g. an MIM fine-tuning run in the workspace
             continue
-        if AdaptConfig.model_validate(config) == wanted:
+        if schema.model_validate(config) == wanted:
             return run
     return None
 
@@ -112,22 +136,24 @@ def main() -> None:
     init = run_dir(ws, args.init)
     base = evaluate(ws, init, datas)
     results = {data: {"source-only (pretrain)": [base[data]]} for data in datas}
-    todo = []  # (row, seed, sets, name, reused run or None)
+    todo = []  # (row, seed, preset, sets, name, reused run or None)
+    common = {preset: row_sets(preset, args.sets) for preset in dict.fromkeys(ROWS[row][0] for row in args.rows)}
     for seed in args.seeds:  # seed-major: an interrupted run still has every row for its first seeds
         for row in args.rows:
-            sets = [f"init={init}", *args.sets, *(OFF[key] for key in ROWS[row]), f"train.seed={seed}",
+            preset, off = ROWS[row]
+            sets = [f"init={init}", *common[preset], *(OFF[key] for key in off), f"train.seed={seed}",
                     f"train.steps={args.steps}"]
             tag = row.replace(" ", "").replace("+", "_").replace("(", "").replace(")", "")
             name = f"{args.out}-{tag}-s{seed}"
-            todo.append((row, seed, sets, name, finished_run(ws, sets) if args.reuse else None))
+            todo.append((row, seed, preset, sets, name, finished_run(ws, preset, sets) if args.reuse else None))
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)} if args.jobs > 1 else None
 
     def train_and_score(item) -> tuple[Path, dict[str, dict]]:
-        row, seed, sets, name, reused = item
+        row, seed, preset, sets, name, reused = item
         run, seconds = reused, 0.0
         if run is None:
-            seconds = posekit(ws, "adapt", "-c", "adapt_demo", *[x for s in sets for x in ("--set", s)], "--name", name,
+            seconds = posekit(ws, "adapt", "-c", preset, *[x for s in sets for x in ("--set", s)], "--name", name,
                               env=env)
             run = max((Path(ws) / "runs" / "adapt").glob(f"*-{name}"))
         scores = evaluate(ws, run, datas)
@@ -138,7 +164,7 @@ def main() -> None:
     with ThreadPoolExecutor(args.jobs) as pool:
         done = list(pool.map(train_and_score, todo))
     runs: dict[str, list[str]] = {}
-    for (row, _, _, _, _), (run, scores) in zip(todo, done, strict=True):
+    for (row, *_), (run, scores) in zip(todo, done, strict=True):
         runs.setdefault(row, []).append(run.name)
         for data in datas:
             results[data].setdefault(row, []).append(scores[data])

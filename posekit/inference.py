@@ -1,6 +1,7 @@
 """Inference with a trained posekit network: load a checkpoint, run the network on crops at its input size, decode
-keypoints and map them back to original pixels. ``posekit eval``, ``predict`` and ``report`` (and the training
-loop's validation) all go through :func:`heatmap_forward`.
+keypoints and map them back to original pixels. ``posekit eval``, ``predict`` and ``report``, the Python API
+(:mod:`posekit.predictor`) and the training loop's validation all go through :func:`heatmap_forward`, which is
+also the one place of the flip test.
 
 Crops reach the network in one of two ways, both with the converters' crop convention (:mod:`posekit.data.crop`:
 pixel centres at integer coordinates): stored crops of a prepared split are resized to the input size on the
@@ -23,8 +24,9 @@ from posekit.data.codec import HeatmapCodec
 from posekit.data.crop import apply_affine, box_square, crop_affine, image_square, warp_crop
 from posekit.data.meta import KeypointMeta
 from posekit.engine.checkpoint import load_checkpoint
-from posekit.errors import CheckpointError, ConfigError
+from posekit.errors import CheckpointError, ConfigError, MissingArtifactError
 from posekit.models.factory import ARCHITECTURES, LEGACY_ARCHITECTURE, describe
+from posekit.workspace import Workspace
 
 
 def heatmap_settings(cfg: dict) -> tuple[int, float]:
@@ -41,6 +43,22 @@ def build_network(ckpt_path: Path, ckpt: dict, num_joints: int) -> tuple[nn.Modu
                               hint="fine-tune it first, e.g. `posekit adapt --method mim --init <this run>`")
     model_cfg = ckpt["config"]["model"]
     return ARCHITECTURES[arch](model_cfg, num_joints, load_pretrained=False), describe(arch, model_cfg)
+
+
+def resolve_model_ref(ws: Workspace, ref: str | Path) -> Path:
+    """A ``.pt`` file, a run directory, a workspace's ``runs/STAGE/latest`` file, or (inside ``ws``) ``STAGE/RUN_ID``,
+    ``STAGE/latest`` or ``latest`` → the checkpoint file (a run's ``ckpt/final.pt``)."""
+    path = Path(ref)
+    if path.is_file() and path.name == "latest" and path.parent.parent.name == "runs":
+        path = path.parent / path.read_text().strip()  # the marker names the newest finished run
+        if not path.is_dir():
+            raise MissingArtifactError(f"{ref} names run {path.name}, which does not exist",
+                                       hint="pass a run directory or a .pt file")
+    if path.is_file():
+        return path.resolve()
+    if path.suffix == ".pt":
+        raise MissingArtifactError(f"no checkpoint file {path}", hint="pass a .pt file, a run directory, or STAGE/RUN_ID")
+    return (ws if path.is_dir() else ws.require()).resolve_checkpoint(str(path), "final")
 
 
 def load_model(ckpt_path: Path, weights: str, device: torch.device) -> tuple[nn.Module, str, dict, KeypointMeta]:
@@ -69,15 +87,41 @@ def load_model(ckpt_path: Path, weights: str, device: torch.device) -> tuple[nn.
     return model.to(device, memory_format=torch.channels_last).eval(), label, ckpt, meta
 
 
+def mirror_maps(maps: torch.Tensor, flip_perm: list[int]) -> torch.Tensor:
+    """Per-joint maps ``[B,K,h,w]`` of mirrored images → the maps of the images themselves: mirrored back along x,
+    with left and right joint channels swapped (``flip_perm``, :meth:`KeypointMeta.flip_permutation`).
+
+    No one-pixel shift: with pixel centres at integer coordinates in every space (:mod:`posekit.data.codec`),
+    mirroring an input of width S (x → S−1−x) mirrors its heatmap exactly (x_h → w−1−x_h). The shift MMPose
+    applies (``shift_heatmap``) corrects the codec convention x_h = x / stride, under which the two differ by
+    1 − 1/stride heatmap pixels.
+    """
+    return maps.flip(-1)[:, flip_perm]
+
+
+FLIPPED_OUTPUTS = ("heatmaps", "depth")  # per-joint maps averaged over the image and its mirror
+
+
 @torch.no_grad()
-def heatmap_forward(model: nn.Module, images: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Tensor, dict]:
+def heatmap_forward(model: nn.Module, images: torch.Tensor, sigma: float,
+                    flip_perm: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """Images ``[B,3,S,S]`` in [0, 1] at the network's input size S → keypoints ``[B,K,2]`` in input pixels (peak
-    with sub-pixel refinement), peak values ``[B,K]``, and the network's outputs (``heatmaps`` as float32)."""
+    with sub-pixel refinement), peak values ``[B,K]``, and the network's outputs (``heatmaps`` as float32).
+
+    ``flip_perm`` given (the flip test): the network also sees the mirrored images, and each per-joint output
+    (``heatmaps``, and ``depth`` of 2.5D networks) is the mean of the two, the mirrored one brought back by
+    :func:`mirror_maps`; other outputs (features) are the unmirrored pass's.
+    """
     device = images.device
     size = images.shape[-1]
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
         out = model(normalise(images))
+        mirrored = model(normalise(images.flip(-1))) if flip_perm is not None else None
     out = {**out, "heatmaps": out["heatmaps"].float()}
+    if mirrored is not None:
+        for key in FLIPPED_OUTPUTS:
+            if key in out:
+                out[key] = 0.5 * (out[key].float() + mirror_maps(mirrored[key].float(), flip_perm))
     xy, scores = HeatmapCodec(size, size // 4, sigma).decode(out["heatmaps"])
     return xy, scores, out
 
@@ -104,12 +148,12 @@ def crop_region(affine: np.ndarray, size: int) -> list[float]:
 
 
 def predict_crops(model: nn.Module, crops: np.ndarray, affines: np.ndarray, sigma: float,
-                  device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+                  device: torch.device, flip_perm: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One forward pass over ``crops`` ``[N,S,S,3]`` uint8 at the network's input size S, with crop→original
-    matrices ``affines`` ``[N,2,3]``. Returns keypoints ``[N,K,2]`` in original pixels and scores ``[N,K]``
-    (heatmap peak values)."""
+    matrices ``affines`` ``[N,2,3]`` (``flip_perm``: the flip test, see :func:`heatmap_forward`). Returns keypoints
+    ``[N,K,2]`` in original pixels and scores ``[N,K]`` (heatmap peak values)."""
     x = torch.from_numpy(np.ascontiguousarray(crops)).to(device).permute(0, 3, 1, 2).float() / 255.0
-    xy, scores, _ = heatmap_forward(model, x, sigma)
+    xy, scores, _ = heatmap_forward(model, x, sigma, flip_perm)
     xy = xy.cpu().numpy().astype(np.float64)
     orig = np.einsum("nij,nkj->nki", affines[:, :, :2], xy) + affines[:, None, :, 2]
     return orig, scores.cpu().numpy()

@@ -28,6 +28,26 @@ def tiny_ws(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def trained(tiny_ws, tmp_path_factory) -> Path:
+    """The tiny workspace with a 3-step pretrain run (validated every step) and a 2-step adapt run from it (shared:
+    tests that change runs work on copies of them)."""
+    from typer.testing import CliRunner
+
+    from posekit.cli import app
+
+    ws = tmp_path_factory.mktemp("trained") / "ws"
+    shutil.copytree(tiny_ws, ws)
+    runner = CliRunner()
+    result = runner.invoke(app, ["-w", str(ws), "pretrain", *TINY_TRAIN, "--set", "train.steps=3",
+                                 "--set", "train.val_every=1", "--set", "train.select=source_val"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["-w", str(ws), "adapt", "--set", "data.num_workers=0", "--set", "train.batch_size=8",
+                                 "--set", "style.enabled=false", "--steps", "2"])
+    assert result.exit_code == 0, result.output
+    return ws
+
+
 @pytest.fixture
 def ws_copy(tiny_ws, tmp_path) -> Path:
     """A private copy of the tiny workspace that a test may modify."""

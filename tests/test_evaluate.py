@@ -85,3 +85,8 @@ def test_eval_results_under_other_settings_get_their_own_file_names():
     assert result_suffix("legacy", None, 0.05, "bbox", False) == "-legacy"
     assert result_suffix("legacy", None, 0.1, "bbox", False) == "-legacy-pck0.1"  # not the @0.05 legacy file
     assert result_suffix("standard", "mpjpe", 0.05, "bbox", False) == "-mpjpe"
+    # the flip test never shares a file with the plain result of the same settings
+    assert result_suffix("standard", None, 0.05, "bbox", False, flip=True) == "-flip"
+    assert result_suffix("standard", None, 0.1, "image", True, flip=True) == "-pck0.1-image-occluded-flip"
+    assert result_suffix("legacy", None, 0.05, "bbox", False, flip=True) == "-legacy-flip"
+    assert result_suffix("standard", "mpjpe", 0.05, "bbox", False, flip=True) == "-mpjpe-flip"

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 from torch import nn
@@ -23,27 +22,12 @@ from posekit.data.meta import MPII16
 from posekit.inference import crop_region, network_crop, predict_crops
 from posekit.viz.curves import PANEL_W, curve_panels, format_ticks, render_curves
 from posekit.viz.overlay import SIDE_COLOURS, draw_pose, resize_with_keypoints, stroke_sizes
-from tests.conftest import TINY_TRAIN
 
 runner = CliRunner()
 
 
 def invoke(ws, *args):
     return runner.invoke(app, ["-w", str(ws), *args])
-
-
-@pytest.fixture(scope="module")
-def trained(tiny_ws, tmp_path_factory) -> Path:
-    """The tiny workspace with a 3-step pretrain run (validated every step) and a 2-step adapt run from it."""
-    ws = tmp_path_factory.mktemp("predict") / "ws"
-    shutil.copytree(tiny_ws, ws)
-    result = invoke(ws, "pretrain", *TINY_TRAIN, "--set", "train.steps=3", "--set", "train.val_every=1",
-                    "--set", "train.select=source_val")
-    assert result.exit_code == 0, result.output
-    result = invoke(ws, "adapt", "--set", "data.num_workers=0", "--set", "train.batch_size=8",
-                    "--set", "style.enabled=false", "--steps", "2")
-    assert result.exit_code == 0, result.output
-    return ws
 
 
 def run_dir(ws: Path, stage: str) -> Path:
@@ -63,8 +47,9 @@ def predictions(out: Path) -> dict:
     return json.loads((out / "predictions.json").read_text())
 
 
-def keypoints(record: dict) -> np.ndarray:
-    return np.array(record["keypoints"])
+def keypoints(record: dict, person: int = 0) -> np.ndarray:
+    """``[K,3]`` (x, y, score) of one person of an image's record in predictions.json."""
+    return np.array(record["people"][person]["keypoints"])
 
 
 # -- overlay ---------------------------------------------------------------------------------------------------
@@ -185,8 +170,9 @@ def test_predict_whole_images_equals_eval_and_writes_json_and_overlays(trained, 
     assert pred["checkpoint"] == str(ckpt) and pred["weights"].startswith("model") and pred["stage"] == "pretrain"
     assert pred["joints"] == list(MPII16.names) and pred["coordinate_space"].startswith("original image pixels")
     assert [r["file"] for r in pred["images"]] == [str(p) for p in paths]
-    first = pred["images"][0]
+    (first,) = pred["images"][0]["people"]
     assert first["box"] is None and first["crop_region"] == [-0.5, -0.5, 63.5, 63.5] and len(first["keypoints"]) == 16
+    assert pred["flip"] is False and pred["boxes"] is None
     for p in paths:
         with Image.open(out / f"{p.stem}_overlay.png") as im:
             assert im.format == "PNG" and im.size == (64, 64)
@@ -220,7 +206,8 @@ def test_predict_maps_back_through_upscaling_and_boxes(trained, tmp_path):
     assert np.abs(big[:, :2] - ((base[:, :2] + 0.5) * 2 - 0.5)).max() < 2e-3  # same network input, coordinates ×2
     assert np.abs(big[:, 2] - base[:, 2]).max() < 1e-4
     record = boxed["images"][0]
-    assert record["box"] == [39.5, 29.5, 103.5, 93.5] and record["crop_region"] == [39.5, 29.5, 103.5, 93.5]
+    person = record["people"][0]
+    assert person["box"] == [39.5, 29.5, 103.5, 93.5] and person["crop_region"] == [39.5, 29.5, 103.5, 93.5]
     assert boxed["margin"] == 1.0 and boxed["weights"] == "teacher"
     assert np.abs(keypoints(record)[:, :2] - (base[:, :2] + [40, 30])).max() < 2e-3
     with Image.open(tmp_path / "o3" / "canvas_overlay.png") as im:
@@ -270,6 +257,7 @@ def test_predict_bad_inputs_fail_with_one_line_and_write_nothing(trained, tmp_pa
 
 def test_predict_failure_midway_leaves_an_existing_out_folder_as_it_was(trained, tmp_path, monkeypatch):
     import posekit.stages.predict as predict_stage
+    from posekit.errors import DataError
 
     paths = save_test_images(trained, "synth_tgt", tmp_path / "imgs", 3)
     out = tmp_path / "out"
@@ -279,7 +267,7 @@ def test_predict_failure_midway_leaves_an_existing_out_folder_as_it_was(trained,
 
     def fail_on_third(path):
         if path.name == paths[2].name:
-            raise predict_stage.DataError(f"{path}: cannot decode the image (truncated)")
+            raise DataError(f"{path}: cannot decode the image (truncated)")
         return original(path)
 
     monkeypatch.setattr(predict_stage, "load_image", fail_on_third)

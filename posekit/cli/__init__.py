@@ -48,6 +48,7 @@ def root(
 
 from posekit.cli import adapt as _adapt  # noqa: F401
 from posekit.cli import eval as _eval  # noqa: F401  (registers commands)
+from posekit.cli import export as _export  # noqa: F401
 from posekit.cli import predict as _predict  # noqa: F401
 from posekit.cli import prepare as _prepare  # noqa: F401
 from posekit.cli import pretrain as _pretrain  # noqa: F401

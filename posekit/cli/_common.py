@@ -28,8 +28,8 @@ def workspace() -> Workspace:
 
 
 def fail(exc: PosekitError) -> None:
-    """One line (plus a hint line) on stderr, then exit with the error's code. The texts are printed as they are
-    (``posekit[weights]`` is not console markup)."""
+    """One line (plus a hint line) on stderr, then exit with the error's code. The texts are printed as they are:
+    brackets (``posekit[weights]``, ``[x, y, w, h]``) are not console markup."""
     console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
     if exc.hint:
         console.print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)

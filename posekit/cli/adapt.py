@@ -11,11 +11,12 @@ from posekit.cli._common import handle_errors, workspace
 from posekit.errors import ConfigError
 
 
-@app.command(short_help="Adapt a pretrain run to the unlabelled target domain (multilevel 2D, mim 3D).")
+@app.command(short_help="Adapt a pretrain run to the unlabelled target domain (multilevel 2D, mim 3D, regda).")
 @handle_errors
 def adapt(
-    method: Annotated[str | None, typer.Option(help="multilevel (2D, docs/adapt.md) or mim (3D fine-tuning of an MAE "
-                                             "run with attention regularisation, docs/mim.md); default: the preset's method, else multilevel")] = None,
+    method: Annotated[str | None, typer.Option(help="multilevel (2D, docs/adapt.md), mim (3D fine-tuning of an MAE "
+                                             "run with attention regularisation, docs/mim.md) or regda (tllib's RegDA "
+                                             "baseline, docs/regda.md); default: the preset's method, else multilevel")] = None,
     init: Annotated[str | None, typer.Option(help="pretrain run to start from (default: pretrain/latest); mim: an MAE run, or scratch")] = None,
     config: Annotated[str | None, typer.Option("--config", "-c", help="preset name or YAML file")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a key, e.g. --set infomax.enabled=false")] = None,
@@ -26,7 +27,7 @@ def adapt(
     name: Annotated[str | None, typer.Option(help="suffix of the run id (default: the method)")] = None,
     resume: Annotated[str | None, typer.Option(help="continue an interrupted run (RUN dir, adapt/ID or adapt/latest)")] = None,
 ) -> None:
-    """Multi-level alignment in a mean teacher (--method mim: see docs/mim.md). Levels switch off one by one for baselines and ablations:
+    """Multi-level alignment in a mean teacher (--method mim: docs/mim.md; --method regda: docs/regda.md). Levels switch off one by one for baselines and ablations:
     [bold]style.enabled[/], [bold]consistency.enabled[/], [bold]occlusion.enabled[/], [bold]adversarial.enabled[/],
     [bold]infomax.enabled[/] (presets: adapt_demo, and see docs/adapt.md)."""
     from posekit.config.load import resolve_config

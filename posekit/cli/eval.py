@@ -23,6 +23,8 @@ def eval_(
     protocol: Annotated[str, typer.Option(help="standard (original pixels) or legacy (anchors' heatmap-space PCK)")] = "standard",
     normalize: Annotated[str, typer.Option(help="reference length: bbox (person box longer side) or image")] = "bbox",
     include_occluded: Annotated[bool, typer.Option(help="also count labelled but occluded joints", metavar="")] = False,
+    flip: Annotated[bool, typer.Option(help="flip test: average each crop's heatmaps with its mirror's (joints "
+                                            "swapped; results in *-flip.json)", metavar="")] = False,
     checkpoint: Annotated[str, typer.Option(help="final, best, last, or a checkpoint file")] = "final",
     weights: Annotated[str, typer.Option(help="auto (teacher when present), teacher or student")] = "auto",
     batch_size: Annotated[int, typer.Option(help="images per forward pass")] = 32,
@@ -46,5 +48,5 @@ def eval_(
     if batch_size < 1:
         raise ConfigError("--batch-size must be ≥ 1")
     request = EvalRequest(tuple(data), metric, thr, protocol, normalize, include_occluded, checkpoint, weights,
-                          batch_size)
+                          batch_size, flip)
     run_eval(workspace().require(), runs or ["latest"], request, device)

@@ -71,7 +71,7 @@ def list_(kind: Annotated[str, typer.Argument(help="datasets, presets, skeletons
 def config_show(
     stage: Annotated[str | None, typer.Argument(help="pretrain or adapt (default: the preset's stage, else "
                                                      "pretrain)")] = None,
-    method: Annotated[str | None, typer.Option(help="pretrain: supervised or mae; adapt: multilevel or mim "
+    method: Annotated[str | None, typer.Option(help="pretrain: supervised or mae; adapt: multilevel, mim or regda "
                                                     "(default: the preset's method, else the first)")] = None,
     config: Annotated[str | None, typer.Option("--config", "-c", help="preset name or YAML file")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override KEY=VALUE (repeatable)")] = None,

@@ -122,6 +122,8 @@ class TrainConfig(Strict):
         "off", description="torch.compile mode for the networks the optimiser trains (first steps slower while it compiles)")
     compile_backend: str = Field("inductor", description="torch.compile backend (aot_eager / eager to debug compilation)")
     supervise_occluded: bool = Field(True, description="train on labelled but occluded joints (v=1)")
+    tensorboard: bool = Field(False, description="also write metrics.jsonl's records as TensorBoard scalars into "
+                                                 "RUN/tensorboard/ (needs pip install 'posekit[tensorboard]')")
 
 
 class PretrainConfig(Strict):

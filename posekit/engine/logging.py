@@ -31,14 +31,22 @@ def make_progress(transient: bool = False) -> Progress:
 
 class MetricsWriter:
     """Appends one JSON object per line to ``metrics.jsonl``, flushed at once so a crash loses nothing logged.
-    A writer that is not ``enabled`` (ranks other than 0 of a torchrun job) writes nothing."""
+    A writer that is not ``enabled`` (ranks other than 0 of a torchrun job) writes nothing. ``tensorboard``: a
+    folder that mirrors every record as TensorBoard scalars (:mod:`posekit.engine.tensorboard`)."""
 
-    def __init__(self, path: Path, enabled: bool = True):
+    def __init__(self, path: Path, enabled: bool = True, tensorboard: Path | None = None):
         self.path = Path(path)
         self.enabled = enabled
+        self.mirror = None
+        if tensorboard is not None and enabled:
+            from posekit.engine.tensorboard import TensorBoardMirror
+
+            self.mirror = TensorBoardMirror(tensorboard)
 
     def truncate_after(self, step: int) -> None:
         """Drop lines logged after ``step`` (used on resume, so the file matches an uninterrupted run)."""
+        if self.mirror is not None:
+            self.mirror.purge_after(step)
         if not (self.enabled and self.path.exists()):
             return
         keep = []
@@ -56,3 +64,9 @@ class MetricsWriter:
             return
         with open(self.path, "a") as f:
             f.write(json.dumps(record, sort_keys=True) + "\n")
+        if self.mirror is not None:
+            self.mirror.write(record)
+
+    def close(self) -> None:
+        if self.mirror is not None:
+            self.mirror.close()

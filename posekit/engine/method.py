@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -20,7 +21,8 @@ def augment_seed(seed: int) -> int:
 class Method(nn.Module):
     """A training objective around one or more networks.
 
-    ``forward(batch, step)`` returns a dict of scalar tensors with the total under ``"loss"``.
+    ``forward(batch, step)`` returns a dict of scalar tensors with the total under ``"loss"``; ``train_step`` turns it
+    into one optimiser step (methods that update in several phases per step override ``train_step`` instead).
     ``inference_model()`` is the network evaluation and validation use (the teacher when a method has one).
 
     In a data-parallel job (posekit/engine/distributed.py) each process holds one replica: ``shard`` is
@@ -40,6 +42,17 @@ class Method(nn.Module):
 
     def inference_model(self) -> nn.Module:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def train_step(self, batch: dict, step: int, optimizer: torch.optim.Optimizer,
+                   autocast: Callable[[], contextlib.AbstractContextManager]) -> dict[str, torch.Tensor]:
+        """One optimisation step on ``batch``: the loss terms (``forward`` under ``autocast()``), one backward pass
+        of ``"loss"`` and one optimiser step. Returns the terms (the trainer logs them)."""
+        with autocast():
+            losses = self(batch, step)
+        optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        optimizer.step()
+        return losses
 
     def trainable_modules(self) -> tuple[str, ...]:
         """Names of the submodules the optimiser trains (the EMA teacher is not one)."""

@@ -72,6 +72,7 @@ class Trainer:
 
     ``validate(model) -> {"name": value}`` is called every ``val_every`` steps and at the end when given;
     ``select_key`` names the value that picks ``best.pt``, whose ``selected_by`` is ``select_name``. ``ckpt_header`` is stored in every checkpoint.
+    ``tensorboard``: mirror metrics.jsonl into ``run_dir/tensorboard/``.
 
     In a torchrun job every rank runs the loop on its slice of each batch; logged losses are means over the ranks,
     and rank 0 alone validates and writes metrics and checkpoints while the others wait.
@@ -94,6 +95,7 @@ class Trainer:
         select_key: str | None = None,
         select_name: str = "source_val",
         amp: bool = True,
+        tensorboard: bool = False,
     ):
         self.method, self.optimizer, self.scheduler = method, optimizer, scheduler
         self.make_batches, self.run_dir, self.total = batches, Path(run_dir), total_steps
@@ -103,7 +105,8 @@ class Trainer:
         self.amp = amp and device.type == "cuda"
         self.state = TrainState()
         self.main = distributed.is_main()
-        self.metrics = MetricsWriter(self.run_dir / "metrics.jsonl", enabled=self.main)
+        self.metrics = MetricsWriter(self.run_dir / "metrics.jsonl", enabled=self.main,
+                                     tensorboard=self.run_dir / "tensorboard" if tensorboard else None)
 
     # -- checkpoints ---------------------------------------------------------------------------------------
     def full_state(self) -> dict[str, Any]:
@@ -138,6 +141,10 @@ class Trainer:
         self.metrics.truncate_after(self.state.step)
 
     # -- loop ----------------------------------------------------------------------------------------------
+    def _autocast(self) -> torch.autocast:
+        """bf16 autocast on a GPU with ``amp`` (off otherwise), around the methods' forward passes."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
     def _to_device(self, batch: dict) -> dict:
         return {k: (v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
 
@@ -178,12 +185,8 @@ class Trainer:
             while self.state.step < self.total:
                 batch = self._to_device(next(batches))
                 t_loaded = time.perf_counter()
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-                    losses = self.method(batch, self.state.step)
+                losses = self.method.train_step(batch, self.state.step, self.optimizer, self._autocast)
                 pending.add(self.state.step, losses)
-                self.optimizer.zero_grad(set_to_none=True)
-                losses["loss"].backward()
-                self.optimizer.step()
                 self.scheduler.step()
                 self.method.after_step(self.state.step)
                 self.state.step += 1
@@ -220,6 +223,7 @@ class Trainer:
                 tick = time.perf_counter()
         distributed.check_replicated(self.method)
         last_val = self._run_validation() or last_val
+        self.metrics.close()
         if last_val:
             console.print("source validation: " + ", ".join(f"{k} {v:.4f}" for k, v in last_val.items()))
         return last_val

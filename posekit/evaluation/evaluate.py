@@ -44,11 +44,13 @@ def predict_split(
     legacy: bool = False,
     on_batch: Callable[[int], None] | None = None,
     with_depth: bool = False,
+    flip: bool = False,
 ) -> Predictions:
     """Resize each stored crop to the input size (no augmentation), decode with sub-pixel refinement, map back.
 
     ``with_depth`` (2.5D networks) also reads each joint's root-relative depth under a Gaussian at its predicted
-    peak: ``extra["depth"]`` ``[N,K]``, in the network's depth units.
+    peak: ``extra["depth"]`` ``[N,K]``, in the network's depth units. ``flip``: the flip test (heatmaps averaged
+    with those of the mirrored crop, :func:`posekit.inference.heatmap_forward`).
     """
     ds = H5KeypointDataset(path)
     h, w = ds.image_size
@@ -59,11 +61,12 @@ def predict_split(
     model.eval()
     preds, scores, depths = [], [], []
     acc = LegacyAccumulator(ds.meta.num_joints) if legacy else None
+    flip_perm = ds.meta.flip_permutation() if flip else None
     for batch in loader:
         images = batch["image"].to(device).float() / 255.0
         b = images.shape[0]
         m = resize_matrix((h, w), input_size, b, device=device)
-        xy, sc, out = heatmap_forward(model, warp_images(images, m, input_size), sigma)
+        xy, sc, out = heatmap_forward(model, warp_images(images, m, input_size), sigma, flip_perm)
         maps = out["heatmaps"]
         if with_depth:
             peaks, _ = codec.encode(torch.cat([xy, torch.full_like(xy[..., :1], 2.0)], -1))

@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from posekit.models.pose_net import PoseNet
+from posekit.models.pose_net import PoseNet, SoftmaxPoseNet
 from posekit.models.vit import MAEDecoder, MaskedAutoencoder, ViTEncoder
 from posekit.models.vit_pose import ViTPose25D
 from posekit.models.vit_weights import load_mae_imagenet
@@ -31,6 +31,14 @@ def build_pose_net(model: Mapping | Any, num_joints: int, load_pretrained: bool 
     return PoseNet(num_joints, backbone=m["backbone"], width=m["width"], deconv_channels=m["deconv_channels"],
                    pretrained=m["pretrained"] if load_pretrained else "none", weights=m.get("weights"),
                    freeze_bn=m.get("freeze_bn", False))
+
+
+def build_softmax_pose_net(model: Mapping | Any, num_joints: int, load_pretrained: bool = True) -> SoftmaxPoseNet:
+    """SimpleBaseline with a two-layer head and spatial-softmax heatmaps (RegDA's network) from a ``model`` section."""
+    m = fields(model)
+    return SoftmaxPoseNet(num_joints, backbone=m["backbone"], width=m["width"], deconv_channels=m["deconv_channels"],
+                          pretrained=m["pretrained"] if load_pretrained else "none", weights=m.get("weights"),
+                          freeze_bn=m.get("freeze_bn", False))
 
 
 def vit_encoder(model: Mapping | Any) -> ViTEncoder:
@@ -59,6 +67,7 @@ def build_mae(model: Mapping | Any, mae: Mapping | Any) -> MaskedAutoencoder:
 # every builder takes (model section, num_joints, load_pretrained)
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "simplebaseline": build_pose_net,
+    "simplebaseline_softmax": build_softmax_pose_net,
     "vitpose25d": build_vitpose,
 }
 # checkpoints from before the header named its architecture: by the method that trained them
@@ -70,4 +79,4 @@ def describe(architecture: str, model: Mapping | Any) -> str:
     m = fields(model)
     if architecture == "vitpose25d":
         return f"ViT p{m['patch_size']} d{m['dim']}×{m['depth']}"
-    return str(m["backbone"])
+    return str(m["backbone"]) + (" (softmax heads)" if architecture == "simplebaseline_softmax" else "")

@@ -58,3 +58,37 @@ class PoseNet(nn.Module):
         encoded = self.backbone(images)
         features, heatmaps = self.head(encoded)
         return {"heatmaps": heatmaps, "features": features, "encoder": encoded}
+
+
+def conv_head(channels: int, num_joints: int, layers: int = 2) -> nn.Sequential:
+    """A regression head ``[B,D,h,w]`` → ``[B,K,h,w]``: ``layers`` − 1 × (3×3 conv + BN + ReLU), then a 1×1 conv
+    (tllib's RegDA heads, ``num_head_layers``); convolutions initialised N(0, 0.001²) with zero bias."""
+    modules: list[nn.Module] = []
+    for _ in range(layers - 1):
+        modules += [nn.Conv2d(channels, channels, 3, 1, 1), nn.BatchNorm2d(channels), nn.ReLU()]
+    modules.append(nn.Conv2d(channels, num_joints, 1))
+    head = nn.Sequential(*modules)
+    for m in head.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.normal_(m.weight, std=0.001)
+            nn.init.zeros_(m.bias)
+    return head
+
+
+class SoftmaxPoseNet(PoseNet):
+    """SimpleBaseline whose 1×1 head is a :func:`conv_head` (two layers by default) and whose heatmaps are each joint's spatial
+    softmax: ``[B,3,S,S]`` → ``{"heatmaps": [B,K,S/4,S/4]`` (probabilities over the map), ``"logits"`` (what a KL
+    loss trains), ``"features"``, ``"encoder"}``. RegDA trains it (posekit/methods/regda.py)."""
+
+    def __init__(self, num_joints: int, backbone: str = "resnet50", width: float = 1.0, deconv_channels: int = 256,
+                 pretrained: str = "none", weights: str | None = None, freeze_bn: bool = False, head_layers: int = 2):
+        super().__init__(num_joints, backbone, width, deconv_channels, pretrained, weights, freeze_bn)
+        self.head_layers = head_layers
+        self.head.final = conv_head(self.head.final.in_channels, num_joints, head_layers)
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = super().forward(images)
+        logits = out["heatmaps"]
+        b, k, h, w = logits.shape
+        heatmaps = torch.softmax(logits.float().reshape(b, k, h * w), -1).reshape(b, k, h, w)
+        return {**out, "heatmaps": heatmaps, "logits": logits}

@@ -13,7 +13,7 @@ import yaml
 
 from posekit.config.load import read_preset
 from posekit.errors import ConfigError
-from posekit.stages import adapt_mim, adapt_multilevel, pretrain_mae, pretrain_supervised  # noqa: F401
+from posekit.stages import adapt_mim, adapt_multilevel, adapt_regda, pretrain_mae, pretrain_supervised  # noqa: F401
 from posekit.stages.template import METHODS, RunBuilder, default_method
 
 

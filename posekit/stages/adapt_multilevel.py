@@ -61,7 +61,7 @@ class MultiLevelAdapt(RunBuilder):
         else:  # weights come from the run's last checkpoint, or from the init when it was killed before one
             self.init_path = Path(self.cfg.init)
             self.init = None if (self.resume / "ckpt" / "last.pt").exists() else load_checkpoint(self.init_path)
-        cfg, d, t = self.cfg, self.cfg.data, self.cfg.train
+        d, t = self.cfg.data, self.cfg.train
         _, _, src_path = self.ws.require_split(f"{d.source}:{d.train_split}")
         _, _, tgt_path = self.ws.require_split(f"{d.target}:{d.target_split}")
         val_path = self.ws.require_split(f"{d.source}:{d.val_split}")[2] if d.val_split else None
@@ -73,9 +73,7 @@ class MultiLevelAdapt(RunBuilder):
         if t.select == "source_val" and val_path is None:
             raise ConfigError("train.select=source_val needs data.val_split")
         self.scored = [(prefix, path) for prefix, path in (("", val_path), ("oracle/", oracle_path)) if path]
-        self.cache_path = None
-        if cfg.style.enabled:
-            self.cache_path = self.ws.root / "styles" / (cfg.style.cache or f"{d.source}__{d.target}") / "cache.h5"
+        self.cache_path = self.style_cache()
         src_ds = H5KeypointDataset(src_path)
         if self.cache_path is not None:
             validate_cache(self.cache_path, len(src_ds), dataset_lineage(self.ws, d.source)["params_sha1"])
@@ -97,6 +95,11 @@ class MultiLevelAdapt(RunBuilder):
                      "config_sha1": self.init.get("config_sha1") if self.init else None},
             "source": dataset_lineage(self.ws, d.source), "target": dataset_lineage(self.ws, d.target),
             "style_cache": str(self.cache_path) if self.cache_path else None}
+
+    def style_cache(self) -> Path | None:
+        """The image level's cache of stylised source images (None when the level is off)."""
+        d, style = self.cfg.data, self.cfg.style
+        return self.ws.root / "styles" / (style.cache or f"{d.source}__{d.target}") / "cache.h5" if style.enabled else None
 
     def build_method(self, device: torch.device) -> Method:
         cfg, d, t = self.cfg, self.cfg.data, self.cfg.train

@@ -15,11 +15,11 @@ from posekit.data.roots import root_joints
 from posekit.engine.device import pick_device
 from posekit.engine.logging import console, make_progress
 from posekit.errors import ConfigError, DataError
-from posekit.evaluation.evaluate import predict_split, score_legacy, score_split
+from posekit.evaluation.evaluate import score_legacy, score_split
 from posekit.evaluation.lift import score_split_3d
 from posekit.evaluation.metrics3d import is_metric3d, parse_metric3d
 from posekit.evaluation.pck import summarise
-from posekit.inference import heatmap_settings, load_model
+from posekit.predictor import load_predictor
 from posekit.workspace import Workspace, atomic_write_json, now_iso
 
 
@@ -36,6 +36,7 @@ class EvalRequest:
     checkpoint: str = "final"  # final, best, last, or a file
     weights: str = "auto"  # auto, teacher or student
     batch_size: int = 32
+    flip: bool = False  # flip test: heatmaps averaged with the mirrored crop's
 
 
 def run_eval(ws: Workspace, runs: list[str], request: EvalRequest, device_name: str) -> list[dict]:
@@ -54,14 +55,14 @@ def _eval_one(ws: Workspace, run: str, request: EvalRequest, device: torch.devic
     thr, metric, protocol, normalisation, include_occluded = (r.threshold, r.metric, r.protocol, r.normalisation,
                                                               r.include_occluded)
     ckpt_path = ws.resolve_checkpoint(run, r.checkpoint)
-    model, weights_used, ckpt, meta = load_model(ckpt_path, r.weights, device)
+    predictor = load_predictor(ckpt_path, r.weights, device)
+    ckpt, meta, weights_used, input_size = predictor.header, predictor.meta, predictor.weights, predictor.input_size
     metric3d = parse_metric3d(metric) if is_metric3d(metric) else None
     if metric3d is not None and ckpt.get("method") != "mim":
         raise ConfigError(f"{ckpt_path}: {metric} needs a 3D model (adapt --method mim); this is a "
                           f"{ckpt.get('stage')} {ckpt.get('method')!r} run", hint="use --metric pck@0.05 for 2D models")
     if metric3d is not None and protocol != "standard":
         raise ConfigError("--protocol legacy is a 2D protocol", hint="drop --protocol for 3D metrics")
-    input_size, sigma = heatmap_settings(ckpt["config"])
     out_dir = ckpt_path.parent.parent / "eval" if ckpt_path.parent.name == "ckpt" else ckpt_path.parent / "eval"
     run_id = ckpt_path.parent.parent.name
     label = f"{ckpt.get('stage')}:{run_id.split('-', 2)[-1]}" if ckpt_path.parent.name == "ckpt" else ckpt_path.name
@@ -75,13 +76,14 @@ def _eval_one(ws: Workspace, run: str, request: EvalRequest, device: torch.devic
                             f"checkpoint's {meta.name} ({meta.num_joints})", hint="evaluate on data with the same skeleton")
         with make_progress(transient=True) as progress:
             task = progress.add_task(f"eval {spec}", total=int(attrs["num_samples"]), info="")
-            pred = predict_split(model, path, input_size, sigma, device, r.batch_size, legacy=protocol == "legacy",
-                                 on_batch=lambda n, task=task: progress.advance(task, n), with_depth=metric3d is not None)
+            pred = predictor.predict_split(path, r.batch_size, legacy=protocol == "legacy", flip=r.flip,
+                                           with_depth=metric3d is not None,
+                                           on_batch=lambda n, task=task: progress.advance(task, n))
         record = {
             "metric": metric, "threshold": thr, "protocol": protocol, "data": spec, "num_samples": int(attrs["num_samples"]),
             "run": label, "checkpoint": str(ckpt_path), "stage": ckpt.get("stage"), "weights": weights_used,
             "step": ckpt.get("step"), "selected_by": selected, "config_sha1": ckpt.get("config_sha1"),
-            "posekit_version": __version__, "evaluated": now_iso(), "meta": meta.name,
+            "posekit_version": __version__, "evaluated": now_iso(), "meta": meta.name, "flip": r.flip,
         }
         if metric3d is not None:
             root = tuple(ckpt.get("root_joints") or root_joints(meta))
@@ -115,22 +117,25 @@ def _eval_one(ws: Workspace, run: str, request: EvalRequest, device: torch.devic
             record["warning"] = "ORACLE: model selected on target test labels"
         if ckpt.get("transductive"):
             record["transductive"] = True
-        suffix = result_suffix(protocol, metric3d.name if metric3d else None, thr, normalisation, include_occluded)
+        suffix = result_suffix(protocol, metric3d.name if metric3d else None, thr, normalisation, include_occluded,
+                               r.flip)
         atomic_write_json(out_dir / f"{dataset}-{split}{suffix}.json", record)
         record["json"] = str(out_dir / f"{dataset}-{split}{suffix}.json")
         results.append(record)
     return results
 
 
-def result_suffix(protocol: str, metric3d: str | None, thr: float, normalisation: str, include_occluded: bool) -> str:
+def result_suffix(protocol: str, metric3d: str | None, thr: float, normalisation: str, include_occluded: bool,
+                  flip: bool = False) -> str:
     """What follows ``DATASET-SPLIT`` in an eval JSON's name, so that results under other settings sit beside the
-    default one (``pck@0.05``, box-normalised, visible joints: no suffix) instead of replacing it."""
+    default one (``pck@0.05``, box-normalised, visible joints, no flip test: no suffix) instead of replacing it."""
+    flipped = "-flip" if flip else ""
     if metric3d is not None:
-        return f"-{metric3d}"
+        return f"-{metric3d}" + flipped
     threshold = f"-pck{thr:g}" if thr != 0.05 else ""
     if protocol == "legacy":  # its own normalisation and joint set
-        return "-legacy" + threshold
-    return threshold + ("-image" if normalisation == "image" else "") + ("-occluded" if include_occluded else "")
+        return "-legacy" + threshold + flipped
+    return threshold + ("-image" if normalisation == "image" else "") + ("-occluded" if include_occluded else "") + flipped
 
 
 def _cell(r: dict, value: float | None) -> str:
@@ -149,6 +154,7 @@ def print_table(results: list[dict]) -> None:
                  f"{first['counted_joints']} joints")
     else:
         title = "PCK@0.05 (LEGACY heatmap-space protocol of tllib/UDAPE/DAML)"
+    title += "; flip test " + ("on (heatmaps averaged with the mirrored crop's)" if first.get("flip") else "off")
     groups = list(first["groups"])
     table = Table(title=title, title_justify="left")
     table.add_column("run (weights)")

@@ -1,93 +1,51 @@
 """``posekit predict``: keypoints for arbitrary image files, in their original pixels, from a posekit checkpoint.
 
-Each image is cut to a square crop of the network input size by :func:`posekit.inference.network_crop`, with
+Each person is cut to a square crop of the network input size by :func:`posekit.inference.network_crop`, with
 the converters' crop convention (:mod:`posekit.data.crop`: pixel centres at integer coordinates, one affine warp,
 box-filtered first when it shrinks by 2 or more):
 
 - without a box the crop is the whole image padded with black to a square about its centre; for a square
   image this is what ``posekit eval`` feeds the network for a stored crop of the input size;
-- with a person box ``x0,y0,x1,y1`` (clipped to the image) the crop is a square centred on the box, ``margin``
-  times its longer side (the CLI's default 1.25 is the real-data converters' margin).
+- with a person box ``x0,y0,x1,y1`` (``--box`` for every image, or ``--boxes FILE`` with any number per image,
+  :mod:`posekit.data.boxes`) the crop is a square centred on the box, ``margin`` times its longer side (the CLI's
+  default 1.25 is the real-data converters' margin).
 
-Heatmap peaks are decoded with the sub-pixel refinement of :class:`~posekit.data.codec.HeatmapCodec` into
-crop pixels and mapped to original pixels through the crop→original affine.
+The images are predicted through :meth:`posekit.predictor.Predictor.predict`, the Python API's own path: heatmap
+peaks decoded with sub-pixel refinement into crop pixels and mapped to original pixels through the crop→original
+affine (``--flip``: heatmaps averaged with the mirrored crop's).
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from posekit import __version__
+from posekit.data.boxes import Detection, read_boxes
+from posekit.data.image_files import check_box, collect_images, image_size, load_image
 from posekit.engine.device import pick_device
-from posekit.engine.logging import make_progress
-from posekit.errors import ConfigError, DataError, MissingArtifactError
-from posekit.inference import crop_region, heatmap_settings, load_model, network_crop, predict_crops
+from posekit.engine.logging import console, make_progress
+from posekit.errors import ConfigError
+from posekit.inference import resolve_model_ref
+from posekit.predictor import ImagePoses, load_predictor
 from posekit.viz.overlay import draw_box, draw_pose
 from posekit.workspace import Workspace, atomic_write_json, now_iso
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 COORDINATES = "original image pixels: x right, y down, pixel centres at integer coordinates (EXIF orientation applied)"
-CROP = ("crop_region: the square (left, top, right, bottom edges, original pixels) warped to the network input: "
-        "the whole image padded to a square when box is null, else margin x the longer side of the box (clipped to "
-        "the image) about its centre")
+CROP = ("people: one per box (one with box null for the whole image); crop_region: the square (left, top, right, "
+        "bottom edges, original pixels) warped to the network input: the whole image padded to a square when box is "
+        "null, else margin x the longer side of the box (clipped to the image) about its centre; box_score: the "
+        "detector's score from --boxes")
 SCORE = "heatmap peak value of the joint (higher = more confident; not a probability)"
 
 
 # -- inputs ---------------------------------------------------------------------------------------------------
-def collect_images(items: list[str]) -> list[Path]:
-    """Files as given, directories as the image files directly inside them (by suffix, sorted), and glob
-    patterns as their sorted matches; duplicates dropped, order kept."""
-    found: list[Path] = []
-    for item in items:
-        path = Path(item)
-        if path.is_dir():
-            inside = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            if not inside:
-                raise MissingArtifactError(f"{path}: no image files inside", hint=f"images end in {', '.join(IMAGE_SUFFIXES)}")
-            found += inside
-        elif path.exists():
-            found.append(path)
-        elif any(c in item for c in "*?["):
-            matches = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
-            if not matches:
-                raise MissingArtifactError(f"no file matches {item!r}", hint="check the pattern (quote it to let posekit expand it)")
-            found += matches
-        else:
-            raise MissingArtifactError(f"{path}: no such file or directory", hint="pass image files, directories or glob patterns")
-    return list(dict.fromkeys(p.resolve() for p in found))
-
-
-def image_size(path: Path) -> tuple[int, int]:
-    """Height and width of an image file as displayed (EXIF rotation applied), from its header only."""
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-            rotated = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
-    except (OSError, Image.DecompressionBombError) as exc:
-        raise DataError(f"{path}: not a readable image ({exc.__class__.__name__})",
-                        hint=f"pass image files ({', '.join(IMAGE_SUFFIXES)})") from None
-    return (w, h) if rotated else (h, w)
-
-
-def load_image(path: Path) -> np.ndarray:
-    """The decoded image as displayed: ``[H,W,3]`` uint8 RGB (EXIF rotation applied, alpha dropped)."""
-    try:
-        with Image.open(path) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
-    except (OSError, Image.DecompressionBombError) as exc:
-        raise DataError(f"{path}: cannot decode the image ({str(exc).splitlines()[0][:120]})",
-                        hint="the file may be truncated or corrupt") from None
-
-
 def parse_box(text: str) -> tuple[float, float, float, float]:
     """``"x0,y0,x1,y1"`` → four floats with x0 < x1 and y0 < y1."""
     try:
@@ -99,26 +57,7 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
     return x0, y0, x1, y1
 
 
-def check_box(box: tuple[float, float, float, float], height: int, width: int, path: Path) -> None:
-    """The box must lie inside the image: within ``[-1, W] × [-1, H]`` (half a pixel of slack around the image's
-    extent ``[-0.5, W-0.5]``, so both ``0,0,W,H`` and ``0,0,W-1,H-1`` are accepted)."""
-    x0, y0, x1, y1 = box
-    if x0 < -1 or y0 < -1 or x1 > width or y1 > height:
-        raise ConfigError(f"--box {','.join(f'{v:g}' for v in box)} lies outside {path.name} ({width}×{height})",
-                          hint=f"give a box within 0,0,{width},{height}, or leave out --box to use the whole image")
-
-
 # -- the command ----------------------------------------------------------------------------------------------
-def resolve_model_ref(ws: Workspace, ref: str) -> Path:
-    """A ``.pt`` file, or a run (directory, ``STAGE/RUN_ID``, ``STAGE/latest``, ``latest``) → its ``ckpt/final.pt``."""
-    path = Path(ref)
-    if path.is_file():
-        return path.resolve()
-    if path.suffix == ".pt":
-        raise MissingArtifactError(f"no checkpoint file {path}", hint="pass a .pt file, a run directory, or STAGE/RUN_ID")
-    return (ws if path.is_dir() else ws.require()).resolve_checkpoint(ref, "final")
-
-
 @contextlib.contextmanager
 def staged_output(out: Path) -> Iterator[Path]:
     """A temporary folder inside ``out`` whose files are moved into ``out`` (``predictions.json`` last) when the
@@ -138,56 +77,78 @@ def staged_output(out: Path) -> Iterator[Path]:
             out.rmdir()
 
 
+def image_boxes(paths: list[Path], sizes: list[tuple[int, int]], box: tuple[float, float, float, float] | None,
+                boxes_file: Path | None, min_score: float, category: int | None) -> tuple[list | None, str | None]:
+    """The boxes of each image (None: whole images) from ``--box`` or ``--boxes``, each checked against its image,
+    and a line saying what the boxes file held beyond them (None without one)."""
+    if boxes_file is not None:
+        found = read_boxes(boxes_file, paths, min_score, category)
+        for p, (h, w) in zip(paths, sizes):
+            for det in found.boxes[p]:
+                check_box(det.box, h, w, f"{boxes_file}: entry {det.index} (box {', '.join(f'{v:g}' for v in det.box)})",
+                          p.name)
+        n = sum(len(v) for v in found.boxes.values())
+        note = (f"{boxes_file.name}: {n} box(es) for {sum(bool(v) for v in found.boxes.values())} of {len(paths)} "
+                f"image(s); left out: {found.filtered} below --min-score, of another --category or crowd, "
+                f"{found.unmatched} for images not given")
+        return [found.boxes[p] for p in paths], note
+    if box is not None:
+        for p, (h, w) in zip(paths, sizes):
+            check_box(box, h, w, f"--box {','.join(f'{v:g}' for v in box)}", p.name)
+        return [[Detection(box)] for _ in paths], None
+    return None, None
+
+
+def draw_people(image, poses: ImagePoses, meta):
+    """``image`` with every person's pose, and the boxes that were given, drawn on it."""
+    for person in poses.people:
+        image = draw_pose(image, person.keypoints, meta)
+        if person.box is not None:
+            image = draw_box(image, person.box)
+    return image
+
+
 def run_predict(ws: Workspace, inputs: list[str], ref: str, weights: str, box: tuple[float, float, float, float] | None,
-                margin: float, out: Path, batch_size: int, device_name: str) -> dict:
+                margin: float, out: Path, batch_size: int, device_name: str, flip: bool = False,
+                boxes_file: Path | None = None, min_score: float = 0.0, category: int | None = None) -> dict:
     """Predict every image, write ``<stem>_overlay.png`` per image and ``predictions.json`` into ``out``.
 
-    Every input is checked (exists, is an image, the box fits) and the model is loaded before anything is
-    written. Returns the ``predictions.json`` content.
+    Every input is checked (exists, is an image, every box fits its image) and the model is loaded before
+    anything is written. Returns the ``predictions.json`` content.
     """
     paths = collect_images(inputs)
     sizes = [image_size(p) for p in paths]
-    if box is not None:
-        for p, (h, w) in zip(paths, sizes):
-            check_box(box, h, w, p)
+    boxes, note = image_boxes(paths, sizes, box, boxes_file, min_score, category)
     stems: dict[str, Path] = {}
     for p in paths:
         if p.stem in stems:
             raise ConfigError(f"{stems[p.stem]} and {p} would both write {p.stem}_overlay.png",
                               hint="predict them in separate calls with different --out folders")
         stems[p.stem] = p
-    device = pick_device(device_name)
-    ckpt_path = resolve_model_ref(ws, ref)
-    model, weights_used, ckpt, meta = load_model(ckpt_path, weights, device)
-    input_size, sigma = heatmap_settings(ckpt["config"])
+    predictor = load_predictor(resolve_model_ref(ws, ref), weights, pick_device(device_name))
+    if note:
+        console.print(note, highlight=False, soft_wrap=True)
     records = []
     with staged_output(out) as stage, make_progress(transient=True) as progress:
         task = progress.add_task("predict", total=len(paths), info="")
         for start in range(0, len(paths), batch_size):
             chunk = paths[start:start + batch_size]
             images = [load_image(p) for p in chunk]
-            crops, affines = zip(*(network_crop(img, box, margin, input_size) for img in images))
-            xy, scores = predict_crops(model, np.stack(crops), np.stack(affines), sigma, device)
-            for p, img, affine, kp, sc in zip(chunk, images, affines, xy, scores):
-                overlay = draw_pose(img, kp, meta)
-                if box is not None:
-                    overlay = draw_box(overlay, box)
-                Image.fromarray(overlay).save(stage / f"{p.stem}_overlay.png")
-                records.append({
-                    "file": str(p), "height": img.shape[0], "width": img.shape[1],
-                    "box": list(box) if box is not None else None,
-                    "crop_region": [round(v, 3) for v in crop_region(affine, input_size)],
-                    "keypoints": [[round(float(x), 3), round(float(y), 3), round(float(s), 5)] for (x, y), s in zip(kp, sc)],
-                    "overlay": f"{p.stem}_overlay.png",
-                })
+            poses = predictor.predict(images, None if boxes is None else boxes[start:start + batch_size], flip=flip,
+                                      margin=margin, batch_size=batch_size)
+            for p, img, result in zip(chunk, images, poses):
+                Image.fromarray(draw_people(img, result, predictor.meta)).save(stage / f"{p.stem}_overlay.png")
+                records.append({"file": str(p), **result.to_dict(), "overlay": f"{p.stem}_overlay.png"})
             progress.advance(task, len(chunk))
+        h = predictor.header
         result = {
             "posekit_version": __version__, "created": now_iso(),
-            "checkpoint": str(ckpt_path), "stage": ckpt.get("stage"), "method": ckpt.get("method"),
-            "step": ckpt.get("step"), "selected_by": ckpt.get("selected_by"), "weights": weights_used,
-            "input_size": input_size, "margin": margin if box is not None else None,
+            "checkpoint": str(predictor.checkpoint), "stage": h.get("stage"), "method": h.get("method"),
+            "step": h.get("step"), "selected_by": h.get("selected_by"), "weights": predictor.weights,
+            "input_size": predictor.input_size, "flip": flip, "margin": margin if boxes is not None else None,
+            "boxes": None if boxes_file is None else str(Path(boxes_file).resolve()),
             "coordinate_space": COORDINATES, "crop": CROP, "score": SCORE,
-            "joints": list(meta.names), "skeleton": [list(e) for e in meta.skeleton],
+            "joints": list(predictor.joint_names), "skeleton": [list(e) for e in predictor.skeleton],
             "images": records,
         }
         atomic_write_json(stage / "predictions.json", result)

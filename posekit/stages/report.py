@@ -288,7 +288,8 @@ def eval_blocks(eval_dir: Path, meta: KeypointMeta) -> list[tuple]:
         scale = 1 if r.get("unit") == "mm" else 100
         cells = ["-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{scale * v:.1f}" for v in scores]
         tag = "ORACLE " if r.get("selected_by") == "oracle" else ""
-        rows.append([f"{tag}{r.get('data')}", r.get("protocol", "?"), r.get("metric", "?"),
+        rows.append([f"{tag}{r.get('data')}", r.get("protocol", "?") + (" + flip" if r.get("flip") else ""),
+                     r.get("metric", "?"),
                      f"{Path(r.get('checkpoint', '?')).name} step {r.get('step')} ({str(r.get('weights', '?')).split(' ')[0]})",
                      *cells, str(r.get("num_samples")), path.name])
     return [("table", ["data", "protocol", "metric", "weights", *groups, "N", "file"], rows),

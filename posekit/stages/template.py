@@ -35,6 +35,7 @@ from posekit.engine.device import pick_device, prepare_for_device
 from posekit.engine.logging import console
 from posekit.engine.method import Method
 from posekit.engine.seed import seed_everything
+from posekit.engine.tensorboard import require_tensorboard
 from posekit.engine.trainer import Trainer
 from posekit.errors import ConfigError
 from posekit.evaluation.evaluate import SELECT_METRIC
@@ -127,6 +128,8 @@ def run_training(builder: RunBuilder, name: str) -> Path:
     builder.check()  # may complete the configuration (adapt: model and input size from the init checkpoint)
     ws, cfg, resume, stage = builder.ws, builder.cfg, builder.resume, builder.stage
     t = cfg.train
+    if t.tensorboard:
+        require_tensorboard()
     device = distributed.setup(pick_device(t.device))
     distributed.per_rank_batch(builder.rank_batch, distributed.world_size())
     seed_everything(t.seed)
@@ -145,7 +148,7 @@ def run_training(builder: RunBuilder, name: str) -> Path:
         trainer = Trainer(method, optimizer, scheduler, lambda step: builder.batches(step, device), run_dir, t.steps,
                           device, header, log_every=t.log_every, ckpt_every=t.ckpt_every,
                           val_every=getattr(t, "val_every", 0), validate=builder.validator(device),
-                          select_key=builder.select_key(), select_name=t.select, amp=t.amp)
+                          select_key=builder.select_key(), select_name=t.select, amp=t.amp, tensorboard=t.tensorboard)
         if resume is not None:
             resume_state(trainer, run_dir)
         startup_panel(f"posekit {stage}" + ("" if builder.method == default_method(stage) else f" --method {builder.method}"),
