@@ -7,6 +7,7 @@ Both ship ``joints.mat`` with the 14 LSP joints (right ankle … head top, see `
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -55,6 +56,12 @@ class _LspBase(RealConverter):
     def load(self, raw: Path, params: dict[str, Any]) -> Loaded:
         self.require(raw, ["joints.mat", "images"])
         joints = lsp_to_mpii16(load_lsp_joints(raw / "joints.mat"))
+        extra = self.unannotated_images(raw / "images", len(joints))
+        if extra:
+            raise DataError(f"{raw / 'joints.mat'} annotates {len(joints)} images, but {raw / 'images'} holds "
+                            f"{len(extra)} more ({extra[0]} …)",
+                            hint="joints.mat pairs with the images by number: use the joints.mat of the archive the "
+                                 "images come from")
         records = []
         for i, kp in enumerate(joints):
             name = self.image_pattern.format(i + 1)
@@ -64,6 +71,15 @@ class _LspBase(RealConverter):
 
     def split(self, records: list[Record], params: dict[str, Any]) -> dict[str, list[Record]]:
         raise NotImplementedError
+
+    def unannotated_images(self, folder: Path, n: int) -> list[str]:
+        """Names of the images in ``folder`` numbered beyond the ``n`` that joints.mat annotates, in order."""
+        if not folder.is_dir():
+            raise DataError(f"{folder} is not a folder", hint=f"expected layout: {self.layout}")
+        digits = len(self.image_pattern.format(1)) - len("im.jpg")
+        pattern = re.compile(rf"im(\d{{{digits}}})\.jpg")
+        found = sorted((int(m.group(1)), p.name) for p in folder.iterdir() if (m := pattern.fullmatch(p.name)))
+        return [name for i, name in found if i > n]
 
 
 @CONVERTERS.register("lsp")

@@ -19,14 +19,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from posekit.data.converters.base import Converter, SplitPlan
-from posekit.data.converters.records import CropRule, Record, crop_chunk
+from posekit.data.converters.records import CropRule, Record, can_crop_on_joints, crop_chunk
 from posekit.data.h5format import H5Writer
 from posekit.data.meta import KeypointMeta
+from posekit.engine.signals import pool_worker_init
 from posekit.errors import ConfigError, DataError, MissingArtifactError
-from posekit.workspace import file_digest
+from posekit.workspace import file_digest, resolve_path
 
 CHUNK = 32
 SHOWN_MISSING = 12
+SKIP_NO_CROP = "fewer than 2 labelled joints and no box"
 
 
 @dataclass
@@ -63,13 +65,13 @@ class RealConverter(Converter):
             takes = ", ".join("--" + k.replace("_", "-") for k in cls.options)
             raise ConfigError(f"{flags} does not apply to `prepare {cls.name}`",
                               hint=f"{cls.name} takes --raw, --name, --size, --codec, --workers, --force, {takes}")
-        params: dict[str, Any] = {"raw": str(Path(raw).resolve()), "name": name or cls.name, "size": size,
+        params: dict[str, Any] = {"raw": str(resolve_path(raw, "--raw")), "name": name or cls.name, "size": size,
                                   "codec": codec}
         for key, default in cls.options.items():
             value = given.get(key, default)
             params[key] = list(value) if isinstance(value, tuple) else value
         if params.get("split_dir") is not None:
-            params["split_dir"] = str(Path(params["split_dir"]).resolve())
+            params["split_dir"] = str(resolve_path(params["split_dir"], "--split-dir"))
         if params["limit"] is not None and params["limit"] < 1:
             raise ConfigError(f"--limit {params['limit']} must be ≥ 1")
         return params
@@ -106,13 +108,26 @@ class RealConverter(Converter):
         if not raw.is_dir():
             raise self.missing(f"the raw folder {raw} does not exist")
         loaded = self.load(raw, params)
+        if self.crop.mode == "box":
+            self._skip_uncroppable(loaded)
         limit = params["limit"]
         splits = {s: (recs[:limit] if limit else recs) for s, recs in loaded.splits.items() if recs}
         self.require(raw, [_relative(Path(r.image), raw) for recs in splits.values() for r in recs])
         if not splits:
             raise DataError(f"{self.name}: no usable samples under {raw}", hint="check --categories and the raw files")
-        return [SplitPlan(params["name"], split, len(recs), self._builder(params, loaded, split, recs))
-                for split, recs in splits.items()]
+        return [SplitPlan(params["name"], split, len(recs), self._builder(params, loaded, split, recs),
+                          loaded.skipped.get(split, {})) for split, recs in splits.items()]
+
+    @staticmethod
+    def _skip_uncroppable(loaded: Loaded) -> None:
+        """Leave out (and count) the samples without a person box whose labelled joints span no box to crop on:
+        none labelled, one, or all at one point. (Samples whose keypoints are read in the worker are not seen here.)"""
+        for split, records in loaded.splits.items():
+            keep = [r for r in records if r.box is not None or r.keypoints is None or can_crop_on_joints(r.keypoints)]
+            if len(keep) < len(records):
+                counts = loaded.skipped.setdefault(split, {})
+                counts[SKIP_NO_CROP] = counts.get(SKIP_NO_CROP, 0) + len(records) - len(keep)
+                loaded.splits[split] = keep
 
     def _builder(self, params: dict[str, Any], loaded: Loaded, split: str, records: list[Record]):
         def build(path: Path, advance: Callable[[int], None]) -> None:
@@ -138,7 +153,7 @@ def _ordered_map(fn: Callable, jobs: list, workers: int) -> Iterator:
     if workers <= 1 or len(jobs) <= 1:
         yield from map(fn, jobs)
         return
-    pool = ProcessPoolExecutor(min(workers, len(jobs)))
+    pool = ProcessPoolExecutor(min(workers, len(jobs)), initializer=pool_worker_init)
     try:
         todo = iter(jobs)
         pending = deque(pool.submit(fn, job) for job in islice(todo, 2 * workers))
@@ -163,14 +178,16 @@ def read_json(path: Path) -> Any:
 def read_mat(path: Path, key: str) -> Any:
     """Variable ``key`` of a MATLAB v5/v7 ``.mat`` file (scipy); DataError naming the file if unreadable or absent."""
     import scipy.io
+    from scipy.io.matlab import MatReadError
 
     try:
         mat = scipy.io.loadmat(path)
     except NotImplementedError:
         raise DataError(f"{path}: MATLAB v7.3 (HDF5) files are not read",
                         hint="re-save it in MATLAB with save(..., '-v7'), or use the official file") from None
-    except (OSError, ValueError, TypeError) as exc:
-        raise DataError(f"{path}: unreadable .mat file ({exc})", hint="re-download or re-extract this file") from None
+    except (MatReadError, OSError, ValueError, TypeError, EOFError, IndexError, KeyError) as exc:
+        raise DataError(f"{path}: not a readable .mat file ({exc.__class__.__name__}: {str(exc)[:120]})",
+                        hint="re-download or re-extract this file") from None
     if key not in mat:
         raise DataError(f"{path}: no variable {key!r} (found {', '.join(k for k in mat if not k.startswith('__'))})",
                         hint="use the file of the official release")

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from posekit.data.crop import apply_affine, box_square, crop_affine, image_square, invert_affine, warp_crop
+from posekit.data.images import open_rgb
 from posekit.errors import DataError
 
 
@@ -60,25 +60,44 @@ class Record:
         return None
 
 
+# labelled coordinates beyond this many pixels from the origin are annotation errors (and would not survive float32)
+MAX_COORD = 1e6
+VISIBILITY = (0, 1, 2)
+
+
+def check_visibility(flags: np.ndarray, where: str) -> None:
+    """Refuse visibility flags other than 0, 1 and 2 (the format's, and COCO's)."""
+    flags = np.asarray(flags, dtype=np.float64)
+    bad = flags[~np.isin(flags, VISIBILITY)]
+    if len(bad):
+        raise DataError(f"{where}: visibility flag {bad[0]:g} is not 0, 1 or 2",
+                        hint="0 = not labelled, 1 = labelled but occluded, 2 = visible; fix the annotation file")
+
+
 def check_finite(keypoints: np.ndarray, where: str) -> np.ndarray:
-    """Refuse NaN/inf coordinates of labelled joints; unlabelled joints' non-finite coordinates become 0."""
+    """Refuse NaN/inf (or farther than ``MAX_COORD`` px) coordinates of labelled joints and flags other than 0, 1
+    and 2; unlabelled joints' non-finite or far coordinates become 0 (they carry no information)."""
     kp = np.array(keypoints, dtype=np.float64)
-    bad = ~np.isfinite(kp[:, :2]).all(1)
-    if (bad & (kp[:, 2] > 0)).any() or not np.isfinite(kp[:, 2]).all():
+    if not np.isfinite(kp[:, 2]).all():
         raise DataError(f"{where}: NaN or infinite keypoint coordinates",
                         hint="fix or re-download the annotation file, then re-run the same prepare command")
-    kp[bad, :2] = 0.0
+    check_visibility(kp[:, 2], where)
+    bad = ~np.isfinite(kp[:, :2]).all(1)
+    if (bad & (kp[:, 2] > 0)).any():
+        raise DataError(f"{where}: NaN or infinite keypoint coordinates",
+                        hint="fix or re-download the annotation file, then re-run the same prepare command")
+    far = ~bad & (np.abs(kp[:, :2]) > MAX_COORD).any(1)
+    if (far & (kp[:, 2] > 0)).any():
+        raise DataError(f"{where}: keypoint coordinate {np.abs(kp[far & (kp[:, 2] > 0), :2]).max():g} is more than "
+                        f"{MAX_COORD:g} px from the image", hint="fix the annotation file (a unit or typing error?)")
+    kp[bad | far, :2] = 0.0
     return kp
 
 
-def open_rgb(path: str) -> Image.Image:
-    """Decode an image file as RGB; an unreadable file is a DataError naming it."""
-    try:
-        with Image.open(path) as im:
-            return im.convert("RGB")
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"{path}: unreadable image ({exc.__class__.__name__}: {exc})",
-                        hint="re-download or re-extract this file, then re-run the same prepare command") from None
+def can_crop_on_joints(keypoints: np.ndarray) -> bool:
+    """Whether the labelled joints ``[K,3]`` span a box to crop on: at least two, not all at one point."""
+    extent = _labelled_extent(np.asarray(keypoints, dtype=np.float64))
+    return extent is not None and max(extent[2] - extent[0], extent[3] - extent[1]) > 0
 
 
 def _inside(xy: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -112,7 +131,8 @@ def crop_record(rec: Record, rule: CropRule, size: int) -> dict[str, np.ndarray]
         if box is None:
             bbox = bbox + np.array([-rule.pad, -rule.pad, rule.pad, rule.pad])
         bbox = np.concatenate([np.maximum(bbox[:2], extent[:2]), np.minimum(bbox[2:], extent[2:])])
-        if bbox[2] <= bbox[0] or bbox[3] <= bbox[1]:
+        # a given box must overlap the image; joints' extent may be a vertical or horizontal line, not a point
+        if (bbox[2] <= bbox[0] or bbox[3] <= bbox[1]) if box is not None else max(bbox[2:] - bbox[:2]) <= 0:
             raise DataError(f"{rec.source_id}: the person box {bbox.round(1).tolist()} is empty inside the image",
                             hint="check the box and keypoints of this sample")
         cx, cy, side = box_square(bbox, rule.margin)

@@ -15,6 +15,7 @@ from posekit.data.h5format import H5Writer
 from posekit.data.synthetic.bodies import BODIES
 from posekit.data.synthetic.domains import domain_style
 from posekit.data.synthetic.generate import render_sample
+from posekit.engine.signals import pool_worker_init
 
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
 DOMAIN_IDS = {"source": 0, "target": 1}
@@ -96,7 +97,7 @@ class SyntheticConverter(Converter):
                         w.append(batch)
                         advance(len(batch["images"]))
                 else:
-                    with ProcessPoolExecutor(n_proc) as pool:
+                    with ProcessPoolExecutor(n_proc, initializer=pool_worker_init) as pool:
                         for batch in pool.map(_render_chunk, jobs):
                             w.append(batch)
                             advance(len(batch["images"]))
