@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from posekit.cli import app
-from posekit.cli._common import handle_errors, workspace
+from posekit.cli._common import check_device, handle_errors, workspace
 from posekit.errors import ConfigError
 
 SHOWN_ROWS = 20
@@ -22,7 +23,8 @@ def predict(
         "--checkpoint", "-c", help="run (dir, STAGE/RUN_ID, STAGE/latest, latest: its ckpt/final.pt) or a .pt file")],
     box: Annotated[str | None, typer.Option(
         help="person box x0,y0,x1,y1 in original pixels, used for every image (default: the whole image)")] = None,
-    margin: Annotated[float, typer.Option(help="with --box: crop side = margin × the box's longer side")] = 1.25,
+    margin: Annotated[float | None, typer.Option(help="with --box: crop side = margin × the box's longer side "
+                                                      "(default: 1.25)")] = None,
     weights: Annotated[str, typer.Option(help="auto (teacher when present), teacher or student")] = "auto",
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for predictions.json and <stem>_overlay.png")] = Path(
         "posekit-predict"),
@@ -34,15 +36,21 @@ def predict(
     one overlay PNG per image into --out; nothing is written if any input is bad."""
     from rich.table import Table
 
-    from posekit.engine.logging import console
+    from posekit.engine.logging import console, results
     from posekit.stages.predict import parse_box, run_predict
 
     if weights not in ("auto", "teacher", "student"):
         raise ConfigError(f"unknown --weights {weights!r}", hint="use auto, teacher or student")
     if batch_size < 1:
         raise ConfigError("--batch-size must be ≥ 1")
-    if margin <= 0:
-        raise ConfigError(f"--margin must be > 0, got {margin}", hint="1.0 crops exactly the box's longer side")
+    if margin is not None and box is None:
+        raise ConfigError("--margin applies only with --box", hint="give the person box with --box x0,y0,x1,y1, or drop "
+                                                                  "--margin (without --box the whole image is used)")
+    margin = 1.25 if margin is None else margin
+    if not math.isfinite(margin) or margin <= 0:
+        raise ConfigError(f"--margin must be a finite number > 0, got {margin}", hint="1.0 crops exactly the box's "
+                                                                                   "longer side")
+    check_device(device)
     result = run_predict(workspace(), images, checkpoint, weights, parse_box(box) if box else None, margin, out,
                          batch_size, device)
 
@@ -56,9 +64,9 @@ def predict(
         table.add_row(Path(r["file"]).name, f"{r['width']}×{r['height']}", region, f"{mean:.3f}", r["overlay"])
     if len(result["images"]) > SHOWN_ROWS:
         table.add_row(f"… {len(result['images']) - SHOWN_ROWS} more", "", "", "", "")
-    console.print(table)
-    console.print(f"{result['checkpoint']}: {result['weights']}, step {result['step']}, selected by "
+    results.print(table)
+    results.print(f"{result['checkpoint']}: {result['weights']}, step {result['step']}, selected by "
                   f"{result['selected_by']}", highlight=False)
     if result["selected_by"] == "oracle":
-        console.print("[bold red]ORACLE: these weights were selected on target test labels[/]")
+        console.print("ORACLE: these weights were selected on target test labels", style="bold red")
     console.print(f"wrote {out / 'predictions.json'} and {len(result['images'])} overlay(s) in {out}", highlight=False)

@@ -11,8 +11,9 @@ from rich.table import Table
 
 from posekit.cli import app
 from posekit.cli._common import handle_errors, workspace
-from posekit.engine.logging import console, make_progress
+from posekit.engine.logging import make_progress, results
 from posekit.errors import ConfigError
+from posekit.workspace import check_name
 
 SYNTHETIC_DEFAULTS = {"skeleton": "human", "num_train": 4000, "num_val": 500, "num_test": 1000, "seed": 0, "gap": 0.6}
 SHARED_FLAGS = "--name, --size, --codec, --workers, --force"
@@ -61,6 +62,8 @@ def prepare(
     from posekit.data.h5format import IMAGE_CODECS
 
     converter_cls = CONVERTERS.get(dataset)
+    if name is not None:
+        check_name(name, "--name")
     if codec not in IMAGE_CODECS:
         raise ConfigError(f"unknown --codec {codec!r}", hint=f"use one of {', '.join(IMAGE_CODECS)}")
     synthetic = {"skeleton": skeleton, "num_train": num_train, "num_val": num_val, "num_test": num_test,
@@ -87,8 +90,8 @@ def prepare(
                               hint=f"{dataset} takes {SHARED_FLAGS}, {_flags([*SYNTHETIC_DEFAULTS, *LOOK_OPTIONS])}")
         params = _synthetic_params({**SYNTHETIC_DEFAULTS, **synthetic}, name, _check_size(128 if size is None else size),
                                    codec)
+    converter = converter_cls(workers=workers)
     ws = workspace().ensure()
-    converter = converter_cls(workers=max(1, workers))
     with make_progress() as progress:
         def start(key: str, total: int):
             task = progress.add_task(key, total=total, info="")
@@ -100,7 +103,7 @@ def prepare(
     table.add_column("status")
     for key, value in status.items():
         table.add_row(key, value)
-    console.print(table)
+    results.print(table)
 
 
 def _synthetic_params(opts: dict[str, Any], name: str | None, size: int, codec: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import typer
 from posekit.cli import app
 from posekit.cli._common import handle_errors, workspace
 from posekit.errors import ConfigError
+from posekit.workspace import check_name
 
 
 @app.command()
@@ -31,6 +32,8 @@ def pretrain(
     from posekit.config.stages import resolve_method, schema_for
     from posekit.stages.common import resume_config
 
+    if name is not None:
+        check_name(name, "--name")
     ws = workspace().require()
     if resume:
         if config or set_ or source or target or steps:

@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from posekit.cli import app
 from posekit.cli._common import handle_errors
-from posekit.engine.logging import console
+from posekit.engine.logging import results
 from posekit.errors import ConfigError
 
 config_app = typer.Typer(help="Show resolved configurations.", no_args_is_help=True)
@@ -27,17 +28,17 @@ def list_(kind: Annotated[str, typer.Argument(help="datasets, presets or skeleto
         from posekit.data.converters import CONVERTERS
 
         for name in CONVERTERS.names():
-            console.print(f"[bold]{name}[/]  {CONVERTERS.get(name).description}")
+            results.print(Text.assemble((name, "bold"), f"  {CONVERTERS.get(name).description}"))
     elif kind == "presets":
         from posekit.config.load import builtin_presets
 
         for name in builtin_presets():
-            console.print(name)
+            results.print(name)
     elif kind == "skeletons":
         from posekit.data.meta import SKELETONS
 
         for name, meta in SKELETONS.items():
-            console.print(f"[bold]{name}[/]  {meta.num_joints} joints; groups {', '.join(meta.groups)}")
+            results.print(Text.assemble((name, "bold"), f"  {meta.num_joints} joints; groups {', '.join(meta.groups)}"))
     else:
         raise ConfigError(f"unknown kind {kind!r}", hint="use datasets, presets or skeletons")
 
@@ -67,7 +68,7 @@ def config_show(
         table.add_column(col)
     for key, value, doc in _describe(cfg):
         table.add_row(key, str(value), doc)
-    console.print(table)
+    results.print(table)
 
 
 def _describe(model, prefix: str = ""):
@@ -94,6 +95,17 @@ def ckpt_inspect(path: Annotated[Path, typer.Argument(help="checkpoint file")]) 
         table.add_row(key, str(ckpt.get(key, "—")))
     parts = [k for k in ("model", "teacher", "method_state", "optim", "sched", "rng") if ckpt.get(k) is not None]
     table.add_row("components", ", ".join(parts))
-    table.add_row("keypoints", f"{ckpt['keypoints']['name']} ({len(ckpt['keypoints']['names'])})" if "keypoints" in ckpt else "—")
-    table.add_row("metrics", ", ".join(f"{k} {v:.4f}" for k, v in (ckpt.get("metrics") or {}).items()) or "—")
-    console.print(table)
+    table.add_row("keypoints", _keypoints(ckpt.get("keypoints")))
+    metrics = ckpt.get("metrics") if isinstance(ckpt.get("metrics"), dict) else {}
+    table.add_row("metrics", ", ".join(f"{k} {v:.4f}" if isinstance(v, (int, float)) else f"{k} {v}"
+                                       for k, v in metrics.items()) or "—")
+    results.print(table)
+
+
+def _keypoints(value) -> str:
+    """``human16 (16)`` from a checkpoint's keypoint metadata; a note instead when it is missing or incomplete."""
+    if not value:
+        return "—"
+    if not isinstance(value, dict) or not isinstance(value.get("names"), (list, tuple)):
+        return "(incomplete metadata: no joint names)"
+    return f"{value.get('name', '?')} ({len(value['names'])})"

@@ -18,6 +18,7 @@ from posekit.data.roots import root_joints
 from posekit.engine.checkpoint import load_checkpoint
 from posekit.engine.device import pick_device
 from posekit.engine.logging import console, make_progress
+from posekit.engine.logging import results as results_console
 from posekit.errors import CheckpointError, ConfigError, DataError, MissingArtifactError
 from posekit.evaluation.evaluate import predict_split, score_legacy, score_split
 from posekit.evaluation.lift import score_split_3d
@@ -40,8 +41,9 @@ def resolve_checkpoint(ws: Workspace, run: str, checkpoint: str) -> Path:
     path = run_dir / "ckpt" / f"{checkpoint}.pt"
     if not path.exists():
         have = sorted(p.stem for p in (run_dir / "ckpt").glob("*.pt"))
-        hint = (f"this run has {', '.join(have)}; pass --checkpoint last, or finish it with `posekit pretrain --resume {run_dir}`"
-                if have else "the run has no checkpoints yet; resume or re-run it")
+        resume = f"`posekit {run_dir.parent.name} --resume {run_dir.parent.name}/{run_dir.name}`"
+        hint = (f"this run has {', '.join(have)}.pt only; finish it with {resume}" if have
+                else f"the run has no checkpoint yet; continue it with {resume} or re-run the stage")
         raise MissingArtifactError(f"{path} does not exist (run not finished?)", hint=hint)
     return path
 
@@ -75,8 +77,9 @@ def load_model(ckpt_path: Path, weights: str, device):
     try:
         meta = KeypointMeta.from_json(json.dumps(ckpt["keypoints"]))
         model, arch = build_network(ckpt_path, ckpt, meta.num_joints)
-    except (KeyError, ValueError) as exc:
-        raise CheckpointError(f"{ckpt_path}: incomplete checkpoint header ({exc})") from None
+    except (KeyError, ValueError, DataError) as exc:
+        raise CheckpointError(f"{ckpt_path}: incomplete checkpoint header ({exc})",
+                              hint="use the run's own checkpoint, or re-run the stage that wrote it") from None
     teacher = ckpt.get("teacher")
     if weights == "auto":
         weights = "teacher" if teacher is not None else "student"
@@ -216,10 +219,10 @@ def print_table(results: list[dict]) -> None:
         cells = [_cell(r, r["groups"][g]) for g in groups]
         tag = "ORACLE " if r["selected_by"] == "oracle" else ""
         table.add_row(f"{tag}{r['run']} ({r['weights'].split(' ')[0]})", r["data"], *cells, str(r["num_samples"]))
-    console.print(table)
+    results_console.print(table)
     for r in {r["checkpoint"]: r for r in results}.values():
-        console.print(f"{r['run']} = {r['weights']} of {r['checkpoint']} (step {r['step']}, selected by "
-                      f"{r['selected_by']})", highlight=False)
-    console.print(f"JSON: {', '.join(r['json'] for r in results)}", highlight=False)
+        results_console.print(f"{r['run']} = {r['weights']} of {r['checkpoint']} (step {r['step']}, selected by "
+                              f"{r['selected_by']})", highlight=False)
+    results_console.print(f"JSON: {', '.join(r['json'] for r in results)}", highlight=False)
     if any(r["selected_by"] == "oracle" for r in results):
-        console.print("[bold red]ORACLE: weights marked ORACLE were selected on target test labels[/]")
+        console.print("ORACLE: weights marked ORACLE were selected on target test labels", style="bold red")

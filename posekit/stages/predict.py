@@ -25,13 +25,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 from torch import nn
 
 from posekit import __version__
 from posekit.data.augment import normalise
 from posekit.data.codec import HeatmapCodec
 from posekit.data.crop import apply_affine, box_square, crop_affine, image_square, warp_crop
+from posekit.data.images import as_rgb8
 from posekit.engine.device import pick_device
 from posekit.engine.logging import make_progress
 from posekit.errors import ConfigError, DataError, MissingArtifactError
@@ -84,10 +85,11 @@ def image_size(path: Path) -> tuple[int, int]:
 
 
 def load_image(path: Path) -> np.ndarray:
-    """The decoded image as displayed: ``[H,W,3]`` uint8 RGB (EXIF rotation applied, alpha dropped)."""
+    """The decoded image as displayed: ``[H,W,3]`` uint8 RGB (``posekit.data.images.as_rgb8``: EXIF rotation applied,
+    16-bit scaled to 8, alpha dropped)."""
     try:
         with Image.open(path) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+            return np.asarray(as_rgb8(im, str(path)))
     except (OSError, Image.DecompressionBombError) as exc:
         raise DataError(f"{path}: cannot decode the image ({str(exc).splitlines()[0][:120]})",
                         hint="the file may be truncated or corrupt") from None
@@ -105,10 +107,10 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 
 
 def check_box(box: tuple[float, float, float, float], height: int, width: int, path: Path) -> None:
-    """The box must lie inside the image: within ``[-1, W] × [-1, H]`` (half a pixel of slack around the image's
-    extent ``[-0.5, W-0.5]``, so both ``0,0,W,H`` and ``0,0,W-1,H-1`` are accepted)."""
+    """The box must overlap the image's extent ``[-0.5, W-0.5] × [-0.5, H-0.5]``; a box that partly leaves the
+    image is clipped to it by ``network_crop``, as the converters clip theirs."""
     x0, y0, x1, y1 = box
-    if x0 < -1 or y0 < -1 or x1 > width or y1 > height:
+    if x1 <= -0.5 or y1 <= -0.5 or x0 >= width - 0.5 or y0 >= height - 0.5:
         raise ConfigError(f"--box {','.join(f'{v:g}' for v in box)} lies outside {path.name} ({width}×{height})",
                           hint=f"give a box within 0,0,{width},{height}, or leave out --box to use the whole image")
 
@@ -189,6 +191,11 @@ def run_predict(ws: Workspace, inputs: list[str], ref: str, weights: str, box: t
     written. Returns the ``predictions.json`` content.
     """
     paths = collect_images(inputs)
+    target = out.resolve()
+    inside = next((p for p in paths if target in p.parents), None)
+    if inside is not None:
+        raise ConfigError(f"--out {out} holds the input {inside}: the overlays written there would be read as "
+                          "inputs by the next run", hint="write to a folder that holds no input, e.g. a new one")
     sizes = [image_size(p) for p in paths]
     if box is not None:
         for p, (h, w) in zip(paths, sizes):
