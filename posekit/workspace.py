@@ -63,6 +63,11 @@ def resolve_path(path: Path, what: str) -> Path:
                                    hint="it is a symbolic link loop or unreadable; pass the real folder") from None
 
 
+def forget_created_runs() -> None:
+    """Start a new command: the runs created so far in this process are not its to discard."""
+    _created_runs.clear()
+
+
 def discard_unstarted_runs() -> None:
     """Remove the run directories this process created that hold no checkpoint yet: called when a command fails
     with an error, so a run that never started leaves nothing behind (interrupted runs are kept for --resume)."""

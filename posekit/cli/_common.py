@@ -13,7 +13,7 @@ from rich.text import Text
 
 from posekit.engine.logging import console, labelled, results
 from posekit.errors import ConfigError, PosekitError, Terminated
-from posekit.workspace import Workspace, discard_unstarted_runs
+from posekit.workspace import Workspace, discard_unstarted_runs, forget_created_runs
 
 F = TypeVar("F", bound=Callable)
 
@@ -89,6 +89,7 @@ def handle_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        forget_created_runs()
         try:
             return fn(*args, **kwargs)
         except PosekitError as exc:
@@ -105,7 +106,7 @@ def handle_errors(fn: F) -> F:
             discard_unstarted_runs()
             if State.debug:
                 raise
-            where = f" ({exc.filename})" if exc.filename else ""
+            where = f" ({exc.filename}{f' → {exc.filename2}' if exc.filename2 else ''})" if exc.filename else ""
             fail(PosekitError(f"{exc.strerror or exc}{where}",
                               hint=OS_HINTS.get(exc.errno, "check free disk space and permissions") +
                               "; --debug shows the traceback"))

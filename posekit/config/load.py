@@ -146,7 +146,7 @@ def suggest_key(model: type[BaseModel], exc: ValidationError) -> str | None:
         dotted = ".".join(str(p) for p in err["loc"])
         prefix, _, leaf = dotted.rpartition(".")
         same = [k for k in keys if k.rpartition(".")[0] == prefix]
-        close = ([k for k in keys if k.rpartition(".")[2] == leaf] or difflib.get_close_matches(dotted, same, n=1)
+        close = ([k for k in keys if k.rpartition(".")[2] == leaf] or difflib.get_close_matches(dotted, same, n=1, cutoff=0.7)
                  or difflib.get_close_matches(dotted, keys, n=1, cutoff=0.75))
         if close:
             return f"did you mean {close[0]}?"

@@ -37,6 +37,18 @@ def open_rgb(path: str) -> Image.Image:
     try:
         with Image.open(path) as im:
             return as_rgb8(im, str(path))
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except UNREADABLE as exc:
         raise DataError(f"{path}: unreadable image ({exc.__class__.__name__}: {exc})",
                         hint="re-download or re-extract this file, then re-run the same prepare command") from None
+
+
+UNREADABLE = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)  # what decoding a bad file raises
+
+
+def displayed_size(path: str) -> tuple[int, int]:
+    """``(width, height)`` of an image file as displayed (EXIF orientation applied), from its header only; raises
+    one of ``UNREADABLE`` for a file that is not a readable image."""
+    with Image.open(path) as im:
+        w, h = im.size
+        turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    return (h, w) if turned else (w, h)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from posekit.errors import CheckpointError, MissingArtifactError
-from posekit.workspace import atomic_write_bytes
+from posekit.workspace import STAGES, atomic_write_bytes
 
 FORMAT = "posekit.ckpt"
 VERSION = 1
@@ -40,8 +40,11 @@ def _unreadable_hint(path: Path) -> str:
     if path.parent.name != "ckpt":
         return "the file may be truncated; use an intact copy or re-run the stage that wrote it"
     if path.name == "last.pt":
-        return ("the file may be truncated; delete it to let --resume restart the run from step 0, or re-run the "
-                "stage")
+        run = path.parent.parent
+        if run.parent.name in STAGES:
+            return (f"the file may be truncated; delete it and `posekit {run.parent.name} --resume "
+                    f"{run.parent.name}/{run.name}` restarts the run from step 0, or re-run the stage")
+        return "the file may be truncated; delete it to restart from step 0, or re-run the stage"
     if (path.parent / "last.pt").is_file():
         return f"the file may be truncated; the run's {path.parent / 'last.pt'} holds its last weights, or re-run the stage"
     return "the file may be truncated; re-run the stage"

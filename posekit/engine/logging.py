@@ -19,7 +19,7 @@ from posekit.workspace import atomic_write_text
 
 # Tables stay readable when output is captured (CI logs, files): 120 columns unless a terminal says otherwise.
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 120, markup=False)
-results = Console(width=None if sys.stdout.isatty() else 120, markup=False)
+results = Console(width=None if sys.stdout.isatty() else 120, markup=False, soft_wrap=True)  # lines never broken
 
 
 def labelled(label: str, style: str, text: str) -> Text:

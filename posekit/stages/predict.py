@@ -32,7 +32,7 @@ from posekit import __version__
 from posekit.data.augment import normalise
 from posekit.data.codec import HeatmapCodec
 from posekit.data.crop import apply_affine, box_square, crop_affine, image_square, warp_crop
-from posekit.data.images import as_rgb8
+from posekit.data.images import UNREADABLE, as_rgb8, displayed_size
 from posekit.engine.device import pick_device
 from posekit.engine.logging import make_progress
 from posekit.errors import ConfigError, DataError, MissingArtifactError
@@ -75,13 +75,11 @@ def collect_images(items: list[str]) -> list[Path]:
 def image_size(path: Path) -> tuple[int, int]:
     """Height and width of an image file as displayed (EXIF rotation applied), from its header only."""
     try:
-        with Image.open(path) as im:
-            w, h = im.size
-            rotated = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
-    except (OSError, Image.DecompressionBombError) as exc:
+        w, h = displayed_size(str(path))
+    except UNREADABLE as exc:
         raise DataError(f"{path}: not a readable image ({exc.__class__.__name__})",
                         hint=f"pass image files ({', '.join(IMAGE_SUFFIXES)})") from None
-    return (w, h) if rotated else (h, w)
+    return h, w
 
 
 def load_image(path: Path) -> np.ndarray:

@@ -127,6 +127,8 @@ def _numbers(value: Any, where: str, what: str) -> np.ndarray:
         return np.asarray(value, dtype=np.float64)
     except ValueError:  # ragged nesting
         raise DataError(f"{where}: {what} must be 3K numbers or K lists [x, y, v]", hint=FORMAT_HINT) from None
+    except OverflowError:  # an integer beyond any float
+        raise DataError(f"{where}: {what} hold a number too large for a float", hint=FORMAT_HINT) from None
 
 
 def _image_index(doc: dict, path: Path) -> dict:
@@ -236,7 +238,10 @@ def coco_box(bbox: Any, where: str, hint: str = FORMAT_HINT) -> np.ndarray | Non
     if not isinstance(bbox, list) or len(bbox) != 4 or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox):
         raise DataError(f"{where}: bbox must be [x, y, w, h] (four numbers)", hint=hint)
-    x, y, w, h = (float(v) for v in bbox)
+    try:
+        x, y, w, h = (float(v) for v in bbox)
+    except OverflowError:
+        raise DataError(f"{where}: bbox holds a number too large for a float", hint=hint) from None
     if not np.isfinite([x, y, w, h]).all():
         raise DataError(f"{where}: NaN or infinite bbox", hint="fix the annotation file")
     return np.array([x, y, x + w, y + h]) if w > 0 and h > 0 else None

@@ -27,7 +27,11 @@ def load_lsp_joints(path: Path) -> np.ndarray:
     LSPET stores ``(14, 3, N)`` with a third column 1 = visible → v = 2, or 0 (its invisible joints lie outside
     the image and may hold junk coordinates).
     """
-    joints = np.asarray(read_mat(path, "joints"), dtype=np.float64)
+    joints = np.asarray(read_mat(path, "joints"))
+    if not (np.issubdtype(joints.dtype, np.integer) or np.issubdtype(joints.dtype, np.floating)):
+        raise DataError(f"{path}: 'joints' is not an array of real numbers (dtype {joints.dtype})",
+                        hint="use joints.mat from the official LSP or LSPET archive")
+    joints = joints.astype(np.float64)
     if joints.ndim == 3 and joints.shape[:2] == (3, 14):
         xy, flag = joints[:2].transpose(2, 1, 0), joints[2].T
         v = np.where(flag > 0.5, 1, 2)
@@ -37,6 +41,10 @@ def load_lsp_joints(path: Path) -> np.ndarray:
     else:
         raise DataError(f"{path}: 'joints' has shape {joints.shape}, expected (3, 14, N) (LSP) or (14, 3, N) (LSPET)",
                         hint="use joints.mat from the official LSP or LSPET archive")
+    odd = flag[np.isfinite(flag) & ~np.isin(flag, (0, 1))]
+    if len(odd):
+        raise DataError(f"{path}: visibility flag {odd[0]:g} is not 0 or 1",
+                        hint="the third row of 'joints' is 0 or 1 (LSP: 1 = occluded; LSPET: 1 = visible)")
     v = np.where(np.isfinite(flag), v, np.nan)
     return np.concatenate([xy, v[..., None]], axis=-1)
 

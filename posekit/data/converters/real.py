@@ -19,8 +19,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from posekit.data.converters.base import Converter, SplitPlan
-from posekit.data.converters.records import CropRule, Record, can_crop_on_joints, crop_chunk
+from posekit.data.converters.records import CropRule, Record, crop_chunk, in_image, person_box
 from posekit.data.h5format import H5Writer
+from posekit.data.images import UNREADABLE, displayed_size
 from posekit.data.meta import KeypointMeta
 from posekit.engine.signals import pool_worker_init
 from posekit.errors import ConfigError, DataError, MissingArtifactError
@@ -28,7 +29,6 @@ from posekit.workspace import file_digest, resolve_path
 
 CHUNK = 32
 SHOWN_MISSING = 12
-SKIP_NO_CROP = "fewer than 2 labelled joints and no box"
 
 
 @dataclass
@@ -118,16 +118,33 @@ class RealConverter(Converter):
         return [SplitPlan(params["name"], split, len(recs), self._builder(params, loaded, split, recs),
                           loaded.skipped.get(split, {})) for split, recs in splits.items()]
 
-    @staticmethod
-    def _skip_uncroppable(loaded: Loaded) -> None:
-        """Leave out (and count) the samples without a person box whose labelled joints span no box to crop on:
-        none labelled, one, or all at one point. (Samples whose keypoints are read in the worker are not seen here.)"""
+    def _skip_uncroppable(self, loaded: Loaded) -> None:
+        """Leave out (and count, by reason) the samples that have no person box to crop on (``person_box``): a given
+        box outside the image, or no box and fewer than two labelled joints inside the image. Image sizes come from
+        the files' headers (EXIF orientation applied); samples whose keypoints are read in the worker, or whose
+        image header is unreadable, are left to the crop (which names them in its error)."""
+        sizes: dict[str, tuple[int, int] | None] = {}
         for split, records in loaded.splits.items():
-            keep = [r for r in records if r.box is not None or r.keypoints is None or can_crop_on_joints(r.keypoints)]
-            if len(keep) < len(records):
-                counts = loaded.skipped.setdefault(split, {})
-                counts[SKIP_NO_CROP] = counts.get(SKIP_NO_CROP, 0) + len(records) - len(keep)
-                loaded.splits[split] = keep
+            keep = []
+            counts = loaded.skipped.setdefault(split, {})
+            for rec in records:
+                if rec.keypoints is None:
+                    keep.append(rec)
+                    continue
+                if rec.image not in sizes:
+                    try:
+                        sizes[rec.image] = displayed_size(rec.image)
+                    except UNREADABLE:
+                        sizes[rec.image] = None
+                size = sizes[rec.image]
+                why = person_box(in_image(rec.keypoints, *size), rec.box, *size, self.crop)[1] if size else ""
+                if why:
+                    counts[why] = counts.get(why, 0) + 1
+                else:
+                    keep.append(rec)
+            loaded.splits[split] = keep
+            if not counts:
+                del loaded.skipped[split]
 
     def _builder(self, params: dict[str, Any], loaded: Loaded, split: str, records: list[Record]):
         def build(path: Path, advance: Callable[[int], None]) -> None:
