@@ -84,7 +84,7 @@ def row_sets(preset: str, sets: list[str]) -> list[str]:
 def finished_run(ws: str, preset: str, sets: list[str]) -> Path | None:
     """A finished adapt run of ``ws`` whose resolved configuration equals ``-c PRESET`` with ``sets``."""
     from posekit.config.load import resolve_config
-    from posekit.stages.adapt_multilevel import resolve_init
+    from posekit.stages.adapt_common import resolve_init
     from posekit.workspace import Workspace
 
     schema = config_class(preset)

@@ -6,6 +6,7 @@ Exit codes (documented in docs/cli.md):
   3  a required input or workspace artifact is missing
   4  an input exists but is corrupt or invalid (bad HDF5, bad checkpoint)
   5  another posekit command is writing the same artifact (workspace lock)
+130  interrupted by Ctrl-C (SIGINT); 143  stopped by SIGTERM (``Terminated``)
 """
 
 from __future__ import annotations
@@ -44,3 +45,7 @@ class WorkspaceBusy(PosekitError):
 
 class TrainingDiverged(PosekitError):
     exit_code = 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (a job scheduler or ``kill``): handled like Ctrl-C, with exit code 143."""

@@ -1,5 +1,7 @@
 """Fault injection for the crash-safety tests: ``POSEKIT_CRASH_AT=POINT[:N]`` kills the process with SIGKILL the
-N-th time (default 1st) execution passes ``crash_point(POINT)``. Unset (the normal case), it does nothing.
+N-th time (default 1st) execution passes ``crash_point(POINT)``. Unset (the normal case), it does nothing. With
+``POSEKIT_CRASH_SIGNAL=TERM`` it sends SIGTERM to the whole process group instead (the process and its DataLoader
+or pool workers, as a job scheduler does; start the process in its own session).
 
 Points: ``train.step`` (after an optimiser step and any checkpoint due at it), ``write NAME`` (the temporary file
 of the artifact called NAME, e.g. ``write last.pt`` or ``write train.h5``, is complete but not yet renamed into
@@ -24,4 +26,7 @@ def crash_point(name: str) -> None:
         return
     _passes[name] += 1
     if _passes[name] == int(nth):
-        os.kill(os.getpid(), signal.SIGKILL)
+        if os.environ.get("POSEKIT_CRASH_SIGNAL") == "TERM":
+            os.killpg(os.getpgrp(), signal.SIGTERM)
+        else:
+            os.kill(os.getpid(), signal.SIGKILL)

@@ -24,7 +24,7 @@ from posekit.data.codec import HeatmapCodec
 from posekit.data.crop import apply_affine, box_square, crop_affine, image_square, warp_crop
 from posekit.data.meta import KeypointMeta
 from posekit.engine.checkpoint import load_checkpoint
-from posekit.errors import CheckpointError, ConfigError, MissingArtifactError
+from posekit.errors import CheckpointError, ConfigError, DataError, MissingArtifactError
 from posekit.models.factory import ARCHITECTURES, LEGACY_ARCHITECTURE, describe
 from posekit.workspace import Workspace
 
@@ -68,8 +68,9 @@ def load_model(ckpt_path: Path, weights: str, device: torch.device) -> tuple[nn.
     try:
         meta = KeypointMeta.from_json(json.dumps(ckpt["keypoints"]))
         model, arch = build_network(ckpt_path, ckpt, meta.num_joints)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{ckpt_path}: incomplete checkpoint header ({exc})") from None
+    except (KeyError, ValueError, TypeError, DataError) as exc:
+        raise CheckpointError(f"{ckpt_path}: incomplete checkpoint header ({exc})",
+                              hint="use the run's own checkpoint, or re-run the stage that wrote it") from None
     teacher = ckpt.get("teacher")
     if weights == "auto":
         weights = "teacher" if teacher is not None else "student"

@@ -16,6 +16,8 @@ import fcntl
 import hashlib
 import json
 import os
+import re
+import shutil
 import sys
 import tempfile
 from datetime import datetime, timezone
@@ -23,11 +25,68 @@ from pathlib import Path
 from typing import Any
 
 from posekit import __version__
-from posekit.errors import ConfigError, MissingArtifactError, WorkspaceBusy
+from posekit.errors import ConfigError, DataError, MissingArtifactError, WorkspaceBusy
 from posekit.faults import crash_point
 
 WORKSPACE_SCHEMA = 1
 STAGES = ("pretrain", "adapt")
+# names that become one path component: datasets, splits, style caches, run names and ids
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+NAME_RULE = "1–100 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+_created_runs: list[Path] = []  # run directories this process created (see discard_unstarted_runs)
+_lock_fds: set[int] = set()  # lock file descriptors this process holds (see _drop_inherited_locks)
+
+
+def name_problem(name: object) -> str | None:
+    """Why ``name`` cannot be a dataset/split/style/run name (one path component, a safe character set), or None."""
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        return f"{name!r} is not a valid name ({NAME_RULE})"
+    return None
+
+
+def check_name(name: str, what: str) -> str:
+    """``name`` if it is a valid name, else ConfigError naming ``what`` (e.g. ``--name``)."""
+    problem = name_problem(name)
+    if problem:
+        raise ConfigError(f"{what} {problem}", hint="names become folder and file names inside the workspace: "
+                                                    "no '/', no leading '.', e.g. synth_src or run-2")
+    return name
+
+
+def resolve_path(path: Path, what: str) -> Path:
+    """``path`` made absolute with symbolic links followed; a link loop is a MissingArtifactError naming ``what``."""
+    try:
+        return Path(path).expanduser().resolve()
+    except (RuntimeError, OSError) as exc:  # Python < 3.13 raises RuntimeError for a loop, later ones OSError
+        raise MissingArtifactError(f"{what} {path}: cannot be resolved ({exc})",
+                                   hint="it is a symbolic link loop or unreadable; pass the real folder") from None
+
+
+def forget_created_runs() -> None:
+    """Start a new command: the runs created so far in this process are not its to discard."""
+    _created_runs.clear()
+
+
+def discard_unstarted_runs() -> None:
+    """Remove the run directories this process created that hold no checkpoint yet: called when a command fails
+    with an error, so a run that never started leaves nothing behind (interrupted runs are kept for --resume)."""
+    while _created_runs:
+        run = _created_runs.pop()
+        if run.is_dir() and not any((run / "ckpt").glob("*.pt")):
+            shutil.rmtree(run, ignore_errors=True)
+
+
+def _drop_inherited_locks() -> None:
+    """In a forked child (DataLoader or converter worker): close the inherited lock descriptors, so the lock goes
+    with the parent process and an orphaned worker cannot hold it."""
+    for fd in list(_lock_fds):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _lock_fds.clear()
+
+
+os.register_at_fork(after_in_child=_drop_inherited_locks)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -43,6 +102,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.chmod(tmp, 0o644)
         crash_point(f"write {path.name}")
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None:  # a failed write() names no file: name the artifact
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -76,7 +140,9 @@ class Workspace:
     """Paths and bookkeeping for one workspace directory."""
 
     def __init__(self, root: Path):
-        self.root = Path(root).expanduser().resolve()
+        if not str(root).strip():
+            raise ConfigError("the workspace path is empty", hint="pass --workspace/-w DIR (or set POSEKIT_WORKSPACE)")
+        self.root = resolve_path(Path(root), "workspace")
 
     # -- creation -------------------------------------------------------------------------------------------
     def ensure(self) -> Workspace:
@@ -84,7 +150,9 @@ class Workspace:
         marker = self.root / "workspace.json"
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"workspace {self.root} is a file, not a directory", hint="pass another --workspace")
-        if not marker.exists():
+        if marker.exists():
+            self.check_marker()
+        else:
             if self.root.exists() and any(self.root.iterdir()):
                 raise ConfigError(
                     f"{self.root} is not empty and is not a posekit workspace (no workspace.json)",
@@ -106,7 +174,23 @@ class Workspace:
                 f"no posekit workspace at {self.root}",
                 hint="pass --workspace/-w (or set POSEKIT_WORKSPACE), or create one with `posekit prepare synthetic`",
             )
+        self.check_marker()
         return self
+
+    def check_marker(self) -> dict:
+        """Read and check ``workspace.json``: a JSON object whose ``schema_version`` this posekit reads."""
+        marker = self.root / "workspace.json"
+        try:
+            info = json.loads(marker.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DataError(f"{marker}: unreadable workspace marker ({exc.__class__.__name__})",
+                            hint=f"restore it, or write {{\"schema_version\": {WORKSPACE_SCHEMA}}} into it if this "
+                                 "folder is a posekit workspace") from None
+        version = info.get("schema_version") if isinstance(info, dict) else None
+        if version != WORKSPACE_SCHEMA:
+            raise DataError(f"{marker}: workspace schema version {version!r}, this posekit reads {WORKSPACE_SCHEMA}",
+                            hint="use the posekit version that created this workspace, or another --workspace")
+        return info
 
     # -- locks ----------------------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -119,7 +203,7 @@ class Workspace:
         folder = self.root / ".locks"
         folder.mkdir(exist_ok=True)
         path = folder / (what.replace("/", "__") + ".lock")
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -127,21 +211,26 @@ class Workspace:
             os.close(fd)
             raise WorkspaceBusy(f"{what} in {self.root} is being written by {holder}",
                                 hint="wait for that command to finish (runs of pretrain/adapt/eval may run side by side)") from None
+        _lock_fds.add(fd)
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()} ({' '.join(os.path.basename(a) for a in sys.argv[:3])})".encode(), 0)
             yield
         finally:
+            _lock_fds.discard(fd)
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
     # -- data -----------------------------------------------------------------------------------------------
     def data_dir(self, dataset: str) -> Path:
-        return self.root / "data" / dataset
+        return self.root / "data" / check_name(dataset, "dataset")
 
     def split_path(self, dataset: str, split: str) -> Path:
-        return self.data_dir(dataset) / f"{split}.h5"
+        return self.data_dir(dataset) / f"{check_name(split, 'split')}.h5"
+
+    def style_dir(self, name: str) -> Path:
+        return self.root / "styles" / check_name(name, "style cache")
 
     def require_split(self, spec: str) -> tuple[str, str, Path]:
         """Resolve ``"dataset:split"`` to an existing, valid HDF5 file (corrupt files raise DataError here)."""
@@ -172,12 +261,13 @@ class Workspace:
 
     def new_run_dir(self, stage: str, name: str) -> Path:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        base = self.runs_dir(stage) / f"{stamp}-{name}"
+        base = self.runs_dir(stage) / f"{stamp}-{check_name(name, '--name')}"
         run, i = base, 1
         while run.exists():
             i += 1
             run = base.with_name(f"{base.name}-{i}")
         (run / "ckpt").mkdir(parents=True)
+        _created_runs.append(run)
         return run
 
     def set_latest(self, stage: str, run_dir: Path) -> None:
@@ -187,8 +277,15 @@ class Workspace:
         """The run to ``--resume``: a run directory, ``STAGE/RUN_ID``, ``RUN_ID``, or ``latest`` / ``STAGE/latest``
         (the newest run of ``stage`` that has a resumable ``ckpt/last.pt``, finished or not)."""
         path = Path(ref)
+        other = next((s for s in STAGES if s != stage and ref.startswith(f"{s}/")), None)
         if path.is_dir():
-            return path.resolve()
+            path = resolve_path(path, "run")
+            other = path.parent.name if path.parent.name in STAGES and path.parent.name != stage else None
+        if other is not None:
+            raise ConfigError(f"{ref} is a{'n' if other[0] in 'aeiou' else ''} {other} run; `{stage} --resume` "
+                              f"continues {stage} runs", hint=f"continue it with `posekit {other} --resume {ref}`")
+        if path.is_dir():
+            return path
         if ref in ("latest", f"{stage}/latest"):
             runs = sorted((p for p in self.runs_dir(stage).glob("*") if (p / "ckpt" / "last.pt").exists()),
                           key=lambda p: p.stat().st_mtime)
@@ -202,32 +299,40 @@ class Workspace:
         """``ref`` is a run directory, ``STAGE/RUN_ID``, ``STAGE/latest`` or ``latest`` (newest of any stage)."""
         p = Path(ref)
         if p.is_dir():
-            return p.resolve()
+            return resolve_path(p, "run")
         parts = ref.split("/")
         if ref == "latest":
             candidates = []
             for stage in STAGES:
-                marker = self.runs_dir(stage) / "latest"
-                if marker.exists():
-                    run = self.runs_dir(stage) / marker.read_text().strip()
-                    candidates.append((run.stat().st_mtime if run.exists() else 0, run))
+                if (self.runs_dir(stage) / "latest").exists():
+                    run = self.latest_run(stage)
+                    candidates.append((run.stat().st_mtime, run))
             if not candidates:
                 raise MissingArtifactError(f"no finished runs in {self.root / 'runs'}", hint="run `posekit pretrain` first")
             return max(candidates)[1]
         if len(parts) == 2 and parts[0] in STAGES:
             stage, run_id = parts
             if run_id == "latest":
-                marker = self.runs_dir(stage) / "latest"
-                if not marker.exists():
-                    raise MissingArtifactError(f"no finished {stage} run in {self.root}", hint=f"run `posekit {stage}` first")
-                run_id = marker.read_text().strip()
-            run = self.runs_dir(stage) / run_id
+                return self.latest_run(stage)
+            run = self.runs_dir(stage) / check_name(run_id, "run id")
             if run.is_dir():
                 return run
         raise MissingArtifactError(
             f"no run {ref!r} in {self.root / 'runs'}",
             hint="pass a run directory, STAGE/RUN_ID, STAGE/latest or latest",
         )
+
+    def latest_run(self, stage: str) -> Path:
+        """The run ``runs/<stage>/latest`` names; a marker naming no run of the stage is a DataError naming it."""
+        marker = self.runs_dir(stage) / "latest"
+        if not marker.exists():
+            raise MissingArtifactError(f"no finished {stage} run in {self.root}", hint=f"run `posekit {stage}` first")
+        run_id = marker.read_text(errors="replace").strip()
+        run = self.runs_dir(stage) / run_id
+        if name_problem(run_id) or not run.is_dir():
+            raise DataError(f"{marker} names {run_id!r}, which is not a run in {self.runs_dir(stage)}",
+                            hint=f"write the id of a finished {stage} run into it, or pass STAGE/RUN_ID")
+        return run
 
     def resolve_checkpoint(self, run: str, checkpoint: str) -> Path:
         """``run`` (as :meth:`resolve_run` takes it) + ``checkpoint`` (final, best, last, or a ``.pt`` file path) →
@@ -242,9 +347,8 @@ class Workspace:
         path = run_dir / "ckpt" / f"{checkpoint}.pt"
         if not path.exists():
             have = sorted(p.stem for p in (run_dir / "ckpt").glob("*.pt"))
-            stage = run_dir.parent.name if run_dir.parent.name in STAGES else "STAGE"
-            hint = (f"this run has {', '.join(have)}; use one of those, or finish it with "
-                    f"`posekit {stage} --resume {run_dir}`" if have else
-                    "the run has no checkpoints yet; resume or re-run it")
+            resume = f"`posekit {run_dir.parent.name} --resume {run_dir.parent.name}/{run_dir.name}`"
+            hint = (f"this run has {', '.join(have)}.pt only; finish it with {resume}" if have
+                    else f"the run has no checkpoint yet; continue it with {resume} or re-run the stage")
             raise MissingArtifactError(f"{path} does not exist (run not finished?)", hint=hint)
         return path

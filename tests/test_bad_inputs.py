@@ -93,6 +93,55 @@ def lspet_nan(raw: Path, joints: np.ndarray) -> None:
     scipy.io.savemat(raw / "joints.mat", {"joints": bad})
 
 
+def coco_raw(tmp: Path, edit: Callable[[dict], None]) -> list[str]:
+    """A two-image COCO raw tree whose annotation file ``edit`` spoils → the prepare arguments."""
+    from tests.test_converters import write_image
+
+    raw = tmp / "coco"
+    write_image(raw / "a.jpg", 60, 40)
+    write_image(raw / "b.jpg", 50, 50, seed=1)
+    doc = {"images": [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "b.jpg"}],
+           "categories": [{"id": 1, "name": "person", "keypoints": ["left_eye", "right_eye", "nose"],
+                           "skeleton": [[1, 3], [2, 3]]}],
+           "annotations": [{"id": 10, "image_id": 1, "category_id": 1, "keypoints": [10, 12, 2, 30, 14, 2, 20, 20, 1]},
+                           {"id": 11, "image_id": 2, "category_id": 1, "keypoints": [5, 6, 2, 25, 7, 2, 15, 30, 2]}]}
+    edit(doc)
+    (raw / "ann.json").write_text(json.dumps(doc))
+    return ["prepare", "coco", "--raw", str(raw), "--ann-file", "val=ann.json", "--size", "32", "--workers", "1"]
+
+
+def lspet_more_images(raw: Path, joints: np.ndarray) -> None:
+    """joints.mat for the first two of the three images."""
+    scipy.io.savemat(raw / "joints.mat", {"joints": joints.transpose(1, 2, 0)[..., :2]})
+
+
+def symlink_loop(tmp: Path) -> str:
+    (tmp / "loop_a").symlink_to(tmp / "loop_b")
+    (tmp / "loop_b").symlink_to(tmp / "loop_a")
+    return str(tmp / "loop_a")
+
+
+def unfinished_run(ws: Path) -> str:
+    """A copy of the pretrain run without final.pt (as if it had been interrupted) → ``pretrain/ID``."""
+    run = ckpt_path(ws).parent.parent
+    cut = run.with_name(run.name + "-cut")
+    shutil.copytree(run, cut)
+    (cut / "ckpt/final.pt").unlink()
+    return f"pretrain/{cut.name}"
+
+
+def marker(ws: Path, text: str) -> None:
+    (ws / "workspace.json").write_text(text)
+
+
+def no_joint_names(ws: Path) -> list[str]:
+    path = ckpt_path(ws)
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["keypoints"] = {"name": "human16"}
+    torch.save(ckpt, path)
+    return ["eval", "pretrain/latest", "--data", "synth_tgt:test"]
+
+
 def full_disk_during(target: str) -> Callable:
     def setup(ws: Path, monkeypatch) -> None:
         def no_space(*args, **kwargs):
@@ -170,7 +219,109 @@ CASES: list[tuple[str, Callable, int, str]] = [
     ("stylize alpha range reversed", lambda ws, tmp: ["stylize", "--alpha", "0.8", "0.2", "--force"], 2, "--alpha"),
     ("AdaIN weights missing", lambda ws, tmp: ["stylize", "--method", "adain", "--vgg", str(tmp / "vgg.pth"),
                                                "--name", "a"], 3, "vgg.pth"),
+    # -- issue 21: write failures, silent corruption, names, markup, tracebacks, hints, lenient values ----------
+    ("style cache path taken by a folder",
+     lambda ws, tmp: ((ws / "styles/taken/cache.h5").mkdir(parents=True), ["stylize", "--name", "taken"])[1], 1,
+     "Is a directory"),
+    ("COCO images repeating an id",
+     lambda ws, tmp: coco_raw(tmp, lambda d: d["images"].append({"id": 1, "file_name": "b.jpg"})), 4,
+     "lists id 1 twice"),
+    ("COCO visibility flag outside 0-2",
+     lambda ws, tmp: coco_raw(tmp, lambda d: d["annotations"][0]["keypoints"].__setitem__(5, 3)), 4,
+     "visibility flag 3 is not 0, 1 or 2"),
+    ("COCO coordinate beyond any image",
+     lambda ws, tmp: coco_raw(tmp, lambda d: d["annotations"][1]["keypoints"].__setitem__(0, 1e308)), 4,
+     "is more than 1e+06 px from the image"),
+    ("COCO keypoints given as strings",
+     lambda ws, tmp: coco_raw(tmp, lambda d: d["annotations"][0].__setitem__("keypoints", ["10"] * 9)), 4,
+     "keypoints must be numbers"),
+    ("COCO keypoint names listed twice",
+     lambda ws, tmp: coco_raw(tmp, lambda d: d["categories"][0].__setitem__("keypoints", ["eye", "eye", "nose"])), 4,
+     "eye appear twice"),
+    ("COCO annotation that is not an object",
+     lambda ws, tmp: coco_raw(tmp, lambda d: d["annotations"].append([1, 2])), 4, "annotations[2] is not an object"),
+    ("LSPET joints.mat shorter than the images",
+     lambda ws, tmp: ["prepare", "lspet", "--raw", str(raw_lspet(tmp, lspet_more_images))], 4,
+     "annotates 2 images, but"),
+    ("joints.mat that is not a MAT file",
+     lambda ws, tmp: ["prepare", "lspet", "--raw", str(raw_lspet(tmp, lambda raw, j: (raw / "joints.mat").write_bytes(
+         b"\0" * 300)))], 4, "not a readable .mat file"),
+    ("raw folder that is a symlink loop", lambda ws, tmp: ["prepare", "lspet", "--raw", symlink_loop(tmp)], 3,
+     "cannot be resolved"),
+    ("dataset name escaping the workspace",
+     lambda ws, tmp: ["prepare", "synthetic", "--name", "../../escape", "--size", "64", "--num-train", "8"], 2,
+     "--name '../../escape' is not a valid name"),
+    ("run name with a path separator", lambda ws, tmp: ["pretrain", "--name", "a/b"], 2, "--name 'a/b' is not a valid"),
+    ("style cache name escaping the workspace", lambda ws, tmp: ["stylize", "--name", "../out"], 2,
+     "--name '../out' is not a valid name"),
+    ("style cache key escaping the workspace", lambda ws, tmp: ["adapt", "--set", "style.cache=../../x"], 2,
+     "style.cache: '../../x' is not a valid name"),
+    ("split name escaping the dataset", lambda ws, tmp: ["eval", "--data", "synth_tgt:../../../x"], 2,
+     "split '../../../x' is not a valid name"),
+    ("run id that is not a name", lambda ws, tmp: ["eval", "pretrain/.hidden", "--data", "synth_tgt:test"], 2,
+     "run id '.hidden' is not a valid name"),
+    ("latest naming no run",
+     lambda ws, tmp: ((ws / "runs/pretrain/latest").write_text("b\n"), ["eval", "pretrain/latest"])[1], 4,
+     "names 'b', which is not a run"),
+    ("empty --workspace", lambda ws, tmp: ["eval"], 2, "--workspace is empty"),
+    ("corrupt workspace.json", lambda ws, tmp: (marker(ws, "{not json"), ["eval"])[1], 4,
+     "unreadable workspace marker"),
+    ("workspace of an unknown schema version",
+     lambda ws, tmp: (marker(ws, '{"schema_version": 9}'), ["prepare", "synthetic"])[1], 4,
+     "workspace schema version 9"),
+    ("markup-like dataset name", lambda ws, tmp: ["eval", "pretrain/latest", "--data", "[/red]:test"], 2,
+     "dataset '[/red]' is not a valid name"),
+    ("markup-like config key", lambda ws, tmp: ["config", "show", "--set", "train.[/x]=1"], 2,
+     "train.[/x]: unknown key"),
+    ("markup-like image path",
+     lambda ws, tmp: ["predict", str(write(tmp / "a[/b]" / "x[bold].png", "text")), "--checkpoint", "pretrain/latest",
+                      "--out", str(tmp / "out")], 4, "a[/b]/x[bold].png: not a readable image"),
+    ("NaN crop margin", lambda ws, tmp: ["predict", str(save_png(tmp)), "--checkpoint", "pretrain/latest", "--box",
+                                         "2,2,20,30", "--margin", "nan", "--out", str(tmp / "out")], 2,
+     "--margin must be a finite number > 0"),
+    ("NaN FDA beta", lambda ws, tmp: ["stylize", "--method", "fda", "--beta", "nan", "--name", "f"], 2,
+     "--beta nan is outside [0, 0.5]"),
+    ("checkpoint without joint names", lambda ws, tmp: no_joint_names(ws), 4, "incomplete checkpoint header"),
+    ("report of an unfinished run", lambda ws, tmp: ["report", unfinished_run(ws)], 3, "final.pt does not exist"),
+    ("predict from an unfinished run",
+     lambda ws, tmp: ["predict", str(save_png(tmp)), "--checkpoint", unfinished_run(ws), "--out", str(tmp / "out")], 3,
+     "final.pt does not exist"),
+    ("CUDA device on a machine without one",
+     lambda ws, tmp: ["eval", "--device", "cuda" if not torch.cuda.is_available() else "cuda:99"], 2, "cuda"),
+    ("truncated last checkpoint",
+     lambda ws, tmp: truncate(ckpt_path(ws).with_name("last.pt"), ["eval", "pretrain/latest", "--checkpoint", "last",
+                                                                    "--data", "synth_tgt:test"]), 4,
+     "last.pt: not a readable checkpoint"),
+    ("learning rate above 1", lambda ws, tmp: ["pretrain", "--set", "optim.lr=1e38"], 2,
+     "optim.lr: Input should be less than or equal to 1"),
+    ("config path that is a folder", lambda ws, tmp: ["pretrain", "-c", str(tmp)], 2, "is a directory"),
+    ("resuming a run of the other stage", lambda ws, tmp: ["adapt", "--resume", "pretrain/latest"], 2,
+     "pretrain/latest is a pretrain run"),
+    ("config key in the wrong section", lambda ws, tmp: ["pretrain", "--set", "train.lr=0.1"], 2,
+     "train.lr: unknown key"),
+    ("boolean for a number", lambda ws, tmp: ["pretrain", "--set", "train.steps=true"], 2,
+     "train.steps: expected a number, got true/false"),
+    ("infinite learning rate", lambda ws, tmp: ["pretrain", "--set", "optim.lr=.inf"], 2,
+     "optim.lr: Input should be a finite number"),
+    ("milestones outside [0, 1]", lambda ws, tmp: ["pretrain", "--set", "optim.milestones=[0.5,2]"], 2,
+     "optim.milestones: [0.5, 2.0] must be fractions"),
+    ("reversed scale range", lambda ws, tmp: ["pretrain", "--set", "augment.scale=[1.3,0.7]"], 2,
+     "augment.scale: [1.3, 0.7] must be a range"),
+    ("repeated key in a config file",
+     lambda ws, tmp: ["pretrain", "-c", str(write(tmp / "dup.yaml", "train:\n  steps: 3\n  steps: 5\n"))], 2,
+     "key 'steps' appears twice"),
+    ("negative --workers", lambda ws, tmp: ["prepare", "synthetic", "--workers", "-2"], 2, "--workers -2 must be ≥ 1"),
+    ("FDA beta above 0.5", lambda ws, tmp: ["stylize", "--method", "fda", "--beta", "5", "--name", "f"], 2,
+     "--beta 5.0 is outside [0, 0.5]"),
+    ("--margin without --box", lambda ws, tmp: ["predict", str(save_png(tmp)), "--checkpoint", "pretrain/latest",
+                                                "--margin", "2", "--out", str(tmp / "out")], 2,
+     "--margin applies only with --box"),
+    ("predict writing into its input folder",
+     lambda ws, tmp: ["predict", str(save_png(tmp).parent), "--checkpoint", "pretrain/latest", "--out", str(tmp)], 2,
+     "the overlays written there would be read as inputs"),
 ]
+# the workspace option of each case: its own copy, except where the case is about the option itself
+WORKSPACE_ARG = {"empty --workspace": ""}
 
 
 def save_png(tmp: Path) -> Path:
@@ -182,6 +333,7 @@ def save_png(tmp: Path) -> Path:
 
 
 def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
 
@@ -207,13 +359,13 @@ def check(result, code: int, fragment: str, ws: Path, before: set[str]) -> None:
     assert not [p for p in ws.rglob("*") if p.name.endswith(".tmp")]
 
 
-@pytest.mark.parametrize("setup, code, fragment", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input(base_ws, tmp_path, setup, code, fragment):
+@pytest.mark.parametrize("name, setup, code, fragment", CASES, ids=[c[0] for c in CASES])
+def test_bad_input(base_ws, tmp_path, name, setup, code, fragment):
     ws = tmp_path / "ws"
     shutil.copytree(base_ws, ws)
     args = setup(ws, tmp_path)
     before = snapshot(ws)
-    check(runner.invoke(app, ["-w", str(ws), *args]), code, fragment, ws, before)
+    check(runner.invoke(app, ["-w", WORKSPACE_ARG.get(name, str(ws)), *args]), code, fragment, ws, before)
 
 
 def test_unwritable_workspace(tmp_path):
@@ -256,6 +408,69 @@ def test_workspace_busy(base_ws, tmp_path):
     assert result.exit_code == 5 and "being written by" in result.output
 
 
+def test_results_go_to_stdout_and_messages_to_stderr(base_ws, tmp_path):
+    """As Unix tools do: `posekit list presets > f` or `posekit eval … > results.txt` captures the result, while
+    messages, panels and progress go to stderr."""
+    ws = tmp_path / "ws"
+    shutil.copytree(base_ws, ws)
+    cases = [
+        (["list", "presets"], "demo"),
+        (["list", "datasets"], "coco"),
+        (["list", "skeletons"], "human16"),
+        (["config", "show", "--explain"], "train.steps"),
+        (["ckpt", "inspect", str(ckpt_path(ws))], "components"),
+        (["eval", "pretrain/latest", "--data", "synth_tgt:test"], "PCK@0.05"),
+        (["prepare", "synthetic", "--size", "64", "--num-train", "48", "--num-val", "16", "--num-test", "16"],
+         "up to date"),
+        (["predict", str(save_png(tmp_path)), "--checkpoint", "pretrain/latest", "--out", str(tmp_path / "o")],
+         "person.png"),
+        (["report", "pretrain/latest", "--num", "1"], "report.html"),
+    ]
+    for args, result_text in cases:
+        result = runner.invoke(app, ["-w", str(ws), *args])
+        assert result.exit_code == 0, result.output
+        assert result_text in result.stdout, (args, result.stdout)
+        assert result_text not in result.stderr or args[0] == "report", (args, result.stderr)
+    result = runner.invoke(app, ["-w", str(ws), "eval", "--data", "nope:test"])
+    assert result.exit_code == 3 and result.stdout == "" and result.stderr.startswith("error:")
+    result = runner.invoke(app, ["-w", str(ws), "pretrain", *TINY_TRAIN, "--set", "train.steps=1", "--name", "s"])
+    assert result.exit_code == 0 and result.stdout == "" and "done:" in result.stderr
+
+
+def test_ckpt_inspect_shows_incomplete_keypoint_metadata(base_ws, tmp_path):
+    for keypoints, shown in (({}, "—"), ({"name": "x"}, "(incomplete metadata: no joint names)"),
+                             ("junk", "(incomplete metadata: no joint names)")):
+        ckpt = torch.load(ckpt_path(base_ws), weights_only=True)
+        ckpt["keypoints"] = keypoints
+        torch.save(ckpt, tmp_path / "c.pt")
+        result = runner.invoke(app, ["ckpt", "inspect", str(tmp_path / "c.pt")])
+        rows = dict(tuple(cell.strip() for cell in line.strip("│").split("│"))
+                    for line in result.stdout.splitlines() if line.count("│") == 3)
+        assert result.exit_code == 0 and rows["keypoints"] == shown, result.output
+
+
+def test_a_loss_diverging_before_any_checkpoint_names_no_checkpoint_and_leaves_no_run(base_ws, tmp_path, monkeypatch):
+    from posekit.methods.supervised import SupervisedMethod
+
+    ws = tmp_path / "ws"
+    shutil.copytree(base_ws, ws)
+    original = SupervisedMethod.forward
+
+    def nan_at_step_1(self, batch, step):
+        out = original(self, batch, step)
+        if step == 1:
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setattr(SupervisedMethod, "forward", nan_at_step_1)
+    before = snapshot(ws)
+    result = runner.invoke(app, ["-w", str(ws), "pretrain", *TINY_TRAIN, "--set", "train.steps=4",
+                                 "--set", "train.ckpt_every=4", "--name", "nan"])
+    check(result, 1, "non-finite loss term loss at step 1", ws, before)
+    assert "hint: no checkpoint was written before it; lower optim.lr" in result.output
+    assert "last good checkpoint" not in result.output
+
+
 def print_table() -> None:
     """``python -m tests.test_bad_inputs``: run every case and print the table of docs/errors.md."""
     import tempfile
@@ -274,10 +489,11 @@ def print_table() -> None:
             ws = case / "ws"
             shutil.copytree(base, ws)
             args = setup(ws, case)
-            result = runner.invoke(app, ["-w", str(ws), *args])
+            result = runner.invoke(app, ["-w", WORKSPACE_ARG.get(name, str(ws)), *args])
             lines = [line for line in result.output.splitlines() if line.startswith(("error:", "hint:"))]
             shown = "<br>".join(line.replace(str(root), "…").replace("|", "\\|") for line in lines)
-            print(f"| {i} | {name} | `posekit {args[0]}` | {result.exit_code} | {shown} |")
+            command = " ".join(args[:2]) if args[0] in ("config", "ckpt") else args[0]
+            print(f"| {i} | {name} | `posekit {command}` | {result.exit_code} | {shown} |")
 
 
 if __name__ == "__main__":

@@ -517,3 +517,69 @@ def test_options_are_checked_against_the_converter(tmp_path):
     listing = runner.invoke(app, ["list", "datasets"])
     for name in ("lsp", "lspet", "surreal", "synanimal", "tigdog", "animalpose", "coco", "synthetic"):
         assert name in listing.output
+
+
+# ---------------------------------------------------------------- hardening (issue 21)
+
+
+def test_sixteen_bit_and_exif_rotated_images_are_read_as_displayed(tmp_path):
+    """A 16-bit greyscale PNG is scaled to 8 bits (a plain convert("RGB") clips it to white), and a JPEG with EXIF
+    orientation 6 (rotate 90° clockwise to display) is cropped as displayed, as predict reads it."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    grey = (np.arange(40 * 60).reshape(40, 60) * 27 % 65536).astype(np.uint16)
+    Image.fromarray(grey).save(raw / "deep.png")
+    stored = np.random.default_rng(0).integers(0, 256, (30, 50, 3), dtype=np.uint8)  # 50 wide, 30 high as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(raw / "turned.jpg", exif=exif, quality=100)
+    doc = {"images": [{"id": 1, "file_name": "deep.png"}, {"id": 2, "file_name": "turned.jpg"}],
+           "categories": [{"id": 1, "name": "p", "keypoints": ["a", "b"]}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "keypoints": [-0.5, -0.5, 2, 59.5, 39.5, 2]},
+                           {"id": 2, "image_id": 2, "category_id": 1, "keypoints": [-0.5, -0.5, 2, 29.5, 49.5, 2]}]}
+    (raw / "ann.json").write_text(json.dumps(doc))
+    prepare(tmp_path / "ws", "coco", "--raw", str(raw), "--ann-file", "val=ann.json", "--codec", "png")
+    d = read(tmp_path / "ws", "coco", "val")
+    assert d["orig_size"].tolist() == [[40, 60], [50, 30]]  # the rotated one: 30 wide, 50 high as displayed
+    from posekit.data.h5format import decode_image
+
+    deep8 = np.repeat(np.round(grey / 257).astype(np.uint8)[..., None], 3, -1)
+    with Image.open(raw / "turned.jpg") as im:  # decoded as stored, turned by hand: 90° clockwise
+        turned = np.ascontiguousarray(np.rot90(np.asarray(im.convert("RGB")), k=-1))
+    for n, displayed in enumerate((deep8, turned)):
+        want = warp_crop(Image.fromarray(displayed), d["affine"][n].astype(np.float64), 64)
+        assert np.array_equal(decode_image(d["images"][n]), want), n
+    assert_round_trip(d)
+
+
+def test_lspet_samples_with_fewer_than_two_visible_joints_are_left_out_and_counted(tmp_path):
+    raw = tmp_path / "raw"
+    joints = lsp_tree(raw, "lspet", [(60, 50)] * 4)  # [N,14,3], v=1 visible
+    joints[1, :, 2] = 0  # no visible joint
+    joints[2, :, 2] = 0
+    joints[2, 3, 2] = 1  # one visible joint
+    scipy.io.savemat(raw / "joints.mat", {"joints": joints.transpose(1, 2, 0)})
+    out = prepare(tmp_path / "ws", "lspet", "--raw", str(raw))
+    train = read(tmp_path / "ws", "lspet", "train")
+    assert train["source_id"] == ["images/im00001.jpg", "images/im00004.jpg"]
+    assert json.loads(train["attrs"]["skipped"]) == {"fewer than 2 labelled joints and no box": 2}
+    assert "2 left out: 2 fewer than 2 labelled joints and no box" in out
+
+
+def test_coco_annotations_of_unknown_and_other_categories_are_counted(tmp_path):
+    raw = tmp_path / "raw"
+    write_image(raw / "imgs/a.jpg", 60, 40)
+    write_image(raw / "imgs/sub/b.jpg", 30, 30)
+    doc = coco_doc()
+    doc["annotations"] += [{**doc["annotations"][0], "id": 20, "category_id": 7},  # no such category
+                           {**doc["annotations"][0], "id": 21, "category_id": "1"}]  # a string: not category 1
+    (raw / "ann.json").write_text(json.dumps(doc))
+    out = prepare(tmp_path / "ws", "coco", "--raw", str(raw), "--ann-file", "val=ann.json", "--image-root", "imgs",
+                  "--categories", "cat")
+    d = read(tmp_path / "ws", "coco", "val")
+    assert d["source_id"] == ["a.jpg#10"]
+    assert json.loads(d["attrs"]["skipped"]) == {"other category": 2, "unknown category_id": 2,
+                                                 "no labelled keypoint": 1}
+    assert "5 left out" in out
+    manifest = json.loads((tmp_path / "ws/data/coco/manifest.json").read_text())
+    assert manifest["splits"]["val"]["skipped"]["unknown category_id"] == 2

@@ -181,3 +181,155 @@ def test_adain_decoder_training_killed_resumes_where_it_stopped(ws_copy, tmp_pat
         assert torch.equal(a[key], b[key]), key
     assert json.loads((out / "manifest.json").read_text())["decoder_sha256"] == \
         json.loads((ws_copy / "styles/whole/manifest.json").read_text())["decoder_sha256"]
+
+
+# -- SIGTERM: what job schedulers send ------------------------------------------------------------------------------
+def processes_naming(text: str) -> list[int]:
+    """Live processes whose command line holds ``text`` (posekit's DataLoader/pool workers are forks of it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def lock_is_free(path: Path) -> bool:
+    import fcntl
+
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return True
+
+
+def terminated(ws: Path, *args: str, crash: str) -> subprocess.CompletedProcess:
+    """``posekit -w ws ARGS`` in its own session; at ``crash`` SIGTERM goes to the whole process group (main process
+    and workers), as a job scheduler sends it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120", "POSEKIT_CRASH_AT": crash,
+           "POSEKIT_CRASH_SIGNAL": "TERM"}
+    env.pop("POSEKIT_WORKSPACE", None)
+    return subprocess.run([sys.executable, "-m", "posekit", "-w", str(ws), *args], check=False, capture_output=True,
+                          text=True, env=env, cwd=ROOT, timeout=300, start_new_session=True)
+
+
+def assert_stopped_by_sigterm(proc: subprocess.CompletedProcess, ws: Path) -> None:
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 143, out
+    message = ("terminated (SIGTERM); completed artifacts are intact (a training run continues from its ckpt/last.pt "
+               "with --resume)")
+    assert [line for line in out.splitlines() if line.startswith(("terminated", "error:"))] == [message], out
+    assert "Traceback" not in out and "DataLoader worker" not in out, out
+    assert processes_naming(str(ws)) == [], "a worker outlived the command"
+    assert no_temporaries(ws) == []
+
+
+def test_sigterm_stops_training_like_ctrl_c_and_an_immediate_resume_gives_the_same_weights(trained_ws, tmp_path):
+    ws = copy(trained_ws, tmp_path)
+    args = [*PRETRAIN, "--set", "data.num_workers=1"]  # a DataLoader worker, forked while the run's lock is held
+    assert posekit(ws, *args, "--name", "workers").returncode == 0
+    proc = terminated(ws, *args, "--name", "cut", crash="train.step:3")
+    assert_stopped_by_sigterm(proc, ws)
+    cut = run_dir(ws, "pretrain", "cut")
+    assert torch.load(cut / "ckpt/last.pt", weights_only=True)["step"] == 2 and not (cut / "ckpt/final.pt").exists()
+    assert lock_is_free(ws / ".locks" / f"runs__pretrain__{cut.name}.lock")
+
+    proc = posekit(ws, "pretrain", "--resume", str(cut))  # at once: no worker may still hold the lock
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_same_weights(run_dir(ws, "pretrain", "workers") / "ckpt/final.pt", cut / "ckpt/final.pt")
+    assert_same_weights(run_dir(ws, "pretrain", "full") / "ckpt/final.pt", cut / "ckpt/final.pt")
+
+
+def test_sigterm_during_a_pooled_prepare_leaves_complete_splits_only(tiny_ws, tmp_path):
+    ws = tmp_path / "ws"
+    args = [*TINY_PREPARE[:-2], "--workers", "2"]
+    assert_stopped_by_sigterm(terminated(ws, *args, crash="h5.append:2"), ws)
+    for h5 in (ws / "data").rglob("*.h5"):
+        validate_h5(h5)
+    proc = posekit(ws, *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for h5 in sorted((tiny_ws / "data").rglob("*.h5")):
+        a, b = read_split(h5), read_split(ws / h5.relative_to(tiny_ws))
+        for name in a:
+            assert np.array_equal(a[name], b[name]), (h5, name)
+
+
+# -- real write failures: a file-size limit makes the kernel refuse the write (EFBIG), as a full disk does ---------
+def limited(ws: Path, max_bytes: int, *args: str) -> subprocess.CompletedProcess:
+    """``posekit -w ws ARGS`` with RLIMIT_FSIZE = ``max_bytes``: any write past it fails with EFBIG."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120", "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("POSEKIT_WORKSPACE", None)
+    env.pop("POSEKIT_CRASH_AT", None)
+    return subprocess.run([sys.executable, "-m", "posekit", "-w", str(ws), *args], check=False, capture_output=True,
+                          text=True, env=env, cwd=ROOT, timeout=300, preexec_fn=limit)
+
+
+def assert_clean_write_failure(proc: subprocess.CompletedProcess, artifact: str) -> None:
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out  # not 139 (HDF5's crash after a failed write) nor 153 (SIGXFSZ)
+    errors = [line for line in out.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "File too large" in errors[0] and artifact in errors[0], out
+    assert "Traceback" not in out and "Exception ignored" not in out and "ulimit -f" in out, out
+
+
+@pytest.mark.parametrize("limit", [300_000, 1_000_000])  # inside the first split, and inside a later one
+def test_a_short_write_during_prepare_fails_cleanly(tmp_path, limit):
+    ws = tmp_path / "ws"
+    proc = limited(ws, limit, *TINY_PREPARE)
+    assert_clean_write_failure(proc, ".h5")
+    assert no_temporaries(ws) == []
+    for h5 in (ws / "data").rglob("*.h5"):  # splits written before the failure are complete
+        validate_h5(h5)
+    assert all(json.loads(m.read_text())["status"] == "incomplete" for m in (ws / "data").rglob("manifest.json"))
+
+
+def test_a_short_write_during_stylize_fails_cleanly(ws_copy):
+    proc = limited(ws_copy, 300_000, "stylize", "--method", "colour", "--name", "short")
+    assert_clean_write_failure(proc, "styles/short/cache.h5")
+    assert list((ws_copy / "styles/short").iterdir()) == []
+
+
+def test_a_short_write_of_a_checkpoint_fails_cleanly(ws_copy):
+    proc = limited(ws_copy, 1_000_000, *PRETRAIN, "--name", "short")  # last.pt is larger
+    assert_clean_write_failure(proc, "last.pt")
+    assert not list((ws_copy / "runs/pretrain").glob("*-short")), "a run without any checkpoint is left behind"
+    assert no_temporaries(ws_copy) == []
+
+
+# -- out of memory ------------------------------------------------------------------------------------------------
+def test_out_of_memory_is_one_line_and_leaves_no_run(ws_copy):
+    """A real allocation failure: the address space is capped at what importing posekit takes plus 1 GiB, and the
+    first training step at 512 px needs more."""
+    import resource
+
+    code = "import posekit.cli, torch, h5py; print(open('/proc/self/status').read())"
+    probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}, check=True)
+    peak_kb = int(next(line.split()[1] for line in probe.stdout.splitlines() if line.startswith("VmPeak")))
+    cap = peak_kb * 1024 + (1 << 30)
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    env.pop("POSEKIT_WORKSPACE", None)
+    args = [*TINY_TRAIN, "--set", "data.input_size=512", "--set", "train.batch_size=16", "--set", "train.steps=1"]
+    proc = subprocess.run([sys.executable, "-m", "posekit", "-w", str(ws_copy), "pretrain", *args, "--name", "oom"],
+                          check=False, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+                          preexec_fn=limit)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    errors = [line for line in out.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "out of memory" in errors[0] and "Traceback" not in out, out
+    assert "train.batch_size" in out
+    assert not list((ws_copy / "runs/pretrain").glob("*-oom"))

@@ -239,7 +239,7 @@ def test_predict_bad_inputs_fail_with_one_line_and_write_nothing(trained, tmp_pa
         ((str(good), "--checkpoint", str(tmp_path / "nope.pt")), 3, "no checkpoint file"),
         ((str(good), "--checkpoint", str(tmp_path / "broken.pt")), 4, "not a readable checkpoint"),
         ((str(good), "--checkpoint", "adapt/nope"), 3, "no run 'adapt/nope'"),
-        ((str(good), *ckpt, "--box", "10,10,80,40"), 2, "lies outside img00.png (64×64)"),
+        ((str(good), *ckpt, "--box", "70,10,90,40"), 2, "lies outside img00.png (64×64)"),
         ((str(good), *ckpt, "--box", "10,10,5"), 2, "is not four numbers"),
         ((str(good), *ckpt, "--box", "30,10,20,40"), 2, "is empty"),
         ((str(good), *ckpt, "--weights", "both"), 2, "unknown --weights"),
@@ -253,6 +253,27 @@ def test_predict_bad_inputs_fail_with_one_line_and_write_nothing(trained, tmp_pa
         assert len(lines) == 2 and lines[1].startswith("hint:"), result.output
         assert "Traceback" not in result.output
         assert not out.exists(), fragment
+
+
+def test_predict_reads_16_bit_images_and_boxes_partly_outside_the_image(trained, tmp_path):
+    """A 16-bit greyscale PNG predicts as its 8-bit version (not as an all-white image), and a box that leaves the
+    image on one side is clipped to it, as the converters clip theirs."""
+    (crop,) = save_test_images(trained, "synth_tgt", tmp_path / "a", 1)
+    grey8 = np.asarray(Image.open(crop).convert("L"))
+    Image.fromarray(grey8).convert("RGB").save(tmp_path / "a" / "eight.png")
+    Image.fromarray(grey8.astype(np.uint16) * 257).save(tmp_path / "a" / "sixteen.png")  # the same values ×257
+    assert Image.open(tmp_path / "a" / "sixteen.png").mode.startswith("I;16")
+    for name in ("eight", "sixteen"):
+        result = invoke(trained, "predict", str(tmp_path / "a" / f"{name}.png"), "--checkpoint", "pretrain/latest",
+                        "--out", str(tmp_path / name))
+        assert result.exit_code == 0, result.output
+    assert keypoints(predictions(tmp_path / "eight")["images"][0]).tolist() == \
+        keypoints(predictions(tmp_path / "sixteen")["images"][0]).tolist()
+    result = invoke(trained, "predict", str(crop), "--checkpoint", "pretrain/latest", "--box", "-20,10,40,50",
+                    "--margin", "1", "--out", str(tmp_path / "partly"))
+    assert result.exit_code == 0, result.output
+    record = predictions(tmp_path / "partly")["images"][0]
+    assert record["crop_region"] == [-0.5, 9.75, 40.0, 50.25]  # clipped to [-0.5, 10, 40, 50]: a 40.5 px square
 
 
 def test_predict_failure_midway_leaves_an_existing_out_folder_as_it_was(trained, tmp_path, monkeypatch):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from posekit import __version__
-from posekit.cli._common import State, torchrun_guard
+from posekit.cli._common import State, fail, torchrun_guard
+from posekit.errors import ConfigError
+from posekit.signals import install_signal_handlers
 
 app = typer.Typer(
     name="posekit",
@@ -32,15 +33,17 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     workspace: Annotated[
-        Path,
+        str,
         typer.Option("--workspace", "-w", envvar="POSEKIT_WORKSPACE", help="workspace directory holding all artifacts"),
-    ] = Path("posekit-ws"),
+    ] = "posekit-ws",
     debug: Annotated[bool, typer.Option("--debug", help="show full tracebacks on errors", metavar="")] = False,
     version: Annotated[
         bool | None, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit",
                                   metavar="")
     ] = None,
 ) -> None:
+    if not workspace.strip():  # an empty -w would silently make the current directory the workspace
+        fail(ConfigError("--workspace is empty", hint="pass --workspace/-w DIR (or set POSEKIT_WORKSPACE to a directory)"))
     State.workspace = workspace
     State.debug = debug
     torchrun_guard(ctx.invoked_subcommand)
@@ -59,4 +62,5 @@ from posekit.cli import tools as _tools  # noqa: F401
 
 
 def main() -> None:
+    install_signal_handlers()
     app()

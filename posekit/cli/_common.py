@@ -1,25 +1,36 @@
-"""Shared CLI plumbing: global state, error rendering, device choice."""
+"""Shared CLI plumbing: global state, error rendering, signals, device choice."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 import typer
-from rich.markup import escape
+from rich.text import Text
 
-from posekit.engine.logging import console
-from posekit.errors import ConfigError, PosekitError
-from posekit.workspace import Workspace
+from posekit.engine.logging import console, labelled, results
+from posekit.errors import ConfigError, PosekitError, Terminated
+from posekit.workspace import Workspace, discard_unstarted_runs, forget_created_runs
 
 F = TypeVar("F", bound=Callable)
 
+# what to do about an OSError, by errno (the default: disk space and permissions)
+OS_HINTS = {
+    errno.ENOSPC: "free disk space there and re-run the same command",
+    errno.EDQUOT: "free space within your disk quota and re-run the same command",
+    errno.EFBIG: "a file-size limit stopped the write (`ulimit -f`, or the filesystem's largest file); raise it and "
+                 "re-run the same command",
+    errno.EACCES: "check the permissions of that path",
+    errno.EPERM: "check the permissions of that path",
+    errno.EROFS: "the filesystem is read-only; use a writable --workspace",
+}
+
 
 class State:
-    workspace: Path = Path(os.environ.get("POSEKIT_WORKSPACE", "posekit-ws"))
+    workspace: str = os.environ.get("POSEKIT_WORKSPACE", "posekit-ws")
     debug: bool = False
 
 
@@ -29,10 +40,10 @@ def workspace() -> Workspace:
 
 def fail(exc: PosekitError) -> None:
     """One line (plus a hint line) on stderr, then exit with the error's code. The texts are printed as they are:
-    brackets (``posekit[weights]``, ``[x, y, w, h]``) are not console markup."""
-    console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
+    a file or key holding ``[x]`` or ``[/x]`` is shown, never read as a style."""
+    console.print(labelled("error:", "bold red", exc.message), highlight=False, soft_wrap=True)
     if exc.hint:
-        console.print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
+        console.print(labelled("hint:", "yellow", exc.hint), highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
 
 
@@ -41,31 +52,71 @@ def torchrun_guard(command: str | None) -> None:
     command would have every process write the same artifacts."""
     if "LOCAL_RANK" not in os.environ:  # torchrun sets it (read here without importing torch)
         return
-    console.quiet = os.environ.get("RANK", "0") != "0"
+    console.quiet = results.quiet = os.environ.get("RANK", "0") != "0"
     if command not in ("pretrain", "adapt") and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         fail(ConfigError(f"`posekit {command}` does not run under torchrun; only pretrain and adapt do",
                          hint=f"run it as one process: posekit {command} ..."))
 
 
+def check_device(name: str) -> None:
+    """Refuse an unusable ``--device`` before any work, with a hint naming ``--device`` (the stage checks it again)."""
+    from posekit.engine.device import pick_device
+
+    pick_device(name, option="--device")
+
+
+def out_of_memory(exc: BaseException, command: str) -> PosekitError | None:
+    """A PosekitError for an allocation failure (host or GPU), None for any other exception."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    oom = isinstance(exc, MemoryError) or (torch is not None and isinstance(exc, torch.OutOfMemoryError)) or (
+        isinstance(exc, RuntimeError) and any(s in str(exc) for s in ("out of memory", "can't allocate memory")))
+    if not oom:
+        return None
+    first = str(exc).splitlines()[0][:160] if str(exc) else exc.__class__.__name__
+    if command in ("pretrain", "adapt"):
+        hint = "lower train.batch_size or data.input_size (--set train.batch_size=N), or use a smaller model"
+    else:
+        hint = "lower --batch-size" if command in ("eval", "predict", "report", "stylize") else "free memory and retry"
+    return PosekitError(f"out of memory ({first})", hint=hint)
+
+
 def handle_errors(fn: F) -> F:
-    """Turn PosekitError (and Ctrl-C) into a short message and exit code; ``--debug`` shows the traceback."""
+    """Turn PosekitError, OSError and out-of-memory errors into a short message and exit code, and Ctrl-C/SIGTERM
+    into 130/143; ``--debug`` shows the traceback. A run directory this command created but that holds no checkpoint
+    yet is removed when it fails with an error (an interrupted one stays: ``--resume`` restarts it from step 0)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        forget_created_runs()
         try:
             return fn(*args, **kwargs)
         except PosekitError as exc:
+            discard_unstarted_runs()
             if State.debug:
                 raise
             fail(exc)
-        except KeyboardInterrupt:
-            console.print("[bold red]interrupted[/]; completed artifacts are intact (see the run's ckpt/last.pt)")
-            raise typer.Exit(130)
+        except KeyboardInterrupt as exc:
+            what, code = ("terminated (SIGTERM)", 143) if isinstance(exc, Terminated) else ("interrupted", 130)
+            console.print(Text.assemble((what, "bold red"), "; completed artifacts are intact (a training run "
+                                        "continues from its ckpt/last.pt with --resume)"), highlight=False)
+            raise typer.Exit(code)
         except OSError as exc:
+            discard_unstarted_runs()
             if State.debug:
                 raise
-            console.print(f"[bold red]error:[/] {exc.strerror or exc} ({exc.filename or ''})", highlight=False)
-            console.print("[yellow]hint:[/] check free disk space and permissions; --debug shows the traceback")
-            raise typer.Exit(1)
+            where = f" ({exc.filename}{f' → {exc.filename2}' if exc.filename2 else ''})" if exc.filename else ""
+            fail(PosekitError(f"{exc.strerror or exc}{where}",
+                              hint=OS_HINTS.get(exc.errno, "check free disk space and permissions") +
+                              "; --debug shows the traceback"))
+        except (MemoryError, RuntimeError) as exc:
+            error = out_of_memory(exc, fn.__name__.rstrip("_"))
+            if error is None:
+                raise
+            discard_unstarted_runs()
+            if State.debug:
+                raise
+            fail(error)
 
     return wrapper  # type: ignore[return-value]

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from posekit.cli import app
-from posekit.cli._common import handle_errors, workspace
+from posekit.cli._common import check_device, handle_errors, workspace
 from posekit.errors import ConfigError
 
 
@@ -47,6 +47,7 @@ def eval_(
         raise ConfigError(f"unknown --weights {weights!r}", hint="use auto, teacher or student")
     if batch_size < 1:
         raise ConfigError("--batch-size must be ≥ 1")
+    check_device(device)
     request = EvalRequest(tuple(data), metric, thr, protocol, normalize, include_occluded, checkpoint, weights,
                           batch_size, flip)
     run_eval(workspace().require(), runs or ["latest"], request, device)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from posekit.cli import app
-from posekit.cli._common import handle_errors, workspace
+from posekit.cli._common import check_device, handle_errors, workspace
 from posekit.errors import ConfigError
 
 SHOWN_ROWS = 20
@@ -26,7 +27,8 @@ def predict(
         help="COCO-style detections or annotations JSON: any number of person boxes per image (docs/cli.md)")] = None,
     min_score: Annotated[float, typer.Option(help="with --boxes: leave out boxes scored below this")] = 0.0,
     category: Annotated[int | None, typer.Option(help="with --boxes: keep only this category_id (COCO person: 1)")] = None,
-    margin: Annotated[float, typer.Option(help="with a box: crop side = margin × the box's longer side")] = 1.25,
+    margin: Annotated[float | None, typer.Option(help="with --box or --boxes: crop side = margin × the box's longer "
+                                                      "side (default: 1.25)")] = None,
     flip: Annotated[bool, typer.Option(help="flip test: average the heatmaps with the mirrored crop's", metavar="")] = False,
     weights: Annotated[str, typer.Option(help="auto (teacher when present), teacher or student")] = "auto",
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for predictions.json and <stem>_overlay.png")] = Path(
@@ -40,20 +42,27 @@ def predict(
     bad."""
     from rich.table import Table
 
-    from posekit.engine.logging import console
+    from posekit.engine.logging import console, results
     from posekit.stages.predict import parse_box, run_predict
 
     if weights not in ("auto", "teacher", "student"):
         raise ConfigError(f"unknown --weights {weights!r}", hint="use auto, teacher or student")
     if batch_size < 1:
         raise ConfigError("--batch-size must be ≥ 1")
-    if margin <= 0:
-        raise ConfigError(f"--margin must be > 0, got {margin}", hint="1.0 crops exactly the box's longer side")
+    if margin is not None and box is None and boxes is None:
+        raise ConfigError("--margin applies only with --box or --boxes", hint="give person boxes with --box x0,y0,x1,y1 "
+                                                                           "or --boxes FILE, or drop --margin (without "
+                                                                           "boxes the whole image is used)")
+    margin = 1.25 if margin is None else margin
+    if not math.isfinite(margin) or margin <= 0:
+        raise ConfigError(f"--margin must be a finite number > 0, got {margin}", hint="1.0 crops exactly the box's "
+                                                                                   "longer side")
     if box and boxes:
         raise ConfigError("--box and --boxes both give person boxes", hint="use --box for one box for every image, "
                                                                           "--boxes FILE for boxes per image")
     if not boxes and (min_score or category is not None):
         raise ConfigError("--min-score and --category filter the boxes of --boxes FILE", hint="add --boxes FILE")
+    check_device(device)
     result = run_predict(workspace(), images, checkpoint, weights, parse_box(box) if box else None, margin, out,
                          batch_size, device, flip=flip, boxes_file=boxes, min_score=min_score, category=category)
 
@@ -70,9 +79,9 @@ def predict(
         table.add_row(Path(r["file"]).name, f"{r['width']}×{r['height']}", str(len(people)), region, mean, r["overlay"])
     if len(result["images"]) > SHOWN_ROWS:
         table.add_row(f"… {len(result['images']) - SHOWN_ROWS} more", "", "", "", "", "")
-    console.print(table)
-    console.print(f"{result['checkpoint']}: {result['weights']}, step {result['step']}, selected by "
+    results.print(table)
+    results.print(f"{result['checkpoint']}: {result['weights']}, step {result['step']}, selected by "
                   f"{result['selected_by']}", highlight=False)
     if result["selected_by"] == "oracle":
-        console.print("[bold red]ORACLE: these weights were selected on target test labels[/]")
+        console.print("ORACLE: these weights were selected on target test labels", style="bold red")
     console.print(f"wrote {out / 'predictions.json'} and {len(result['images'])} overlay(s) in {out}", highlight=False)

@@ -11,6 +11,7 @@ import typer
 from posekit.cli import app
 from posekit.cli._common import handle_errors, workspace
 from posekit.errors import ConfigError
+from posekit.workspace import check_name
 
 
 @app.command(short_help="Convert a dataset (or generate the synthetic benchmark) into the workspace.")
@@ -63,6 +64,8 @@ def prepare(
             "dev_every": dev_every, "ann_file": _pairs(ann_file, "--ann-file"),
             "image_root": _pairs(image_root, "--image-root", bare=True), "canonical": canonical,
             "keypoint_map": _pairs(keypoint_map, "--keypoint-map")}
+    if name is not None:
+        check_name(name, "--name")
     run_prepare(workspace(), dataset, raw, name, size, codec, workers, force,
                 {k: v for k, v in synthetic.items() if v is not None}, {k: v for k, v in real.items() if v is not None})
 

@@ -9,6 +9,7 @@ import typer
 from posekit.cli import app
 from posekit.cli._common import handle_errors, workspace
 from posekit.errors import ConfigError
+from posekit.workspace import check_name
 
 
 @app.command(short_help="Train on the labelled source domain (supervised, or mae for the 3D method).")
@@ -32,6 +33,8 @@ def pretrain(
     from posekit.stages.common import resume_config
     from posekit.stages.template import run_training
 
+    if name is not None:
+        check_name(name, "--name")
     ws = workspace().require()
     if resume:
         if config or set_ or source or target or steps:

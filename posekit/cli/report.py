@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from posekit.cli import app
-from posekit.cli._common import handle_errors, workspace
+from posekit.cli._common import check_device, handle_errors, workspace
 from posekit.errors import ConfigError
 
 
@@ -26,12 +26,13 @@ def report(
     """Write RUN/report/: curves.png, overlays_source.png and overlays_target.png (for adapt runs the init pretrain
     weights before and this run's weights after, over the ground truth), report.md and a self-contained
     report.html with the config, lineage, final metrics and RUN/eval results."""
-    from posekit.engine.logging import console
+    from posekit.engine.logging import results
     from posekit.stages.report import build_report
 
     if num < 1:
         raise ConfigError(f"--num must be ≥ 1, got {num}")
     if batch_size < 1:
         raise ConfigError("--batch-size must be ≥ 1")
+    check_device(device)
     for path in build_report(workspace().require(), run, data, num, log_losses, batch_size, device):
-        console.print(f"wrote {path}", highlight=False)
+        results.print(f"wrote {path}", highlight=False)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from posekit.cli import app
-from posekit.cli._common import handle_errors, workspace
+from posekit.cli._common import check_device, handle_errors, workspace
+from posekit.errors import ConfigError
+from posekit.workspace import check_name
 
 
 @app.command(short_help="Cache source images restyled toward the target (the image level).")
@@ -36,6 +39,17 @@ def stylize(
     """Write [bold]styles/<name>/cache.h5[/]: k stylised variants per source image (image-level alignment)."""
     from posekit.config.schema import StylizeConfig
     from posekit.stages.stylize import run_stylize
+
+    for value, what in ((source, "--source"), (target, "--target"), (name, "--name")):
+        if value is not None:
+            check_name(value, what)
+    if not (math.isfinite(beta) and 0 <= beta <= 0.5):
+        raise ConfigError(f"--beta {beta} is outside [0, 0.5]",
+                          hint="a fraction of the image side; 0.5 already swaps the whole amplitude spectrum (FDA "
+                               "uses 0.01–0.09)")
+    if decoder_steps < 1:
+        raise ConfigError(f"--decoder-steps {decoder_steps} must be ≥ 1")
+    check_device(device)
 
     opts = StylizeConfig(source=source, target=target, method=method, variants=variants, alpha=alpha, beta=beta,
                           encoder=encoder, vgg=vgg, decoder=decoder, train_decoder=train_decoder,

@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from posekit.cli import app
 from posekit.cli._common import handle_errors
-from posekit.engine.logging import console
+from posekit.engine.logging import results
 from posekit.errors import ConfigError
 
 config_app = typer.Typer(help="Show a stage's resolved configuration (or every key, with --explain).",
@@ -33,22 +34,22 @@ def list_(kind: Annotated[str, typer.Argument(help="datasets, presets, skeletons
             table.add_column(col)
         for row in method_table():
             table.add_row(row.stage, row.method, row.config, row.summary)
-        console.print(table)
+        results.print(table)
     elif kind == "datasets":
         from posekit.data.converters import CONVERTERS
 
         for name in CONVERTERS.names():
-            console.print(f"[bold]{name}[/]  {CONVERTERS.get(name).description}")
+            results.print(Text.assemble((name, "bold"), f"  {CONVERTERS.get(name).description}"))
     elif kind == "presets":
         from posekit.config.load import builtin_presets
 
         for name in builtin_presets():
-            console.print(name)
+            results.print(name)
     elif kind == "skeletons":
         from posekit.data.meta import SKELETONS
 
         for name, meta in SKELETONS.items():
-            console.print(f"[bold]{name}[/]  {meta.num_joints} joints; groups {', '.join(meta.groups)}")
+            results.print(Text.assemble((name, "bold"), f"  {meta.num_joints} joints; groups {', '.join(meta.groups)}"))
     elif kind == "backbones":
         from posekit.models.backbones import BACKBONES, TIMM_WEIGHTS, backbone_summary
 
@@ -61,7 +62,7 @@ def list_(kind: Annotated[str, typer.Argument(help="datasets, presets, skeletons
                           escape(info["weights"]))
         table.add_row("timm:<name>", "—", "—", "32",
                       escape(f"any timm model with a stride-32 feature level; {TIMM_WEIGHTS}"))
-        console.print(table)
+        results.print(table)
     else:
         raise ConfigError(f"unknown kind {kind!r}", hint="use datasets, presets, skeletons, methods or backbones")
 
@@ -91,8 +92,8 @@ def config_show(
     for col in ("key", "value", "description"):
         table.add_column(col)
     for key, value, doc in _describe(cfg):
-        table.add_row(key, escape(str(value)), escape(doc))
-    console.print(table)
+        table.add_row(key, str(value), doc)
+    results.print(table)
 
 
 def _describe(model, prefix: str = ""):
@@ -119,6 +120,17 @@ def ckpt_inspect(path: Annotated[Path, typer.Argument(help="checkpoint file")]) 
         table.add_row(key, str(ckpt.get(key, "—")))
     parts = [k for k in ("model", "teacher", "method_state", "optim", "sched", "rng") if ckpt.get(k) is not None]
     table.add_row("components", ", ".join(parts))
-    table.add_row("keypoints", f"{ckpt['keypoints']['name']} ({len(ckpt['keypoints']['names'])})" if "keypoints" in ckpt else "—")
-    table.add_row("metrics", ", ".join(f"{k} {v:.4f}" for k, v in (ckpt.get("metrics") or {}).items()) or "—")
-    console.print(table)
+    table.add_row("keypoints", _keypoints(ckpt.get("keypoints")))
+    metrics = ckpt.get("metrics") if isinstance(ckpt.get("metrics"), dict) else {}
+    table.add_row("metrics", ", ".join(f"{k} {v:.4f}" if isinstance(v, (int, float)) else f"{k} {v}"
+                                       for k, v in metrics.items()) or "—")
+    results.print(table)
+
+
+def _keypoints(value) -> str:
+    """``human16 (16)`` from a checkpoint's keypoint metadata; a note instead when it is missing or incomplete."""
+    if not value:
+        return "—"
+    if not isinstance(value, dict) or not isinstance(value.get("names"), (list, tuple)):
+        return "(incomplete metadata: no joint names)"
+    return f"{value.get('name', '?')} ({len(value['names'])})"

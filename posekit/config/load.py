@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import typing
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +17,24 @@ from posekit.errors import ConfigError
 M = TypeVar("M", bound=BaseModel)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a mapping repeating a key is an error (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML (safe subset) refusing repeated keys; raises yaml.YAMLError."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+
+
 def builtin_presets() -> list[str]:
     return sorted(p.name[:-5] for p in resources.files("posekit.presets").iterdir() if p.name.endswith(".yaml"))
 
@@ -26,16 +45,25 @@ def read_preset(ref: str) -> tuple[dict[str, Any], str]:
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.exists():
             raise ConfigError(f"config file {path} does not exist", hint=f"built-in presets: {', '.join(builtin_presets())}")
-        text, origin = path.read_text(), str(path)
+        if path.is_dir():
+            raise ConfigError(f"--config {path} is a directory", hint=f"pass a YAML file or a built-in preset: "
+                                                                      f"{', '.join(builtin_presets())}")
+        try:
+            text, origin = path.read_text(), str(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: unreadable config file ({getattr(exc, 'strerror', None) or exc.__class__.__name__})",
+                              hint="pass a readable YAML file") from None
     else:
         res = resources.files("posekit.presets") / f"{ref}.yaml"
         if not res.is_file():
             raise ConfigError(f"no preset named {ref!r}", hint=f"built-in presets: {', '.join(builtin_presets())}")
         text, origin = res.read_text(), f"preset {ref}"
     try:
-        data = yaml.safe_load(text) or {}
+        data = load_yaml(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{origin}: invalid YAML ({exc.__class__.__name__})", hint="check indentation and colons") from None
+        detail = f": {exc.problem}" if "twice" in str(getattr(exc, "problem", "")) else ""
+        raise ConfigError(f"{origin}: invalid YAML ({exc.__class__.__name__}{detail})",
+                          hint="check indentation and colons, and that each key appears once") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: top level must be a mapping of sections")
     return data, origin
@@ -60,7 +88,9 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
             raise ConfigError(f"--set {item!r} is not KEY=VALUE", hint="e.g. --set train.steps=500")
         key, raw = item.split("=", 1)
         try:
-            value = yaml.safe_load(raw) if raw != "" else ""
+            value = load_yaml(raw) if raw != "" else ""
+        except yaml.constructor.ConstructorError as exc:
+            raise ConfigError(f"--set {item!r}: {exc.problem}", hint="give each key once") from None
         except yaml.YAMLError:
             value = raw
         _set_dotted(tree, key.strip(), value)
@@ -88,21 +118,38 @@ def format_validation_error(exc: ValidationError, origin: str) -> str:
     return f"invalid configuration ({origin}): " + "; ".join(lines)
 
 
+def _section(annotation: Any) -> type[BaseModel] | None:
+    """The model class inside a field annotation (``ModelConfig | None`` → ModelConfig), or None for a value."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+
+
+def config_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every leaf key of ``model`` as a dotted path (``optim.lr`` …)."""
+    keys = []
+    for name, field in model.model_fields.items():
+        sub = _section(field.annotation)
+        keys += config_keys(sub, f"{prefix}{name}.") if sub is not None else [f"{prefix}{name}"]
+    return keys
+
+
 def suggest_key(model: type[BaseModel], exc: ValidationError) -> str | None:
+    """For the first unknown key: the key of that name in another section (``train.lr`` → ``optim.lr``), else a
+    close key of the same section (``train.setps`` → ``train.steps``), else the closest dotted key."""
     import difflib
 
+    keys = config_keys(model)
     for err in exc.errors():
         if err["type"] != "extra_forbidden":
             continue
-        node: Any = model
-        for part in err["loc"][:-1]:
-            field = node.model_fields.get(str(part)) if hasattr(node, "model_fields") else None
-            node = field.annotation if field is not None else None
-        if node is not None and hasattr(node, "model_fields"):
-            close = difflib.get_close_matches(str(err["loc"][-1]), list(node.model_fields), n=1)
-            if close:
-                prefix = ".".join(str(p) for p in err["loc"][:-1])
-                return f"did you mean {prefix + '.' if prefix else ''}{close[0]}?"
+        dotted = ".".join(str(p) for p in err["loc"])
+        prefix, _, leaf = dotted.rpartition(".")
+        same = [k for k in keys if k.rpartition(".")[0] == prefix]
+        close = ([k for k in keys if k.rpartition(".")[2] == leaf] or difflib.get_close_matches(dotted, same, n=1, cutoff=0.7)
+                 or difflib.get_close_matches(dotted, keys, n=1, cutoff=0.75))
+        if close:
+            return f"did you mean {close[0]}?"
     return None
 
 

@@ -1,21 +1,60 @@
-"""Pydantic models for every stage's configuration. Unknown keys are rejected."""
+"""Pydantic models for every stage's configuration. Unknown keys are rejected, and so are values that lax parsing
+would change silently: ``true``/``false`` for a number, and NaN or infinite numbers."""
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from posekit.workspace import name_problem
+
+
+def _valid_name(value: str) -> str:
+    problem = name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# a dataset, split or style-cache name: one path component inside the workspace (posekit.workspace.NAME)
+Name = Annotated[str, AfterValidator(_valid_name)]
+
+
+def _takes_bool(annotation) -> bool:
+    return annotation is bool or any(_takes_bool(a) for a in typing.get_args(annotation))
+
+
+def _holds_bool(value) -> bool:
+    return isinstance(value, bool) or (isinstance(value, (list, tuple)) and any(isinstance(v, bool) for v in value))
+
+
+def check_range(pair: tuple[float, float], low: float = -float("inf"), high: float = float("inf")) -> tuple[float, float]:
+    """``pair`` if it is a range ``low ≤ lo ≤ hi ≤ high``, else ValueError."""
+    lo, hi = pair
+    if not low <= lo <= hi <= high:
+        raise ValueError(f"[{lo:g}, {hi:g}] must be a range [low, high] with {low:g} ≤ low ≤ high ≤ {high:g}")
+    return pair
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value, info: ValidationInfo):
+        """``train.steps=true`` would otherwise become 1."""
+        if _holds_bool(value) and not _takes_bool(cls.model_fields[info.field_name].annotation):
+            raise ValueError("expected a number, got true/false")
+        return value
 
 
 class DataConfig(Strict):
-    source: str = Field("synth_src", description="prepared source dataset (workspace data/<name>)")
-    train_split: str = Field("train", description="split used for training")
-    val_split: str | None = Field("val", description="labelled source split for validation/selection; null = none")
+    source: Name = Field("synth_src", description="prepared source dataset (workspace data/<name>)")
+    train_split: Name = Field("train", description="split used for training")
+    val_split: Name | None = Field("val", description="labelled source split for validation/selection; null = none")
     input_size: int = Field(256, ge=32, description="network input side in pixels (square)")
     sigma: float = Field(2.0, gt=0, description="Gaussian target sigma in heatmap pixels")
     num_workers: int = Field(2, ge=0, description="DataLoader worker processes")
@@ -45,6 +84,16 @@ class AugmentConfig(Strict):
             raise ValueError(f"crop={list(self.crop)} needs 0 < low <= high and low <= 1 (an area fraction; "
                              "windows larger than the image are redrawn), e.g. [0.6, 1.3]")
         return self
+
+    @field_validator("scale")
+    @classmethod
+    def _scale(cls, value: tuple[float, float]) -> tuple[float, float]:
+        return check_range(value, 1e-3)
+
+    @field_validator("shear")
+    @classmethod
+    def _shear(cls, value: tuple[float, float]) -> tuple[float, float]:
+        return check_range(value, -89.0, 89.0)
 
 
 class ModelConfig(Strict):
@@ -88,7 +137,7 @@ class ModelConfig(Strict):
 
 
 class OptimConfig(Strict):
-    lr: float = Field(1e-3, gt=0, description="Adam learning rate")
+    lr: float = Field(1e-3, gt=0, le=1, description="Adam learning rate (≤ 1: Adam moves each weight by about lr per step)")
     weight_decay: float = Field(0.0, ge=0)
     milestones: tuple[float, ...] = Field(
         (0.643, 0.857), description="LR ×gamma at these fractions of train.steps (DAML: epochs 45, 60 of 70)"
@@ -101,6 +150,13 @@ class OptimConfig(Strict):
     warmup_steps: int = Field(
         0, ge=0, description="the network's learning rates ramp linearly from lr/N to lr over the first N steps, "
         "then follow the milestones (0 = no warm-up)")
+
+    @field_validator("milestones")
+    @classmethod
+    def _fractions(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0 <= f <= 1 for f in value):
+            raise ValueError(f"{list(value)} must be fractions of train.steps in [0, 1]")
+        return value
 
 
 class TrainConfig(Strict):
@@ -140,14 +196,14 @@ class PretrainConfig(Strict):
 class AdaptDataConfig(DataConfig):
     input_size: int | None = Field(None, ge=32, description="network input side; null = the init checkpoint's")
     sigma: float | None = Field(None, gt=0, description="Gaussian sigma in heatmap pixels; null = the init checkpoint's")
-    target: str = Field("synth_tgt", description="prepared target dataset; its labels are never used for training")
-    target_split: str = Field("train", description="unlabelled target split used for adaptation")
+    target: Name = Field("synth_tgt", description="prepared target dataset; its labels are never used for training")
+    target_split: Name = Field("train", description="unlabelled target split used for adaptation")
     transductive: bool = Field(False, description="allow target_split to be an evaluation split (recorded in outputs)")
 
 
 class StyleConfig(Strict):
     enabled: bool = Field(True, description="image level: mix stylised source views into the source batch")
-    cache: str | None = Field(None, description="style cache name under styles/ (default: <source>__<target>)")
+    cache: Name | None = Field(None, description="style cache name under styles/ (default: <source>__<target>)")
     prob: float = Field(0.5, ge=0, le=1, description="probability that a source image is replaced by a stylised view")
 
 
@@ -183,6 +239,11 @@ class ConsistencyConfig(Strict):
     quantile: float = Field(0.5, ge=0, lt=1, description="quantile for mask=quantile (DAML mask_ratio)")
     random_range: tuple[float, float] = Field((0.2, 0.6), description="threshold range for mask=random (posekit's choice)")
 
+    @field_validator("random_range")
+    @classmethod
+    def _range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        return check_range(value, 0.0)
+
 
 class AdversarialConfig(Strict):
     enabled: bool = Field(True, description="feature level: patch discriminator on deconv features via gradient reversal")
@@ -191,7 +252,7 @@ class AdversarialConfig(Strict):
     features: Literal["deconv", "encoder"] = Field(
         "deconv", description="what the discriminator sees: deconv = the upsampling features the keypoint head reads "
         "(DAML code); encoder = the backbone's output (a reading of the paper's 'student's feature encoder')")
-    lr: float = Field(1e-4, gt=0, description="discriminator learning rate (constant, as in DAML)")
+    lr: float = Field(1e-4, gt=0, le=1, description="discriminator learning rate (constant, as in DAML)")
     warmup: Literal["none", "dann"] = Field(
         "none", description="gradient-reversal coefficient: none = 1 throughout (DAML code); dann = "
         "2/(1+exp(-10·p)) − 1 over training progress p (posekit's option, from DANN; RegDA warms up similarly)")

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from posekit.config.schema import AugmentConfig, Strict, TrainConfig
+from posekit.config.schema import AugmentConfig, Name, Strict, TrainConfig
 
 
 class ViTConfig(Strict):
@@ -31,12 +31,12 @@ class ViTConfig(Strict):
 
 
 class MIMDataConfig(Strict):
-    source: str = Field("synth_src", description="prepared labelled source dataset")
-    target: str | None = Field("synth_tgt", description="prepared unlabelled target dataset; its labels are never used")
-    train_split: str = Field("train", description="source split used for training")
-    target_split: str = Field("train", description="target split used (images, and masks when target_masks)")
+    source: Name = Field("synth_src", description="prepared labelled source dataset")
+    target: Name | None = Field("synth_tgt", description="prepared unlabelled target dataset; its labels are never used")
+    train_split: Name = Field("train", description="source split used for training")
+    target_split: Name = Field("train", description="target split used (images, and masks when target_masks)")
     transductive: bool = Field(False, description="allow target_split to be an evaluation split (recorded in outputs)")
-    val_split: str | None = Field("val", description="labelled source split for validation; null = none")
+    val_split: Name | None = Field("val", description="labelled source split for validation; null = none")
     input_size: int = Field(256, ge=16, description="network input side in pixels (square, a multiple of the patch)")
     num_workers: int = Field(2, ge=0)
     target_masks: bool = Field(True, description="use the target's foreground masks (weighting, augmentation); "
@@ -60,7 +60,7 @@ class SegAugmentConfig(Strict):
 
 
 class ScheduleConfig(Strict):
-    lr: float = Field(1.5e-4, gt=0, description="peak AdamW learning rate")
+    lr: float = Field(1.5e-4, gt=0, le=1, description="peak AdamW learning rate (≤ 1)")
     scale_lr: bool = Field(True, description="multiply lr by batch_size/256 (MAE's rule)")
     weight_decay: float = Field(0.05, ge=0)
     warmup: float = Field(0.05, ge=0, lt=1, description="linear warm-up, fraction of train.steps; then cosine to 0")

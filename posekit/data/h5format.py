@@ -36,6 +36,7 @@ from PIL import Image
 from typing_extensions import Self
 
 from posekit import __version__
+from posekit.data.h5guard import GuardedH5
 from posekit.data.meta import KeypointMeta
 from posekit.errors import DataError, MissingArtifactError
 from posekit.faults import crash_point
@@ -67,7 +68,8 @@ def decode_image(data: np.ndarray) -> np.ndarray:
 class H5Writer:
     """Streams samples into ``path`` through ``path.tmp``; the file appears only when ``close()`` succeeds.
 
-    Use as a context manager: an exception removes the temporary file, so no half-written file looks valid.
+    Use as a context manager: an exception removes the temporary file, so no half-written file looks valid. A
+    failed write (full disk, file-size limit) raises OSError naming ``path`` (``posekit.data.h5guard``).
     """
 
     def __init__(
@@ -88,8 +90,8 @@ class H5Writer:
         self.n = 0
         h, w = image_size
         k = meta.num_joints
-        self.f = h5py.File(self.tmp, "w")
-        f = self.f
+        self.h5 = GuardedH5(self.tmp, self.path)
+        self.f = f = self.h5.file
         if codec == "raw":
             f.create_dataset("images", (0, h, w, 3), np.uint8, maxshape=(None, h, w, 3), chunks=(1, h, w, 3))
         else:
@@ -136,17 +138,22 @@ class H5Writer:
             else:
                 ds[self.n : self.n + b] = np.asarray(batch[name])
         self.n += b
+        self.h5.check()
         crash_point("h5.append")
 
     def close(self) -> None:
-        self.f.attrs["num_samples"] = self.n
-        self.f.close()
+        try:
+            self.f.attrs["num_samples"] = self.n
+            self.h5.close()
+        except BaseException:
+            self.abort()
+            raise
         crash_point(f"write {self.path.name}")
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
         try:
-            self.f.close()
+            self.h5.abort()
         finally:
             self.tmp.unlink(missing_ok=True)
 

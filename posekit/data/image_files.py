@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
+from posekit.data.images import UNREADABLE, as_rgb8, displayed_size
 from posekit.errors import ConfigError, DataError, MissingArtifactError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
@@ -41,33 +42,32 @@ def collect_images(items: list[str]) -> list[Path]:
 def image_size(path: Path) -> tuple[int, int]:
     """Height and width of an image file as displayed (EXIF rotation applied), from its header only."""
     try:
-        with Image.open(path) as im:
-            w, h = im.size
-            rotated = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
-    except (OSError, Image.DecompressionBombError) as exc:
+        w, h = displayed_size(str(path))
+    except UNREADABLE as exc:
         raise DataError(f"{path}: not a readable image ({exc.__class__.__name__})",
                         hint=f"pass image files ({', '.join(IMAGE_SUFFIXES)})") from None
-    return (w, h) if rotated else (h, w)
+    return h, w
 
 
 def load_image(path: Path) -> np.ndarray:
-    """The decoded image as displayed: ``[H,W,3]`` uint8 RGB (EXIF rotation applied, alpha dropped)."""
+    """The decoded image as displayed: ``[H,W,3]`` uint8 RGB (:func:`posekit.data.images.as_rgb8`: EXIF rotation
+    applied, 16-bit scaled to 8, alpha dropped), as ``prepare`` reads images too."""
     try:
         with Image.open(path) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+            return np.asarray(as_rgb8(im, str(path)))
     except (OSError, Image.DecompressionBombError) as exc:
         raise DataError(f"{path}: cannot decode the image ({str(exc).splitlines()[0][:120]})",
                         hint="the file may be truncated or corrupt") from None
 
 
 def check_box(box: Sequence[float], height: int, width: int, where: str, image: str) -> None:
-    """The box ``x0, y0, x1, y1`` must be non-empty and lie inside the image: within ``[-1, W] × [-1, H]`` (half a
-    pixel of slack around the image's extent ``[-0.5, W-0.5]``, so both ``0,0,W,H`` and ``0,0,W-1,H-1`` are
-    accepted). ``where`` names the box in the message (``--box 1,2,3,4``), ``image`` the image."""
+    """The box ``x0, y0, x1, y1`` must be non-empty, finite and overlap the image's extent ``[-0.5, W-0.5] ×
+    [-0.5, H-0.5]``; a box that partly leaves the image is clipped to it by the crop, as the converters clip theirs.
+    ``where`` names the box in the message (``--box 1,2,3,4``), ``image`` the image."""
     x0, y0, x1, y1 = box
     if not np.isfinite([x0, y0, x1, y1]).all() or not (x0 < x1 and y0 < y1):
         raise ConfigError(f"{where} is empty or not finite (need x0 < x1 and y0 < y1)",
                           hint="corners are top-left, bottom-right")
-    if x0 < -1 or y0 < -1 or x1 > width or y1 > height:
+    if x1 <= -0.5 or y1 <= -0.5 or x0 >= width - 0.5 or y0 >= height - 0.5:
         raise ConfigError(f"{where} lies outside {image} ({width}×{height})",
                           hint=f"give a box within 0,0,{width},{height}, or leave out the box to use the whole image")

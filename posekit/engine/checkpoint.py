@@ -23,7 +23,7 @@ import torch
 
 from posekit import __version__
 from posekit.errors import CheckpointError, MissingArtifactError
-from posekit.workspace import atomic_write_bytes
+from posekit.workspace import STAGES, atomic_write_bytes
 
 FORMAT = "posekit.ckpt"
 VERSION = 1
@@ -50,6 +50,21 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     atomic_write_bytes(Path(path), buf.getvalue())
 
 
+def _unreadable_hint(path: Path) -> str:
+    """What to do about an unreadable checkpoint of a run: use its other copy of the weights only where one exists."""
+    if path.parent.name != "ckpt":
+        return "the file may be truncated; use an intact copy or re-run the stage that wrote it"
+    if path.name == "last.pt":
+        run = path.parent.parent
+        if run.parent.name in STAGES:
+            return (f"the file may be truncated; delete it and `posekit {run.parent.name} --resume "
+                    f"{run.parent.name}/{run.name}` restarts the run from step 0, or re-run the stage")
+        return "the file may be truncated; delete it to restart from step 0, or re-run the stage"
+    if (path.parent / "last.pt").is_file():
+        return f"the file may be truncated; the run's {path.parent / 'last.pt'} holds its last weights, or re-run the stage"
+    return "the file may be truncated; re-run the stage"
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Load a posekit checkpoint safely; refuses pickled objects and other formats with a clear message."""
     path = Path(path)
@@ -72,7 +87,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise CheckpointError(
             f"{path}: not a readable checkpoint ({exc.__class__.__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})",
-            hint="the file may be truncated; use ckpt/last.pt of the run or re-run the stage",
+            hint=_unreadable_hint(path),
         ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a posekit checkpoint (no format key {FORMAT!r})",

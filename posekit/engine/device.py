@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 
-def pick_device(name: str):
+def pick_device(name: str, option: str = "--set train.device"):
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N`` → a torch.device; errors name ``option``, the way the user chose it
+    (``--set train.device`` for the training stages, ``--device`` for eval, predict, report and stylize)."""
     import torch
 
     from posekit.errors import ConfigError
 
+    cpu = f"{option}=cpu" if option.startswith("--set") else f"{option} cpu"
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} requested but CUDA is not available", hint="use --set train.device=cpu")
+        raise ConfigError(f"device {name!r} requested but CUDA is not available", hint=f"use {cpu}")
     try:
         return torch.device(name)
     except RuntimeError:

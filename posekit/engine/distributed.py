@@ -18,7 +18,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from posekit.engine.logging import console
+from posekit.engine.logging import console, results
 from posekit.engine.method import Method
 from posekit.errors import ConfigError
 
@@ -66,7 +66,7 @@ def setup(device: torch.device) -> torch.device:
         raise ConfigError(f"torchrun training runs on cuda or cpu, not {device.type}", hint="use --set train.device=cuda")
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     atexit.register(dist.destroy_process_group)
-    console.quiet = not is_main()
+    console.quiet = results.quiet = not is_main()
     return device
 
 

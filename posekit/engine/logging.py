@@ -1,4 +1,9 @@
-"""Console output (rich) and the JSON-lines metrics file."""
+"""Console output (rich) and the JSON-lines metrics file.
+
+Two consoles, as Unix tools do: ``results`` (stdout) for what a command produces (tables, lists), ``console``
+(stderr) for messages, panels and progress. Neither interprets Rich markup: file names, dataset names and keys
+that users choose are printed as they are (``[x]`` stays ``[x]``); styles are given with ``style=`` or ``Text``.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +13,29 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
 from posekit.workspace import atomic_write_text
 
 # Tables stay readable when output is captured (CI logs, files): 120 columns unless a terminal says otherwise.
-console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 120, markup=False)
+results = Console(width=None if sys.stdout.isatty() else 120, markup=False, soft_wrap=True)  # lines never broken
+
+
+def labelled(label: str, style: str, text: str) -> Text:
+    """``label`` in ``style`` followed by ``text`` printed as is, e.g. ``labelled("error:", "bold red", message)``."""
+    return Text.assemble((label, style), " ", text)
 
 
 def make_progress(transient: bool = False) -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
-        TextColumn("{task.fields[info]}"),
+        TextColumn("{task.fields[info]}", markup=False),
         console=console,
         transient=transient,
     )

@@ -60,8 +60,10 @@ class PendingLosses:
             values = dict(zip(self.names, row))
             bad = [k for k, v in values.items() if not math.isfinite(v)]
             if bad:
+                kept = (f"the last good checkpoint is {last_good}" if last_good.exists()
+                        else "no checkpoint was written before it")
                 raise TrainingDiverged(f"non-finite loss term {', '.join(bad)} at step {step}",
-                                       hint=f"the last good checkpoint is {last_good}; lower optim.lr or check the data")
+                                       hint=f"{kept}; lower optim.lr (--set optim.lr=...) or check the data")
             out.append(values)
         return out
 

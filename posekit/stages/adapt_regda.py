@@ -15,7 +15,7 @@ from posekit.engine.method import Method
 from posekit.errors import CheckpointError, ConfigError
 from posekit.methods.regda import RegDAMethod
 from posekit.models.factory import build_softmax_pose_net
-from posekit.stages.adapt_multilevel import MultiLevelAdapt
+from posekit.stages.adapt_common import AdaptFromPretrain
 from posekit.stages.template import register
 
 HEADS = "head.final."  # the pretrain network's 1×1 head: RegDA's two heads replace it
@@ -37,7 +37,7 @@ def load_features(model: torch.nn.Module, pretrain_state: dict, path: Path) -> N
 
 
 @register
-class RegDAAdapt(MultiLevelAdapt):
+class RegDAAdapt(AdaptFromPretrain):
     stage, method, config = "adapt", "regda", RegDAConfig
     summary = ("2D baseline (tllib RegDA): adversarial regressor head, minimax on target ground-false heatmaps; "
                "softmax heatmaps, KL losses")

@@ -21,9 +21,10 @@ from posekit.config.load import config_to_yaml
 from posekit.data.dataset import StepBatchSampler
 from posekit.engine import distributed
 from posekit.engine.checkpoint import load_checkpoint, save_checkpoint
-from posekit.engine.logging import console
+from posekit.engine.logging import console, labelled
 from posekit.engine.trainer import Trainer
 from posekit.errors import MissingArtifactError
+from posekit.signals import dataloader_worker_init
 from posekit.workspace import Workspace, atomic_write_json, atomic_write_text, now_iso
 
 M = TypeVar("M", bound=BaseModel)
@@ -89,7 +90,7 @@ def step_batches(dataset: Dataset, batch_size: int, seed: int, start_step: int, 
     sampler = StepBatchSampler(len(dataset), batch_size, seed, start_step=start_step,
                                shard=(distributed.rank(), distributed.world_size()))
     return iter(DataLoader(dataset, batch_sampler=sampler, num_workers=workers, pin_memory=device.type == "cuda",
-                           persistent_workers=workers > 0))
+                           persistent_workers=workers > 0, worker_init_fn=dataloader_worker_init))
 
 
 def target_seed(seed: int) -> int:
@@ -139,6 +140,6 @@ def finalise(ws: Workspace, stage: str, run_dir: Path, trainer: Trainer, select:
         save_checkpoint(run_dir / "ckpt" / "final.pt", trainer.weights_only_state("last", last_val))
         chosen = f"last step {trainer.state.step}"
     ws.set_latest(stage, run_dir)
-    console.print(f"[green]done[/]: {run_dir / 'ckpt' / 'final.pt'} ({chosen})")
+    console.print(labelled("done:", "green", f"{run_dir / 'ckpt' / 'final.pt'} ({chosen})"))
     if select == "oracle":
-        console.print("[bold red]ORACLE: these weights were selected on target test labels[/]")
+        console.print("ORACLE: these weights were selected on target test labels", style="bold red")

@@ -14,6 +14,7 @@ from posekit.data.h5format import validate_h5
 from posekit.data.roots import root_joints
 from posekit.engine.device import pick_device
 from posekit.engine.logging import console, make_progress
+from posekit.engine.logging import results as results_console
 from posekit.errors import ConfigError, DataError
 from posekit.evaluation.evaluate import score_legacy, score_split
 from posekit.evaluation.lift import score_split_3d
@@ -166,10 +167,10 @@ def print_table(results: list[dict]) -> None:
         cells = [_cell(r, r["groups"][g]) for g in groups]
         tag = "ORACLE " if r["selected_by"] == "oracle" else ""
         table.add_row(f"{tag}{r['run']} ({r['weights'].split(' ')[0]})", r["data"], *cells, str(r["num_samples"]))
-    console.print(table)
+    results_console.print(table)
     for r in {r["checkpoint"]: r for r in results}.values():
-        console.print(f"{r['run']} = {r['weights']} of {r['checkpoint']} (step {r['step']}, selected by "
-                      f"{r['selected_by']})", highlight=False)
-    console.print(f"JSON: {', '.join(r['json'] for r in results)}", highlight=False)
+        results_console.print(f"{r['run']} = {r['weights']} of {r['checkpoint']} (step {r['step']}, selected by "
+                              f"{r['selected_by']})", highlight=False)
+    results_console.print(f"JSON: {', '.join(r['json'] for r in results)}", highlight=False)
     if any(r["selected_by"] == "oracle" for r in results):
-        console.print("[bold red]ORACLE: weights marked ORACLE were selected on target test labels[/]")
+        console.print("ORACLE: weights marked ORACLE were selected on target test labels", style="bold red")

@@ -117,6 +117,11 @@ def run_predict(ws: Workspace, inputs: list[str], ref: str, weights: str, box: t
     anything is written. Returns the ``predictions.json`` content.
     """
     paths = collect_images(inputs)
+    target = out.resolve()
+    inside = next((p for p in paths if target in p.parents), None)
+    if inside is not None:
+        raise ConfigError(f"--out {out} holds the input {inside}: the overlays written there would be read as "
+                          "inputs by the next run", hint="write to a folder that holds no input, e.g. a new one")
     sizes = [image_size(p) for p in paths]
     boxes, note = image_boxes(paths, sizes, box, boxes_file, min_score, category)
     stems: dict[str, Path] = {}

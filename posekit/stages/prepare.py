@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
-from posekit.engine.logging import console, make_progress
+from posekit.engine.logging import make_progress, results
 from posekit.errors import ConfigError
 from posekit.workspace import Workspace
 
@@ -49,7 +49,7 @@ def run_prepare(ws: Workspace, dataset: str, raw: Path | None, name: str | None,
         params = _synthetic_params({**SYNTHETIC_DEFAULTS, **synthetic}, name, _check_size(128 if size is None else size),
                                    codec)
     ws = ws.ensure()
-    converter = converter_cls(workers=max(1, workers))
+    converter = converter_cls(workers=workers)
     with make_progress() as progress:
         def start(key: str, total: int):
             task = progress.add_task(key, total=total, info="")
@@ -61,7 +61,7 @@ def run_prepare(ws: Workspace, dataset: str, raw: Path | None, name: str | None,
     table.add_column("status")
     for key, value in status.items():
         table.add_row(key, value)
-    console.print(table)
+    results.print(table)
     return status
 
 

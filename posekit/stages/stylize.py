@@ -16,7 +16,7 @@ from posekit.config.schema import StylizeConfig
 from posekit.data.dataset import H5KeypointDataset
 from posekit.engine.checkpoint import checkpoint_header, load_checkpoint
 from posekit.engine.device import pick_device
-from posekit.engine.logging import console, make_progress
+from posekit.engine.logging import console, labelled, make_progress
 from posekit.engine.seed import seed_everything
 from posekit.engine.trainer import Trainer
 from posekit.errors import ConfigError
@@ -174,5 +174,5 @@ def _stylize(ws: Workspace, opts: StylizeConfig, force: bool) -> Path:
         "posekit_version": __version__, "created": now_iso(),
         "cache_file": "cache.h5", "cache_bytes": (out_dir / "cache.h5").stat().st_size,
     })
-    console.print(f"[green]done[/]: {out_dir / 'cache.h5'} ({n} images × {k} variants, {opts.method})")
+    console.print(labelled("done:", "green", f"{out_dir / 'cache.h5'} ({n} images × {k} variants, {opts.method})"))
     return out_dir

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from posekit.data.dataset import H5KeypointDataset
+from posekit.data.h5guard import GuardedH5
 from posekit.errors import DataError, MissingArtifactError
 
 FORMAT = "posekit.stylecache"
@@ -22,13 +23,15 @@ SCHEMA_VERSION = 1
 
 
 class StyleCacheWriter:
-    """Streams variants into ``cache.h5.tmp``; ``close`` renames it into place (nothing half-written remains)."""
+    """Streams variants into ``cache.h5.tmp``; ``close`` renames it into place (nothing half-written remains). A
+    failed write (full disk, file-size limit) raises OSError naming ``cache.h5`` (``posekit.data.h5guard``)."""
 
     def __init__(self, path: Path, n: int, k: int, hw: tuple[int, int], attrs: dict):
         self.path = Path(path)
         self.tmp = self.path.with_name(self.path.name + ".tmp")
         h, w = hw
-        self.f = h5py.File(self.tmp, "w")
+        self.h5 = GuardedH5(self.tmp, self.path)
+        self.f = self.h5.file
         self.f.create_dataset("images", (n, k, h, w, 3), np.uint8, chunks=(1, k, h, w, 3))
         self.f.create_dataset("alpha", (n, k), np.float32)
         self.f.create_dataset("style_index", (n, k), np.int64)
@@ -39,13 +42,14 @@ class StyleCacheWriter:
         self.f["images"][start:stop] = images
         self.f["alpha"][start:stop] = alpha
         self.f["style_index"][start:stop] = style_index
+        self.h5.check()
 
     def close(self) -> None:
-        self.f.close()
+        self.h5.close()
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
-        self.f.close()
+        self.h5.abort()
         self.tmp.unlink(missing_ok=True)
 
 

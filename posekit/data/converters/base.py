@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from posekit import __version__
 from posekit.data.h5format import validate_h5
 from posekit.errors import ConfigError, DataError
 from posekit.registry import Registry
-from posekit.workspace import Workspace, atomic_write_json, now_iso
+from posekit.workspace import Workspace, atomic_write_json, check_name, now_iso
 
 
 @dataclass
@@ -24,6 +24,7 @@ class SplitPlan:
     split: str
     num_samples: int
     build: Callable[[Path, Callable[[int], None]], None]  # (output path, advance(n)) → writes the file
+    skipped: dict[str, int] = field(default_factory=dict)  # samples of the raw split left out, by reason
 
 
 class Converter:
@@ -34,6 +35,8 @@ class Converter:
     description = ""
 
     def __init__(self, workers: int = 1):
+        if workers < 1:
+            raise ConfigError(f"--workers {workers} must be ≥ 1", hint="1 converts in this process; N > 1 uses N processes")
         self.workers = workers
 
     def plan(self, params: dict[str, Any]) -> list[SplitPlan]:
@@ -46,6 +49,12 @@ CONVERTERS: Registry[type[Converter]] = Registry("dataset")
 def params_sha1(converter: Converter, params: dict[str, Any]) -> str:
     blob = json.dumps({"converter": converter.name, "version": converter.version, "params": params}, sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()
+
+
+def skipped_note(skipped: dict[str, int]) -> str:
+    """``", 3 left out: 2 crowd, 1 unknown category_id"`` (empty when nothing was left out)."""
+    total = sum(skipped.values())
+    return f", {total} left out: " + ", ".join(f"{n} {why}" for why, n in skipped.items() if n) if total else ""
 
 
 def run_plan(
@@ -62,6 +71,9 @@ def run_plan(
     """
     digest = params_sha1(converter, params)
     plans = converter.plan(params)
+    for p in plans:  # each becomes data/<dataset>/<split>.h5
+        check_name(p.dataset, "dataset")
+        check_name(p.split, "split")
     by_dataset: dict[str, list[SplitPlan]] = {}
     for p in plans:
         by_dataset.setdefault(p.dataset, []).append(p)
@@ -119,8 +131,8 @@ def _run_dataset(ws: Workspace, converter: Converter, params: dict[str, Any], di
                 continue
             path.unlink()
         p.build(path, progress(key, p.num_samples))
-        status[key] = "written"
-        manifest["splits"][p.split] = {"file": path.name, "num_samples": p.num_samples}
+        status[key] = "written" + skipped_note(p.skipped)
+        manifest["splits"][p.split] = {"file": path.name, "num_samples": p.num_samples, "skipped": p.skipped}
     manifest["status"] = "complete"
     manifest["created"] = now_iso()
     atomic_write_json(manifest_path, manifest)

@@ -6,9 +6,13 @@ skeleton). Images are read from ``IMAGE_ROOT/<file_name>``. Keypoints keep the f
 from the category) unless ``--canonical NAME`` maps them onto a built-in skeleton by joint name, with
 ``--keypoint-map CANONICAL=SOURCE`` pairs for names that differ; canonical joints without a source are unlabelled.
 
-Left out (counted in the file's ``skipped`` attribute): crowd annotations and annotations with no labelled
-keypoint. Visibility keeps COCO's meaning (0 unlabelled, 1 labelled but occluded, 2 visible); a file whose flags
-never exceed 1 uses 0/1 flags, and its 1s are read as visible. Without a box, the crop uses the labelled joints.
+Left out (counted in the file's ``skipped`` attribute and in prepare's summary): crowd annotations, annotations
+of other categories (``--categories``) or of a ``category_id`` no category has, annotations with no labelled
+keypoint and, without a box, with fewer than two. Visibility keeps COCO's meaning (0 unlabelled, 1 labelled but
+occluded, 2 visible); a file whose flags never exceed 1 uses 0/1 flags, and its 1s are read as visible. Without a
+box, the crop uses the labelled joints. Refused with an error naming the entry: flags other than 0, 1 and 2,
+values that are not JSON numbers (strings, booleans), an ``images`` id listed twice with different contents,
+keypoint names listed twice.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 from posekit.data.converters.base import CONVERTERS
 from posekit.data.converters.coco_meta import canonical_mapping, meta_from_category
 from posekit.data.converters.real import Loaded, RealConverter, read_json
-from posekit.data.converters.records import CropRule, Record, check_finite
+from posekit.data.converters.records import CropRule, Record, check_finite, check_visibility
 from posekit.data.meta import SKELETONS, KeypointMeta
 from posekit.errors import ConfigError, DataError
 
@@ -94,7 +98,52 @@ def _read_doc(path: Path) -> dict:
     doc = read_json(path)
     if not isinstance(doc, dict) or not all(isinstance(doc.get(k), list) for k in ("images", "annotations", "categories")):
         raise DataError(f"{path}: not a COCO keypoint file", hint=FORMAT_HINT)
+    for key in ("images", "annotations", "categories"):
+        bad = next((i for i, entry in enumerate(doc[key]) if not isinstance(entry, dict)), None)
+        if bad is not None:
+            raise DataError(f"{path}: {key}[{bad}] is not an object", hint=FORMAT_HINT)
     return doc
+
+
+def _is_id(value: Any) -> bool:
+    """COCO ids are integers or strings (never booleans, lists or null)."""
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+def _numbers(value: Any, where: str, what: str) -> np.ndarray:
+    """A JSON list (possibly nested) of numbers → float64 array; strings, booleans and nulls are refused."""
+    flat, todo = [], [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, list):
+            todo.extend(item)
+        elif isinstance(item, (int, float)) and not isinstance(item, bool):
+            flat.append(item)
+        else:
+            raise DataError(f"{where}: {what} must be numbers, found {item!r}"[:200], hint=FORMAT_HINT)
+    if not isinstance(value, list):
+        raise DataError(f"{where}: {what} must be a list of numbers", hint=FORMAT_HINT)
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except ValueError:  # ragged nesting
+        raise DataError(f"{where}: {what} must be 3K numbers or K lists [x, y, v]", hint=FORMAT_HINT) from None
+    except OverflowError:  # an integer beyond any float
+        raise DataError(f"{where}: {what} hold a number too large for a float", hint=FORMAT_HINT) from None
+
+
+def _image_index(doc: dict, path: Path) -> dict:
+    """``images[]`` by id; an id listed twice with different contents is refused (annotations would be cropped
+    from whichever photograph came last)."""
+    images: dict = {}
+    for i, img in enumerate(doc["images"]):
+        key = img.get("id")
+        if not _is_id(key) or not isinstance(img.get("file_name"), str) or not img["file_name"]:
+            raise DataError(f"{path}: images[{i}] needs an integer or string id and a file_name", hint=FORMAT_HINT)
+        if key in images and images[key] != img:
+            raise DataError(f"{path}: images[] lists id {key!r} twice ({images[key]['file_name']} and "
+                            f"{img['file_name']})", hint="give each image its own id; annotations name images by id")
+        images[key] = img
+    return images
 
 
 def _choose_categories(docs: dict[str, dict], files: dict[str, Path],
@@ -104,11 +153,12 @@ def _choose_categories(docs: dict[str, dict], files: dict[str, Path],
     chosen: dict[str, dict] = {}
     ids: dict[str, set] = {}
     for split, doc in docs.items():
-        try:
-            cats = [c for c in doc["categories"] if c.get("keypoints")]
-            by_name = {str(c["name"]): c for c in cats}
-        except (AttributeError, KeyError):
-            raise DataError(f"{files[split]}: categories need a name and keypoints", hint=FORMAT_HINT) from None
+        cats = [c for c in doc["categories"] if c.get("keypoints")]
+        if any(not _is_id(c.get("id")) or not isinstance(c.get("name"), str) or not isinstance(c["keypoints"], list)
+               for c in cats):
+            raise DataError(f"{files[split]}: categories need an integer or string id, a name and a keypoints list",
+                            hint=FORMAT_HINT)
+        by_name = {c["name"]: c for c in cats}
         if not by_name:
             raise DataError(f"{files[split]}: no category lists keypoints", hint=FORMAT_HINT)
         absent = [n for n in wanted or [] if n not in by_name]
@@ -135,27 +185,36 @@ def _choose_categories(docs: dict[str, dict], files: dict[str, Path],
 def _records(doc: dict, path: Path, root: Path, cat_ids: set, k: int, mapping: list[int | None] | None,
              skipped: Counter) -> tuple[list[Record], bool]:
     """The usable annotations of one file → records, and whether the file uses 0/1 visibility flags."""
-    images = {img.get("id"): img for img in doc["images"]}
+    images = _image_index(doc, path)
+    known = {c.get("id") for c in doc["categories"] if _is_id(c.get("id"))}
     parsed = []
     for i, ann in enumerate(doc["annotations"]):
-        if ann.get("category_id") not in cat_ids:
+        where = f"{path} (annotation {ann.get('id', i)})"
+        category = ann.get("category_id")
+        if not _is_id(category) or category not in known:
+            skipped["unknown category_id"] += 1
             continue
+        if category not in cat_ids:
+            skipped["other category"] += 1
+            continue
+        if ann.get("iscrowd") not in (None, 0, 1, False, True):
+            raise DataError(f"{where}: iscrowd must be 0 or 1, found {ann['iscrowd']!r}"[:200], hint=FORMAT_HINT)
         if ann.get("iscrowd"):
             skipped["crowd"] += 1
             continue
-        where = f"{path} (annotation {ann.get('id', i)})"
-        try:
-            kp = np.asarray(ann["keypoints"], dtype=np.float64)
-        except (KeyError, TypeError, ValueError):
-            raise DataError(f"{where}: keypoints missing or not numbers", hint=FORMAT_HINT) from None
+        if "keypoints" not in ann:
+            raise DataError(f"{where}: keypoints missing", hint=FORMAT_HINT)
+        kp = _numbers(ann["keypoints"], where, "keypoints")
         if kp.size != 3 * k:
             raise DataError(f"{where}: {kp.size} keypoint values, but the category names {k} keypoints (3 × {k})",
                             hint="the category's keypoints list and the annotations disagree; fix the file")
-        image = images.get(ann.get("image_id"))
-        if image is None or "file_name" not in image:
-            raise DataError(f"{where}: image_id {ann.get('image_id')} has no images[] entry with a file_name",
+        image = images.get(ann.get("image_id")) if _is_id(ann.get("image_id")) else None
+        if image is None:
+            raise DataError(f"{where}: image_id {ann.get('image_id')!r} has no images[] entry with a file_name"[:300],
                             hint=FORMAT_HINT)
-        parsed.append((ann, where, kp.reshape(k, 3), image))
+        kp = kp.reshape(k, 3)
+        check_visibility(kp[:, 2], where)
+        parsed.append((ann, where, kp, image))
     binary = bool(parsed) and max(float(np.nanmax(kp[:, 2])) for _, _, kp, _ in parsed) <= 1
     records = []
     for ann, where, kp, image in parsed:
@@ -176,10 +235,13 @@ def coco_box(bbox: Any, where: str, hint: str = FORMAT_HINT) -> np.ndarray | Non
     """COCO ``[x, y, w, h]`` → ``[x0, y0, x1, y1]``; None when absent or empty (the crop then uses the joints)."""
     if bbox is None:
         return None
+    if not isinstance(bbox, list) or len(bbox) != 4 or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox):
+        raise DataError(f"{where}: bbox must be [x, y, w, h] (four numbers)", hint=hint)
     try:
         x, y, w, h = (float(v) for v in bbox)
-    except (TypeError, ValueError):
-        raise DataError(f"{where}: bbox must be [x, y, w, h]", hint=hint) from None
+    except OverflowError:
+        raise DataError(f"{where}: bbox holds a number too large for a float", hint=hint) from None
     if not np.isfinite([x, y, w, h]).all():
         raise DataError(f"{where}: NaN or infinite bbox", hint="fix the annotation file")
     return np.array([x, y, x + w, y + h]) if w > 0 and h > 0 else None

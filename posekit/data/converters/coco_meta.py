@@ -34,11 +34,18 @@ def meta_from_category(category: dict, meta_name: str, where: str) -> KeypointMe
     """A KeypointMeta from one COCO category: joint names, skeleton edges (1-based as in COCO, or 0-based when an
     edge uses joint 0), left/right flip pairs from the names; no groups, so "All" averages every joint."""
     try:
-        names = tuple(str(n) for n in category["keypoints"])
+        if not isinstance(category["keypoints"], list) or not all(isinstance(n, str) for n in category["keypoints"]):
+            raise TypeError
+        names = tuple(category["keypoints"])
         edges = [(int(a), int(b)) for a, b in category.get("skeleton") or []]
     except (KeyError, TypeError, ValueError):
         raise DataError(f"{where}: a category needs keypoints [names] and skeleton [[a, b], …]",
                         hint="fix the categories[] entry of the annotation file") from None
+    twice = sorted({n for n in names if names.count(n) > 1} | {n for n in names if _tokens(n) in
+                    [_tokens(m) for m in names if m != n]})
+    if twice:
+        raise DataError(f"{where}: keypoint name(s) {', '.join(twice)} appear twice in the category",
+                        hint="give every keypoint its own name (left/right pairs for flipping are found by name)")
     k = len(names)
     base = 0 if any(0 in e for e in edges) else 1
     skeleton = tuple((a - base, b - base) for a, b in edges)

@@ -7,6 +7,7 @@ Both ship ``joints.mat`` with the 14 LSP joints (right ankle … head top, see `
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,7 +27,11 @@ def load_lsp_joints(path: Path) -> np.ndarray:
     LSPET stores ``(14, 3, N)`` with a third column 1 = visible → v = 2, or 0 (its invisible joints lie outside
     the image and may hold junk coordinates).
     """
-    joints = np.asarray(read_mat(path, "joints"), dtype=np.float64)
+    joints = np.asarray(read_mat(path, "joints"))
+    if not (np.issubdtype(joints.dtype, np.integer) or np.issubdtype(joints.dtype, np.floating)):
+        raise DataError(f"{path}: 'joints' is not an array of real numbers (dtype {joints.dtype})",
+                        hint="use joints.mat from the official LSP or LSPET archive")
+    joints = joints.astype(np.float64)
     if joints.ndim == 3 and joints.shape[:2] == (3, 14):
         xy, flag = joints[:2].transpose(2, 1, 0), joints[2].T
         v = np.where(flag > 0.5, 1, 2)
@@ -36,6 +41,10 @@ def load_lsp_joints(path: Path) -> np.ndarray:
     else:
         raise DataError(f"{path}: 'joints' has shape {joints.shape}, expected (3, 14, N) (LSP) or (14, 3, N) (LSPET)",
                         hint="use joints.mat from the official LSP or LSPET archive")
+    odd = flag[np.isfinite(flag) & ~np.isin(flag, (0, 1))]
+    if len(odd):
+        raise DataError(f"{path}: visibility flag {odd[0]:g} is not 0 or 1",
+                        hint="the third row of 'joints' is 0 or 1 (LSP: 1 = occluded; LSPET: 1 = visible)")
     v = np.where(np.isfinite(flag), v, np.nan)
     return np.concatenate([xy, v[..., None]], axis=-1)
 
@@ -55,6 +64,12 @@ class _LspBase(RealConverter):
     def load(self, raw: Path, params: dict[str, Any]) -> Loaded:
         self.require(raw, ["joints.mat", "images"])
         joints = lsp_to_mpii16(load_lsp_joints(raw / "joints.mat"))
+        extra = self.unannotated_images(raw / "images", len(joints))
+        if extra:
+            raise DataError(f"{raw / 'joints.mat'} annotates {len(joints)} images, but {raw / 'images'} holds "
+                            f"{len(extra)} more ({extra[0]} …)",
+                            hint="joints.mat pairs with the images by number: use the joints.mat of the archive the "
+                                 "images come from")
         records = []
         for i, kp in enumerate(joints):
             name = self.image_pattern.format(i + 1)
@@ -64,6 +79,15 @@ class _LspBase(RealConverter):
 
     def split(self, records: list[Record], params: dict[str, Any]) -> dict[str, list[Record]]:
         raise NotImplementedError
+
+    def unannotated_images(self, folder: Path, n: int) -> list[str]:
+        """Names of the images in ``folder`` numbered beyond the ``n`` that joints.mat annotates, in order."""
+        if not folder.is_dir():
+            raise DataError(f"{folder} is not a folder", hint=f"expected layout: {self.layout}")
+        digits = len(self.image_pattern.format(1)) - len("im.jpg")
+        pattern = re.compile(rf"im(\d{{{digits}}})\.jpg")
+        found = sorted((int(m.group(1)), p.name) for p in folder.iterdir() if (m := pattern.fullmatch(p.name)))
+        return [name for i, name in found if i > n]
 
 
 @CONVERTERS.register("lsp")

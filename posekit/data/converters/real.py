@@ -19,11 +19,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from posekit.data.converters.base import Converter, SplitPlan
-from posekit.data.converters.records import CropRule, Record, crop_chunk
+from posekit.data.converters.records import CropRule, Record, crop_chunk, in_image, person_box
 from posekit.data.h5format import H5Writer
+from posekit.data.images import UNREADABLE, displayed_size
 from posekit.data.meta import KeypointMeta
 from posekit.errors import ConfigError, DataError, MissingArtifactError
-from posekit.workspace import file_digest
+from posekit.signals import pool_worker_init
+from posekit.workspace import file_digest, resolve_path
 
 CHUNK = 32
 SHOWN_MISSING = 12
@@ -63,13 +65,13 @@ class RealConverter(Converter):
             takes = ", ".join("--" + k.replace("_", "-") for k in cls.options)
             raise ConfigError(f"{flags} does not apply to `prepare {cls.name}`",
                               hint=f"{cls.name} takes --raw, --name, --size, --codec, --workers, --force, {takes}")
-        params: dict[str, Any] = {"raw": str(Path(raw).resolve()), "name": name or cls.name, "size": size,
+        params: dict[str, Any] = {"raw": str(resolve_path(raw, "--raw")), "name": name or cls.name, "size": size,
                                   "codec": codec}
         for key, default in cls.options.items():
             value = given.get(key, default)
             params[key] = list(value) if isinstance(value, tuple) else value
         if params.get("split_dir") is not None:
-            params["split_dir"] = str(Path(params["split_dir"]).resolve())
+            params["split_dir"] = str(resolve_path(params["split_dir"], "--split-dir"))
         if params["limit"] is not None and params["limit"] < 1:
             raise ConfigError(f"--limit {params['limit']} must be ≥ 1")
         return params
@@ -106,13 +108,43 @@ class RealConverter(Converter):
         if not raw.is_dir():
             raise self.missing(f"the raw folder {raw} does not exist")
         loaded = self.load(raw, params)
+        if self.crop.mode == "box":
+            self._skip_uncroppable(loaded)
         limit = params["limit"]
         splits = {s: (recs[:limit] if limit else recs) for s, recs in loaded.splits.items() if recs}
         self.require(raw, [_relative(Path(r.image), raw) for recs in splits.values() for r in recs])
         if not splits:
             raise DataError(f"{self.name}: no usable samples under {raw}", hint="check --categories and the raw files")
-        return [SplitPlan(params["name"], split, len(recs), self._builder(params, loaded, split, recs))
-                for split, recs in splits.items()]
+        return [SplitPlan(params["name"], split, len(recs), self._builder(params, loaded, split, recs),
+                          loaded.skipped.get(split, {})) for split, recs in splits.items()]
+
+    def _skip_uncroppable(self, loaded: Loaded) -> None:
+        """Leave out (and count, by reason) the samples that have no person box to crop on (``person_box``): a given
+        box outside the image, or no box and fewer than two labelled joints inside the image. Image sizes come from
+        the files' headers (EXIF orientation applied); samples whose keypoints are read in the worker, or whose
+        image header is unreadable, are left to the crop (which names them in its error)."""
+        sizes: dict[str, tuple[int, int] | None] = {}
+        for split, records in loaded.splits.items():
+            keep = []
+            counts = loaded.skipped.setdefault(split, {})
+            for rec in records:
+                if rec.keypoints is None:
+                    keep.append(rec)
+                    continue
+                if rec.image not in sizes:
+                    try:
+                        sizes[rec.image] = displayed_size(rec.image)
+                    except UNREADABLE:
+                        sizes[rec.image] = None
+                size = sizes[rec.image]
+                why = person_box(in_image(rec.keypoints, *size), rec.box, *size, self.crop)[1] if size else ""
+                if why:
+                    counts[why] = counts.get(why, 0) + 1
+                else:
+                    keep.append(rec)
+            loaded.splits[split] = keep
+            if not counts:
+                del loaded.skipped[split]
 
     def _builder(self, params: dict[str, Any], loaded: Loaded, split: str, records: list[Record]):
         def build(path: Path, advance: Callable[[int], None]) -> None:
@@ -138,7 +170,7 @@ def _ordered_map(fn: Callable, jobs: list, workers: int) -> Iterator:
     if workers <= 1 or len(jobs) <= 1:
         yield from map(fn, jobs)
         return
-    pool = ProcessPoolExecutor(min(workers, len(jobs)))
+    pool = ProcessPoolExecutor(min(workers, len(jobs)), initializer=pool_worker_init)
     try:
         todo = iter(jobs)
         pending = deque(pool.submit(fn, job) for job in islice(todo, 2 * workers))
@@ -163,14 +195,16 @@ def read_json(path: Path) -> Any:
 def read_mat(path: Path, key: str) -> Any:
     """Variable ``key`` of a MATLAB v5/v7 ``.mat`` file (scipy); DataError naming the file if unreadable or absent."""
     import scipy.io
+    from scipy.io.matlab import MatReadError
 
     try:
         mat = scipy.io.loadmat(path)
     except NotImplementedError:
         raise DataError(f"{path}: MATLAB v7.3 (HDF5) files are not read",
                         hint="re-save it in MATLAB with save(..., '-v7'), or use the official file") from None
-    except (OSError, ValueError, TypeError) as exc:
-        raise DataError(f"{path}: unreadable .mat file ({exc})", hint="re-download or re-extract this file") from None
+    except (MatReadError, OSError, ValueError, TypeError, EOFError, IndexError, KeyError) as exc:
+        raise DataError(f"{path}: not a readable .mat file ({exc.__class__.__name__}: {str(exc)[:120]})",
+                        hint="re-download or re-extract this file") from None
     if key not in mat:
         raise DataError(f"{path}: no variable {key!r} (found {', '.join(k for k in mat if not k.startswith('__'))})",
                         hint="use the file of the official release")

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from posekit.data.crop import apply_affine, box_square, crop_affine, image_square, invert_affine, warp_crop
+from posekit.data.images import open_rgb
 from posekit.errors import DataError
 
 
@@ -60,25 +60,40 @@ class Record:
         return None
 
 
+# why a sample has no person box to crop on (counted as left out by the converters)
+NO_BOX_REASONS = ("box outside the image", "fewer than 2 labelled joints in the image and no box")
+# labelled coordinates beyond this many pixels from the origin are annotation errors (and would not survive float32)
+MAX_COORD = 1e6
+VISIBILITY = (0, 1, 2)
+
+
+def check_visibility(flags: np.ndarray, where: str) -> None:
+    """Refuse visibility flags other than 0, 1 and 2 (the format's, and COCO's)."""
+    flags = np.asarray(flags, dtype=np.float64)
+    bad = flags[~np.isin(flags, VISIBILITY)]
+    if len(bad):
+        raise DataError(f"{where}: visibility flag {bad[0]:g} is not 0, 1 or 2",
+                        hint="0 = not labelled, 1 = labelled but occluded, 2 = visible; fix the annotation file")
+
+
 def check_finite(keypoints: np.ndarray, where: str) -> np.ndarray:
-    """Refuse NaN/inf coordinates of labelled joints; unlabelled joints' non-finite coordinates become 0."""
+    """Refuse NaN/inf (or farther than ``MAX_COORD`` px) coordinates of labelled joints and flags other than 0, 1
+    and 2; unlabelled joints' non-finite or far coordinates become 0 (they carry no information)."""
     kp = np.array(keypoints, dtype=np.float64)
-    bad = ~np.isfinite(kp[:, :2]).all(1)
-    if (bad & (kp[:, 2] > 0)).any() or not np.isfinite(kp[:, 2]).all():
+    if not np.isfinite(kp[:, 2]).all():
         raise DataError(f"{where}: NaN or infinite keypoint coordinates",
                         hint="fix or re-download the annotation file, then re-run the same prepare command")
-    kp[bad, :2] = 0.0
+    check_visibility(kp[:, 2], where)
+    bad = ~np.isfinite(kp[:, :2]).all(1)
+    if (bad & (kp[:, 2] > 0)).any():
+        raise DataError(f"{where}: NaN or infinite keypoint coordinates",
+                        hint="fix or re-download the annotation file, then re-run the same prepare command")
+    far = ~bad & (np.abs(kp[:, :2]) > MAX_COORD).any(1)
+    if (far & (kp[:, 2] > 0)).any():
+        raise DataError(f"{where}: keypoint coordinate {np.abs(kp[far & (kp[:, 2] > 0), :2]).max():g} is more than "
+                        f"{MAX_COORD:g} px from the image", hint="fix the annotation file (a unit or typing error?)")
+    kp[bad | far, :2] = 0.0
     return kp
-
-
-def open_rgb(path: str) -> Image.Image:
-    """Decode an image file as RGB; an unreadable file is a DataError naming it."""
-    try:
-        with Image.open(path) as im:
-            return im.convert("RGB")
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"{path}: unreadable image ({exc.__class__.__name__}: {exc})",
-                        hint="re-download or re-extract this file, then re-run the same prepare command") from None
 
 
 def _inside(xy: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -92,29 +107,47 @@ def _labelled_extent(kp: np.ndarray) -> np.ndarray | None:
     return np.concatenate([xy.min(0), xy.max(0)])
 
 
+def in_image(keypoints: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A copy of ``keypoints`` ``[K,3]`` with v = 0 for the joints outside the image (pixel centres at integers)."""
+    kp = np.array(keypoints, dtype=np.float64)
+    kp[~_inside(kp[:, :2], width, height), 2] = 0
+    return kp
+
+
+def person_box(kp: np.ndarray, box: np.ndarray | None, width: int, height: int,
+               rule: CropRule) -> tuple[np.ndarray | None, str]:
+    """The person box ``[4]`` a ``box``-rule crop is centred on (the given ``box`` or the labelled joints' extent,
+    grown by ``rule.pad``, clipped to the image), or ``(None, why)`` when there is none: ``NO_BOX_REASONS``.
+    ``kp`` ``[K,3]`` has v = 0 outside the image (``in_image``)."""
+    extent = np.array([-0.5, -0.5, width - 0.5, height - 0.5])
+    bbox = np.array(box, dtype=np.float64) if box is not None else _labelled_extent(kp)
+    if bbox is None:
+        return None, NO_BOX_REASONS[1]
+    if box is None:
+        bbox = bbox + np.array([-rule.pad, -rule.pad, rule.pad, rule.pad])
+    bbox = np.concatenate([np.maximum(bbox[:2], extent[:2]), np.minimum(bbox[2:], extent[2:])])
+    if box is not None and (bbox[2] <= bbox[0] or bbox[3] <= bbox[1]):
+        return None, NO_BOX_REASONS[0]
+    if box is None and max(bbox[2:] - bbox[:2]) <= 0:  # the joints' extent may be a line, not a point
+        return None, NO_BOX_REASONS[1]
+    return bbox, ""
+
+
 def crop_record(rec: Record, rule: CropRule, size: int) -> dict[str, np.ndarray]:
     """Decode, crop and re-express one sample → one row of every HDF5 dataset (``images`` ``[S,S,3]`` …)."""
     kp, box = rec.annotation()
     image = open_rgb(rec.image)
     width, height = image.size
-    kp = np.array(kp, dtype=np.float64)
-    kp[~_inside(kp[:, :2], width, height), 2] = 0
-    extent = np.array([-0.5, -0.5, width - 0.5, height - 0.5])
+    kp = in_image(kp, width, height)
     if rule.mode == "image":
         cx, cy, side = image_square(width, height)
         labelled = _labelled_extent(kp)
-        bbox = np.array(box, dtype=np.float64) if box is not None else labelled if labelled is not None else extent
+        bbox = (np.array(box, dtype=np.float64) if box is not None else labelled if labelled is not None
+                else np.array([-0.5, -0.5, width - 0.5, height - 0.5]))
     else:
-        bbox = np.array(box, dtype=np.float64) if box is not None else _labelled_extent(kp)
+        bbox, why = person_box(kp, box, width, height, rule)
         if bbox is None:
-            raise DataError(f"{rec.source_id}: no labelled joint inside the image to place the crop",
-                            hint="check the annotation of this sample")
-        if box is None:
-            bbox = bbox + np.array([-rule.pad, -rule.pad, rule.pad, rule.pad])
-        bbox = np.concatenate([np.maximum(bbox[:2], extent[:2]), np.minimum(bbox[2:], extent[2:])])
-        if bbox[2] <= bbox[0] or bbox[3] <= bbox[1]:
-            raise DataError(f"{rec.source_id}: the person box {bbox.round(1).tolist()} is empty inside the image",
-                            hint="check the box and keypoints of this sample")
+            raise DataError(f"{rec.source_id}: {why}, nothing to crop on", hint="check the box and keypoints of this sample")
         cx, cy, side = box_square(bbox, rule.margin)
     affine = crop_affine(cx, cy, side, size)
     crop_kp = kp.copy()

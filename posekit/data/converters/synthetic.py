@@ -21,6 +21,7 @@ from posekit.data.synthetic.generate import render_sample
 from posekit.data.synthetic.mesh import require_anny
 from posekit.data.synthetic.poses import MESH_DEFAULT_FAMILIES, parse_families
 from posekit.errors import ConfigError
+from posekit.signals import pool_worker_init
 
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
 DOMAIN_IDS = {"source": 0, "target": 1}
@@ -181,7 +182,7 @@ class SyntheticConverter(Converter):
                 elif source["body"] == "mesh":
                     batches = _mesh_pool(n_proc).map(_render_chunk, jobs)
                 else:
-                    batches = stack.enter_context(ProcessPoolExecutor(n_proc)).map(_render_chunk, jobs)
+                    batches = stack.enter_context(ProcessPoolExecutor(n_proc, initializer=pool_worker_init)).map(_render_chunk, jobs)
                 for batch in batches:
                     w.append(batch)
                     advance(len(batch["images"]))
