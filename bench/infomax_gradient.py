@@ -40,7 +40,7 @@ def synthetic_maps(images: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def run_maps(ws: str, run: str, data: str, images: int) -> tuple[torch.Tensor, torch.Tensor, HeatmapCodec]:
     from pathlib import Path
 
-    from posekit.stages.evaluate import load_model
+    from posekit.inference import load_model
     from posekit.workspace import Workspace
 
     workspace = Workspace(Path(ws)).require()

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import typer
-from posekit.config.stages import SCHEMAS
 
 from posekit import errors
 from posekit.cli import app
 from posekit.config.load import config_keys
+from posekit.stages.template import METHODS
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*|-[a-zA-Z])\b")
@@ -43,7 +43,9 @@ def options_of(command: str) -> set[str]:
     return found
 
 
-KEYS = {k for methods in SCHEMAS.values() for schema in methods.values() for k in config_keys(schema)}
+import posekit.stages  # noqa: F401  (registers every method)
+
+KEYS = {k for registry in METHODS.values() for m in registry.names() for k in config_keys(registry.get(m).config)}
 SECTIONS = {k.split(".")[0] for k in KEYS if "." in k}
 KEY = re.compile(rf"\b((?:{'|'.join(sorted(SECTIONS))})\.[a-z_]+)\b")
 
