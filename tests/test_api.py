@@ -132,7 +132,7 @@ def test_api_boxes_give_one_person_each_in_original_pixels(trained, tmp_path):
     from posekit.errors import ConfigError
 
     with pytest.raises(ConfigError, match="box 0 .* lies outside image 0"):
-        predictor.predict(canvas, boxes=[(100, 10, 170, 60)])
+        predictor.predict(canvas, boxes=[(300, 10, 370, 60)])  # no overlap (a box partly outside is clipped)
     with pytest.raises(ConfigError, match="2 entries for 1 images"):
         predictor.predict([canvas], boxes=[None, None])
     with pytest.raises(ConfigError, match="H×W×3 uint8"):
@@ -235,7 +235,7 @@ def test_predict_boxes_file_errors_are_one_line_naming_file_and_field(trained, b
         ([{"image_id": 123, "bbox": [1, 2, 3, 4]}], 4, "none of its 1 boxes belongs to the 3 input image(s)"),
         ({"images": [{"id": 1, "file_name": "x.png"}], "annotations": [{"image_id": 5, "bbox": [1, 2, 3, 4]}]}, 4,
          "annotations[0]: image_id 5 is not in the file's images list"),
-        ([{"image_id": 7, "bbox": [150, 10, 50, 50]}], 2, "entry 0 (box 150, 10, 200, 60) lies outside 000000000007.png"),
+        ([{"image_id": 7, "bbox": [300, 10, 50, 50]}], 2, "entry 0 (box 300, 10, 350, 60) lies outside 000000000007.png"),
     ]
     out = tmp_path / "out"
     for i, (content, code, fragment) in enumerate(cases):

@@ -562,8 +562,8 @@ def test_lspet_samples_with_fewer_than_two_visible_joints_are_left_out_and_count
     out = prepare(tmp_path / "ws", "lspet", "--raw", str(raw))
     train = read(tmp_path / "ws", "lspet", "train")
     assert train["source_id"] == ["images/im00001.jpg", "images/im00004.jpg"]
-    assert json.loads(train["attrs"]["skipped"]) == {"fewer than 2 labelled joints and no box": 2}
-    assert "2 left out: 2 fewer than 2 labelled joints and no box" in out
+    assert json.loads(train["attrs"]["skipped"]) == {"fewer than 2 labelled joints in the image and no box": 2}
+    assert "2 left out: 2 fewer than 2 labelled joints in the image and no box" in out
 
 
 def test_coco_annotations_of_unknown_and_other_categories_are_counted(tmp_path):

@@ -273,7 +273,7 @@ def test_predict_reads_16_bit_images_and_boxes_partly_outside_the_image(trained,
                     "--margin", "1", "--out", str(tmp_path / "partly"))
     assert result.exit_code == 0, result.output
     record = predictions(tmp_path / "partly")["images"][0]
-    assert record["crop_region"] == [-0.5, 9.75, 40.0, 50.25]  # clipped to [-0.5, 10, 40, 50]: a 40.5 px square
+    assert record["people"][0]["crop_region"] == [-0.5, 9.75, 40.0, 50.25]  # clipped to [-0.5, 10, 40, 50]: a 40.5 px square
 
 
 def test_predict_failure_midway_leaves_an_existing_out_folder_as_it_was(trained, tmp_path, monkeypatch):
