@@ -107,12 +107,13 @@ def test_roll_option_turns_bodies_upside_down():
 
 def test_look_options_enter_the_settings_only_when_given():
     from posekit.data.converters.synthetic import look_overrides
-    from posekit.stages.prepare import SYNTHETIC_DEFAULTS, _synthetic_params
+    from posekit.config.schema import SyntheticConfig
+    from posekit.stages.prepare import _synthetic_params
 
-    default = _synthetic_params(dict(SYNTHETIC_DEFAULTS), None, 64, "raw")
+    default = _synthetic_params(SyntheticConfig(), None, 64, "raw")
     assert not set(default) & {"pose_spread", "roll", "framing", "shift"}  # default datasets keep their settings hash
-    given = _synthetic_params({**SYNTHETIC_DEFAULTS, "pose_spread": 1.0, "roll": 90.0, "framing": "joints",
-                               "background": "scene"}, None, 64, "raw")
+    given = _synthetic_params(SyntheticConfig(pose_spread=1.0, roll=90.0, framing="joints", background="scene"),
+                              None, 64, "raw")
     assert look_overrides(given) == {"pose_spread": 1.0, "roll": (-90.0, 90.0), "framing": "joints",
                                      "background": "scene"}
 

@@ -56,6 +56,8 @@ def prepare(
     """
     from posekit.stages.prepare import run_prepare
 
+    from posekit.config.schema import SyntheticConfig
+
     synthetic = {"skeleton": skeleton, "num_train": num_train, "num_val": num_val, "num_test": num_test,
                  "seed": seed, "gap": gap, "shift": shift, "pose_spread": pose_spread,
                  "roll": roll, "framing": framing, "background": background, "body": body,
@@ -67,7 +69,8 @@ def prepare(
     if name is not None:
         check_name(name, "--name")
     run_prepare(workspace(), dataset, raw, name, size, codec, workers, force,
-                {k: v for k, v in synthetic.items() if v is not None}, {k: v for k, v in real.items() if v is not None})
+                SyntheticConfig(**{k: v for k, v in synthetic.items() if v is not None}),
+                {k: v for k, v in real.items() if v is not None})
 
 
 def _csv(value: str | None) -> list[str] | None:

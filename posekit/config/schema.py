@@ -344,3 +344,30 @@ class StylizeConfig(BaseModel):
     name: str | None = Field(None, description="cache name under styles/ (default SOURCE__TARGET)")
     batch_size: int = Field(64, description="source images stylised per batch")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
+
+
+class SyntheticConfig(BaseModel):
+    """``posekit prepare synthetic``: the built-in generator's options (checked by the stage, which names the
+    offending flag). Options left at None are each domain's own setting and stay out of the dataset's settings
+    hash, so datasets made before an option existed are still up to date."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skeleton: str = Field("human", description="human (MPII-16) or quadruped (TigDog-18)")
+    num_train: int = Field(4000, description="training images per domain")
+    num_val: int = Field(500, description="labelled validation images per domain (target val: development only)")
+    num_test: int = Field(1000, description="test images per domain")
+    seed: int = Field(0, description="generator seed (same seed, same data)")
+    gap: float = Field(0.6, description="strength of the target look, 0 (= source) to 1")
+    shift: str | None = Field(None, description="what the target changes: all (look, poses, viewpoints, framing) "
+                                                "or appearance (its look only)")
+    pose_spread: float | None = Field(None, description="joint-angle spread of both domains, a fraction of each "
+                                                        "joint's range; ≥ 1 draws uniformly over the range")
+    roll: float | None = Field(None, description="in-plane body rotation of both domains, uniform in ±DEG")
+    framing: str | None = Field(None, description="body (the silhouette fills most of the crop) or joints (a "
+                                                  "centred square of 1.25 × the joints' extent)")
+    background: str | None = Field(None, description="studio, clutter or scene, for both domains")
+    backgrounds: Path | None = Field(None, description="a folder of images whose random crops are the backgrounds")
+    body: str | None = Field(None, description="capsule (mannequins) or mesh (anny body meshes)")
+    pose_families: str | None = Field(None, description="pose family weights, e.g. prior=4,running=2,handstand=0.5")
+    phenotypes: str | None = Field(None, description="--body mesh: adult or all (every slider over its range)")

@@ -117,7 +117,8 @@ def domain_batches(source: Dataset, target: Dataset | None, batch_size: int, see
 
 def device_summary(device: torch.device, amp: bool, layout: str) -> str:
     """The start-up panel's device line: device, threads, autocast, memory format and compilation."""
-    return f"{device} ({torch.get_num_threads()} threads)   amp {'bf16' if amp else 'off'}   {layout}"
+    threads = torch.get_num_threads()
+    return f"{device} ({threads} thread{'' if threads == 1 else 's'})   amp {'bf16' if amp else 'off'}   {layout}"
 
 
 def startup_panel(title: str, lines: dict[str, str]) -> None:

@@ -8,33 +8,34 @@ from typing import Any
 
 from rich.table import Table
 
+from posekit.config.schema import SyntheticConfig
 from posekit.engine.logging import make_progress, results
 from posekit.errors import ConfigError
 from posekit.workspace import Workspace
 
-SYNTHETIC_DEFAULTS = {"skeleton": "human", "num_train": 4000, "num_val": 500, "num_test": 1000, "seed": 0, "gap": 0.6}
 SHARED_FLAGS = "--name, --size, --codec, --workers, --force"
 
 
 def run_prepare(ws: Workspace, dataset: str, raw: Path | None, name: str | None, size: int | None, codec: str,
-                workers: int, force: bool, synthetic: dict[str, Any], real: dict[str, Any]) -> dict[str, str]:
+                workers: int, force: bool, synthetic: SyntheticConfig, real: dict[str, Any]) -> dict[str, str]:
     """Check the options against the converter, then convert; returns ``{"dataset/split": status}``.
 
-    ``synthetic`` and ``real`` hold the generator's and the real converters' options that were given (None
-    values dropped); options of the other kind are refused, naming them.
+    ``synthetic`` holds the generator's options (those the user gave are its ``model_fields_set``), ``real`` the
+    real converters' options that were given (None values dropped); options of the other kind are refused, naming
+    them.
     """
     from posekit.data.converters import CONVERTERS
     from posekit.data.converters.base import run_plan
     from posekit.data.converters.real import RealConverter
-    from posekit.data.converters.synthetic import LOOK_OPTIONS, SOURCE_OPTIONS
     from posekit.data.h5format import IMAGE_CODECS
 
     converter_cls = CONVERTERS.get(dataset)
     if codec not in IMAGE_CODECS:
         raise ConfigError(f"unknown --codec {codec!r}", hint=f"use one of {', '.join(IMAGE_CODECS)}")
     if issubclass(converter_cls, RealConverter):
-        if synthetic:
-            raise ConfigError(f"{_flags(synthetic)} only appl{'y' if len(synthetic) > 1 else 'ies'} to `prepare synthetic`",
+        given = [k for k in SyntheticConfig.model_fields if k in synthetic.model_fields_set]
+        if given:
+            raise ConfigError(f"{_flags(given)} only appl{'y' if len(given) > 1 else 'ies'} to `prepare synthetic`",
                               hint=f"{dataset} takes --raw, {SHARED_FLAGS}, {_flags(converter_cls.options)}")
         if raw is None:
             raise ConfigError(f"`prepare {dataset}` needs --raw DIR, the folder holding the raw dataset",
@@ -45,9 +46,8 @@ def run_prepare(ws: Workspace, dataset: str, raw: Path | None, name: str | None,
         given = (["raw"] if raw is not None else []) + list(real)
         if given:
             raise ConfigError(f"{_flags(given)} does not apply to `prepare {dataset}`",
-                              hint=f"{dataset} takes {SHARED_FLAGS}, {_flags([*SYNTHETIC_DEFAULTS, *LOOK_OPTIONS, *SOURCE_OPTIONS])}")
-        params = _synthetic_params({**SYNTHETIC_DEFAULTS, **synthetic}, name, _check_size(128 if size is None else size),
-                                   codec)
+                              hint=f"{dataset} takes {SHARED_FLAGS}, {_flags(SyntheticConfig.model_fields)}")
+        params = _synthetic_params(synthetic, name, _check_size(128 if size is None else size), codec)
     ws = ws.ensure()
     converter = converter_cls(workers=workers)
     with make_progress() as progress:
@@ -65,11 +65,14 @@ def run_prepare(ws: Workspace, dataset: str, raw: Path | None, name: str | None,
     return status
 
 
-def _synthetic_params(opts: dict[str, Any], name: str | None, size: int, codec: str) -> dict[str, Any]:
+def _synthetic_params(config: SyntheticConfig, name: str | None, size: int, codec: str) -> dict[str, Any]:
+    """The generator's settings (the dataset's settings hash) from ``config``, each option checked and named by its
+    flag; the look and source options enter only when given."""
     from posekit.data.converters.synthetic import source_params
     from posekit.data.synthetic.bodies import BODIES
     from posekit.data.synthetic.domains import SHIFTS
 
+    opts = config.model_dump()
     skeleton, gap = opts["skeleton"], opts["gap"]
     if skeleton not in BODIES:
         raise ConfigError(f"unknown --skeleton {skeleton!r}", hint=f"use one of {', '.join(BODIES)}")
