@@ -54,9 +54,8 @@ def prepare(
     Real datasets read a user-supplied raw folder (`--raw`); docs/datasets.md gives each one's source, layout,
     splits and command. `synthetic` generates the built-in benchmark and needs no download.
     """
-    from posekit.stages.prepare import run_prepare
-
     from posekit.config.schema import SyntheticConfig
+    from posekit.stages.prepare import run_prepare
 
     synthetic = {"skeleton": skeleton, "num_train": num_train, "num_val": num_val, "num_test": num_test,
                  "seed": seed, "gap": gap, "shift": shift, "pose_spread": pose_spread,
