@@ -16,13 +16,13 @@ from posekit.errors import ConfigError
 @handle_errors
 def export(
     run: Annotated[str, typer.Argument(help="run (dir, STAGE/RUN_ID, STAGE/latest, latest: its ckpt/final.pt) or a .pt file")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="onnx (needs posekit[export]) or torchscript")] = "onnx",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="onnx (needs posekit\\[export]) or torchscript")] = "onnx",
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for model.onnx|model.pt and its .json")] = Path(
         "posekit-export"),
     weights: Annotated[str, typer.Option(help="auto (teacher when present, as eval scores), teacher or student")] = "auto",
 ) -> None:
     """Export the network `posekit eval` scores (the mean teacher when the run has one): input ImageNet-normalised
-    RGB [batch,3,S,S], output heatmaps [batch,K,S/4,S/4], any batch size. Beside the file, a JSON records the input
+    RGB \\[batch,3,S,S], output heatmaps \\[batch,K,S/4,S/4], any batch size. Beside the file, a JSON records the input
     size, mean/std, heatmap stride and sigma, joint names, flip pairs, and the largest difference from PyTorch on
     test inputs of batch sizes 1 and 3 (docs/export.md)."""
     from posekit.engine.logging import console

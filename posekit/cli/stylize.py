@@ -25,7 +25,7 @@ def stylize(
         help="α range: 0 keeps the content, 1 is full style (default 0.5 1 for colour and fda, 0 1 for adain as in DAML)")] = None,
     beta: Annotated[float, typer.Option(help="fda: size of the swapped low-frequency square (fraction of the side)")] = 0.01,
     encoder: Annotated[str, typer.Option(help="adain: vgg_normalised (needs --vgg), torchvision (ImageNet VGG-19) or "
-                                              "efficientnet_lite0 (posekit[weights]; needs --train-decoder or --decoder)")] = "vgg_normalised",
+                                              "efficientnet_lite0 (posekit\\[weights]; needs --train-decoder or --decoder)")] = "vgg_normalised",
     vgg: Annotated[Path | None, typer.Option(help="adain: vgg_normalised.pth")] = None,
     decoder: Annotated[Path | None, typer.Option(help="adain: decoder.pth (pytorch-AdaIN layout)")] = None,
     train_decoder: Annotated[bool, typer.Option(help="adain: train the decoder on source+target instead of --decoder", metavar="")] = False,

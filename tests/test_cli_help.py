@@ -1,0 +1,49 @@
+"""Help texts: rich markup must not swallow literal brackets such as ``posekit[bodies]``."""
+
+from __future__ import annotations
+
+import re
+
+import click
+import pytest
+import typer.main
+from rich.errors import StyleSyntaxError
+from rich.style import Style
+from typer.testing import CliRunner
+
+from posekit.cli import app
+
+TAG = re.compile(r"(?<!\\)\[([^\[\]]*)\]")
+
+
+def _commands(cmd: click.Command, path: tuple[str, ...] = ()):
+    yield path, cmd
+    for name, sub in getattr(cmd, "commands", {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+def _texts(cmd: click.Command):
+    yield "docstring", cmd.help or ""
+    for p in cmd.params:
+        yield p.name, getattr(p, "help", None) or ""
+
+
+def test_every_bracket_in_help_is_a_style_or_escaped():
+    bad = []
+    for path, cmd in _commands(typer.main.get_command(app)):
+        for where, text in _texts(cmd):
+            for tag in TAG.findall(text):
+                if tag.startswith("/"):
+                    continue
+                try:
+                    Style.parse(tag)
+                except StyleSyntaxError:
+                    bad.append(f"posekit {' '.join(path)} {where}: [{tag}] would vanish; write \\\\[{tag}]")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("command, shown", [("prepare", "posekit[bodies]"), ("export", "posekit[export]")])
+def test_extras_names_are_shown_in_help(command, shown):
+    result = CliRunner().invoke(app, [command, "--help"], terminal_width=400, env={"COLUMNS": "400"})
+    assert result.exit_code == 0
+    assert shown in result.output
