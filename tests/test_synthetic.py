@@ -106,8 +106,8 @@ def test_roll_option_turns_bodies_upside_down():
 
 
 def test_look_options_enter_the_settings_only_when_given():
-    from posekit.data.converters.synthetic import look_overrides
     from posekit.config.schema import SyntheticConfig
+    from posekit.data.converters.synthetic import look_overrides
     from posekit.stages.prepare import _synthetic_params
 
     default = _synthetic_params(SyntheticConfig(), None, 64, "raw")
