@@ -3,15 +3,15 @@ one script.
 
 Usage: python bench/ablation.py --workspace demo-ws [--seeds 0 1 2] [--steps 300] [--rows all] [--reuse]
                                 [--init pretrain/latest] [--set KEY=VALUE ...] [--data synth_tgt:test ...]
-                                [--jobs 1] [--out ablation]
+                                [--jobs 1] [--amp auto|bf16|off] [--out ablation]
 Needs a workspace where `prepare synthetic`, `pretrain --config demo` and `stylize` have run (the demo does
 this). Each row × seed is one `posekit adapt -c PRESET --init INIT` run (adapt_demo with the row's switches; the
 RegDA row: regda_demo, `adapt --method regda`) with `train.seed` and the `--set` options common to every row (e.g.
 `style.cache=NAME`; a row whose configuration has no such section leaves the option out and says so, so
 `--set regda.gradient_max_iters=67` reaches only the RegDA row), scored by `posekit eval` on `--data`
 (default synth_tgt:test; several `--data` score every run on each; teacher weights, last step; never selected on
-target labels). `--jobs N` trains N runs at a time (a GPU has room for several of these small runs; on a CPU each
-run then gets cpu_count/N threads).
+target labels). `--amp` sets train.amp for every row and `eval --amp` for every run. `--jobs N` trains N runs
+at a time (a GPU has room for several of these small runs; on a CPU each run then gets cpu_count/N threads).
 `--reuse` takes a finished run of the workspace whose resolved configuration (init checkpoint included) equals the
 one a row × seed would run, instead of training it again (runs are deterministic per seed on CPU).
 regda_demo compresses tllib's iteration-counted schedule for 300 steps (docs/regda.md); with another `--steps N`,
@@ -54,12 +54,14 @@ def run_dir(ws: str, run: str) -> Path:
     return root / ((root / "latest").read_text().strip() if name == "latest" else name)
 
 
-def evaluate(ws: str, run: Path, datas: list[str]) -> dict[str, dict]:
-    """The run's groups on each DATASET:SPLIT of ``datas``, evaluating (one `posekit eval`) where it has none yet."""
-    paths = {data: run / "eval" / f"{data.replace(':', '-')}.json" for data in datas}
+def evaluate(ws: str, run: Path, datas: list[str], amp: str = "auto") -> dict[str, dict]:
+    """The run's groups on each DATASET:SPLIT of ``datas`` (network at ``--amp amp``), evaluating (one `posekit
+    eval`) where it has none yet."""
+    suffix = "" if amp == "auto" else f"-amp-{amp}"
+    paths = {data: run / "eval" / f"{data.replace(':', '-')}{suffix}.json" for data in datas}
     missing = [data for data, path in paths.items() if not path.exists()]
     if missing:
-        posekit(ws, "eval", str(run), *[x for data in missing for x in ("--data", data)])
+        posekit(ws, "eval", str(run), "--amp", amp, *[x for data in missing for x in ("--data", data)])
     return {data: json.loads(path.read_text())["groups"] for data, path in paths.items()}
 
 
@@ -125,6 +127,8 @@ def main() -> None:
     ap.add_argument("--data", dest="datas", action="append", default=None, metavar="DATASET:SPLIT",
                     help="what the rows are scored on (repeatable; default synth_tgt:test)")
     ap.add_argument("--jobs", type=int, default=1, help="adaptation runs trained at a time")
+    ap.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"],
+                    help="train.amp of every row, and eval --amp of every run (the init's included)")
     ap.add_argument("--out", default="ablation", help="name of the result files under bench/results/")
     args = ap.parse_args()
     ws, datas = args.workspace, args.datas or ["synth_tgt:test"]
@@ -134,7 +138,7 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown row(s) {unknown}; rows are {list(ROWS)}")
     init = run_dir(ws, args.init)
-    base = evaluate(ws, init, datas)
+    base = evaluate(ws, init, datas, args.amp)
     results = {data: {"source-only (pretrain)": [base[data]]} for data in datas}
     todo = []  # (row, seed, preset, sets, name, reused run or None)
     common = {preset: row_sets(preset, args.sets) for preset in dict.fromkeys(ROWS[row][0] for row in args.rows)}
@@ -142,7 +146,7 @@ def main() -> None:
         for row in args.rows:
             preset, off = ROWS[row]
             sets = [f"init={init}", *common[preset], *(OFF[key] for key in off), f"train.seed={seed}",
-                    f"train.steps={args.steps}"]
+                    f"train.steps={args.steps}", f"train.amp={args.amp}"]
             tag = row.replace(" ", "").replace("+", "_").replace("(", "").replace(")", "")
             name = f"{args.out}-{tag}-s{seed}"
             todo.append((row, seed, preset, sets, name, finished_run(ws, preset, sets) if args.reuse else None))
@@ -156,7 +160,7 @@ def main() -> None:
             seconds = posekit(ws, "adapt", "-c", preset, *[x for s in sets for x in ("--set", s)], "--name", name,
                               env=env)
             run = max((Path(ws) / "runs" / "adapt").glob(f"*-{name}"))
-        scores = evaluate(ws, run, datas)
+        scores = evaluate(ws, run, datas, args.amp)
         print(f"{row:26s} seed {seed}: " + "  ".join(f"{data} All {100 * scores[data]['All']:.1f}" for data in datas)
               + (f"  (reused {reused.name})" if reused else f"  (adapt {seconds:.0f} s)"), flush=True)
         return run, scores

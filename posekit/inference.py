@@ -24,8 +24,9 @@ from posekit.data.codec import HeatmapCodec
 from posekit.data.crop import apply_affine, box_square, crop_affine, image_square, warp_crop
 from posekit.data.meta import KeypointMeta
 from posekit.engine.checkpoint import load_checkpoint
+from posekit.engine.precision import FP32, Precision, resolve_amp
 from posekit.errors import CheckpointError, ConfigError, DataError, MissingArtifactError
-from posekit.models.factory import ARCHITECTURES, LEGACY_ARCHITECTURE, describe
+from posekit.models.factory import ARCHITECTURES, LEGACY_ARCHITECTURE, describe, network_family
 from posekit.workspace import Workspace
 
 
@@ -33,6 +34,12 @@ def heatmap_settings(cfg: dict) -> tuple[int, float]:
     """(input side, heatmap sigma) of a checkpoint's configuration (2D methods: data.sigma; mim: head.sigma)."""
     sigma = cfg["data"].get("sigma") or cfg.get("head", {}).get("sigma")
     return int(cfg["data"]["input_size"]), float(sigma)
+
+
+def checkpoint_precision(ckpt: dict, amp: str, device: torch.device) -> Precision:
+    """bf16 autocast or not for predicting with a checkpoint's network on ``device`` (``amp``: auto, bf16, off;
+    :func:`posekit.engine.precision.resolve_amp` for the network's family)."""
+    return resolve_amp(amp, device, network_family(ckpt["config"]["model"]))
 
 
 def build_network(ckpt_path: Path, ckpt: dict, num_joints: int) -> tuple[nn.Module, str]:
@@ -104,18 +111,19 @@ FLIPPED_OUTPUTS = ("heatmaps", "depth")  # per-joint maps averaged over the imag
 
 
 @torch.no_grad()
-def heatmap_forward(model: nn.Module, images: torch.Tensor, sigma: float,
-                    flip_perm: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor, dict]:
+def heatmap_forward(model: nn.Module, images: torch.Tensor, sigma: float, flip_perm: list[int] | None = None,
+                    precision: Precision = FP32) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """Images ``[B,3,S,S]`` in [0, 1] at the network's input size S → keypoints ``[B,K,2]`` in input pixels (peak
     with sub-pixel refinement), peak values ``[B,K]``, and the network's outputs (``heatmaps`` as float32).
 
     ``flip_perm`` given (the flip test): the network also sees the mirrored images, and each per-joint output
     (``heatmaps``, and ``depth`` of 2.5D networks) is the mean of the two, the mirrored one brought back by
-    :func:`mirror_maps`; other outputs (features) are the unmirrored pass's.
+    :func:`mirror_maps`; other outputs (features) are the unmirrored pass's. ``precision``: the network's forward
+    passes under bf16 autocast or not (:func:`posekit.engine.precision.resolve_amp`); decoding is float32.
     """
     device = images.device
     size = images.shape[-1]
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+    with precision.autocast(device.type):
         out = model(normalise(images))
         mirrored = model(normalise(images.flip(-1))) if flip_perm is not None else None
     out = {**out, "heatmaps": out["heatmaps"].float()}
@@ -148,13 +156,13 @@ def crop_region(affine: np.ndarray, size: int) -> list[float]:
     return [float(left), float(top), float(right), float(bottom)]
 
 
-def predict_crops(model: nn.Module, crops: np.ndarray, affines: np.ndarray, sigma: float,
-                  device: torch.device, flip_perm: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def predict_crops(model: nn.Module, crops: np.ndarray, affines: np.ndarray, sigma: float, device: torch.device,
+                  flip_perm: list[int] | None = None, precision: Precision = FP32) -> tuple[np.ndarray, np.ndarray]:
     """One forward pass over ``crops`` ``[N,S,S,3]`` uint8 at the network's input size S, with crop→original
     matrices ``affines`` ``[N,2,3]`` (``flip_perm``: the flip test, see :func:`heatmap_forward`). Returns keypoints
     ``[N,K,2]`` in original pixels and scores ``[N,K]`` (heatmap peak values)."""
     x = torch.from_numpy(np.ascontiguousarray(crops)).to(device).permute(0, 3, 1, 2).float() / 255.0
-    xy, scores, _ = heatmap_forward(model, x, sigma, flip_perm)
+    xy, scores, _ = heatmap_forward(model, x, sigma, flip_perm, precision)
     xy = xy.cpu().numpy().astype(np.float64)
     orig = np.einsum("nij,nkj->nki", affines[:, :, :2], xy) + affines[:, None, :, 2]
     return orig, scores.cpu().numpy()

@@ -28,8 +28,17 @@ from PIL import Image
 from posekit.data.boxes import Detection
 from posekit.data.image_files import check_box, load_image
 from posekit.data.meta import KeypointMeta
+from posekit.engine.precision import AMP_SETTINGS, FP32, Precision
 from posekit.errors import ConfigError
-from posekit.inference import crop_region, heatmap_settings, load_model, network_crop, predict_crops, resolve_model_ref
+from posekit.inference import (
+    checkpoint_precision,
+    crop_region,
+    heatmap_settings,
+    load_model,
+    network_crop,
+    predict_crops,
+    resolve_model_ref,
+)
 
 WEIGHTS = ("auto", "teacher", "student")
 WEIGHT_KEYS = ("model", "teacher", "method_state", "optim", "sched", "rng")  # checkpoint keys that are not header
@@ -123,9 +132,10 @@ class Predictor:
     checkpoint's :attr:`header` (stage, method, step, config, ...; no weights)."""
 
     def __init__(self, model: torch.nn.Module, meta: KeypointMeta, input_size: int, sigma: float,
-                 checkpoint: Path, header: dict, weights: str, device: torch.device):
+                 checkpoint: Path, header: dict, weights: str, device: torch.device, precision: Precision = FP32):
         self.model, self.meta, self.input_size, self.sigma = model, meta, input_size, sigma
         self.checkpoint, self.header, self.weights, self.device = checkpoint, header, weights, device
+        self.precision = precision
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -138,7 +148,7 @@ class Predictor:
     def __repr__(self) -> str:
         return (f"Predictor({self.checkpoint}, {self.header.get('stage')} {self.header.get('method')} step "
                 f"{self.header.get('step')}, weights {self.weights.split(' ')[0]}, {len(self.joint_names)} joints, "
-                f"input {self.input_size}px, {self.device})")
+                f"input {self.input_size}px, {self.device}, {self.precision.label})")
 
     def predict(self, images: ImageLike | Sequence[ImageLike], boxes: Any = None, flip: bool = False,
                 margin: float = 1.25, batch_size: int = 16) -> ImagePoses | list[ImagePoses]:
@@ -179,7 +189,7 @@ class Predictor:
             crops, affines = zip(*(network_crop(arrays[i], None if d is None else d.box, margin, self.input_size)
                                    for i, d in chunk))
             xy, scores = predict_crops(self.model, np.stack(crops), np.stack(affines), self.sigma, self.device,
-                                       flip_perm)
+                                       flip_perm, self.precision)
             for (i, det), affine, kp, sc in zip(chunk, affines, xy, scores):
                 people[i].append(PersonPose(kp, sc, None if det is None else det.box,
                                             tuple(crop_region(affine, self.input_size)),
@@ -194,32 +204,37 @@ class Predictor:
         from posekit.evaluation.evaluate import predict_split
 
         return predict_split(self.model, path, self.input_size, self.sigma, self.device, batch_size, legacy=legacy,
-                             on_batch=on_batch, with_depth=with_depth, flip=flip)
+                             on_batch=on_batch, with_depth=with_depth, flip=flip, precision=self.precision)
 
 
-def load_predictor(ckpt_path: Path, weights: str, device: torch.device) -> Predictor:
-    """The predictor of a checkpoint file (``weights``: auto = the teacher when there is one, teacher, student)."""
+def load_predictor(ckpt_path: Path, weights: str, device: torch.device, amp: str = "auto") -> Predictor:
+    """The predictor of a checkpoint file (``weights``: auto = the teacher when there is one, teacher, student;
+    ``amp``: auto, bf16 or off, :mod:`posekit.engine.precision`)."""
     if weights not in WEIGHTS:
         raise ConfigError(f"unknown weights {weights!r}", hint=f"use {', '.join(WEIGHTS)}")
+    if amp not in AMP_SETTINGS:
+        raise ConfigError(f"unknown amp {amp!r}", hint=f"use {', '.join(AMP_SETTINGS)}")
     model, label, ckpt, meta = load_model(ckpt_path, weights, device)
     input_size, sigma = heatmap_settings(ckpt["config"])
     header = {k: v for k, v in ckpt.items() if k not in WEIGHT_KEYS}
-    return Predictor(model, meta, input_size, sigma, ckpt_path, header, label, device)
+    return Predictor(model, meta, input_size, sigma, ckpt_path, header, label, device,
+                     checkpoint_precision(ckpt, amp, device))
 
 
 def load(ref: str | os.PathLike, weights: str = "auto", device: str | torch.device = "auto",
-         workspace: str | os.PathLike | None = None) -> Predictor:
+         workspace: str | os.PathLike | None = None, amp: str = "auto") -> Predictor:
     """Load a trained network for prediction.
 
     ``ref``: a checkpoint file (``.pt``), a run directory (its ``ckpt/final.pt``), a workspace's
     ``runs/STAGE/latest`` file, or ``STAGE/RUN_ID``, ``STAGE/latest`` or ``latest`` inside ``workspace``
     (default: ``$POSEKIT_WORKSPACE``, else ``posekit-ws``, as the command line). ``weights``: auto (the mean
     teacher when the run has one, as ``posekit eval`` scores), teacher or student. ``device``: auto, cpu, cuda,
-    cuda:N or a ``torch.device``.
+    cuda:N or a ``torch.device``. ``amp``: auto (bf16 autocast on CUDA, and on CPUs with bf16 units for the networks
+    where it pays), bf16 or off (float32); :attr:`Predictor.precision` says what was chosen.
     """
     from posekit.engine.device import pick_device
     from posekit.workspace import Workspace
 
     ws = Workspace(Path(workspace or os.environ.get("POSEKIT_WORKSPACE", "posekit-ws")))
     dev = device if isinstance(device, torch.device) else pick_device(device)
-    return load_predictor(resolve_model_ref(ws, ref), weights, dev)
+    return load_predictor(resolve_model_ref(ws, ref), weights, dev, amp)

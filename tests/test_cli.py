@@ -249,9 +249,10 @@ def test_non_finite_loss_stops_the_run_naming_the_term(ws_copy, monkeypatch):
 
 def test_channels_last_and_compile_train_the_same_network(ws_copy):
     """The GPU options run on a CPU too: NHWC memory format and torch.compile (the eager backend here, to keep
-    the test fast) give the same first losses as the plain run, and checkpoints keep their keys."""
+    the test fast) give the same first losses as the plain run, and checkpoints keep their keys. In float32
+    (train.amp=off): bf16's rounding differs between the layouts by more than these tolerances."""
     def first_losses(name: str, *sets: str) -> tuple[list[float], dict]:
-        args = [x for s in sets for x in ("--set", s)]
+        args = [x for s in ("train.amp=off", *sets) for x in ("--set", s)]
         result = invoke(ws_copy, "pretrain", *TINY_TRAIN, "--set", "train.steps=2", *args, "--name", name)
         assert result.exit_code == 0, result.output
         run = next((ws_copy / "runs/pretrain").glob(f"*-{name}"))
@@ -268,30 +269,28 @@ def test_channels_last_and_compile_train_the_same_network(ws_copy):
     assert not plain_ckpt["model"]["backbone.stem.0.weight"].is_contiguous(memory_format=torch.channels_last)
 
 
-def test_pretrain_and_adapt_steps_run_under_bf16_autocast(ws_copy, monkeypatch):
-    """The GPU path's bf16 autocast, exercised on a CPU: CPU autocast casts matrix products and convolutions to bf16
-    as CUDA's does, so dtype errors inside the step show here (not all: CPU autocast runs `linalg.inv` in float32
-    itself, which CUDA's does not; tests/test_augment.py checks that the geometry never sees bf16). Losses stay
-    finite and close to the float32 run's."""
-    from posekit.engine import trainer
+def test_pretrain_and_adapt_steps_run_under_bf16_autocast(ws_copy):
+    """train.amp=bf16 on a CPU: CPU autocast casts matrix products and convolutions to bf16 as CUDA's does, so dtype
+    errors inside the step show here (not all: CPU autocast runs `linalg.inv` in float32 itself, which CUDA's does
+    not; tests/test_augment.py checks that the geometry never sees bf16). Losses stay finite and close to the
+    float32 run's (train.amp=off), and env.json says which precision ran and on which CPU."""
 
     def first_losses(name: str, *extra: str) -> list[float]:
         result = invoke(ws_copy, *extra, "--name", name)
         assert result.exit_code == 0, result.output
         run = next(ws_copy.glob(f"runs/*/*-{name}"))
+        env = json.loads((run / "env.json").read_text())
+        amp = extra[extra.index("--set") + 1:][-1].split("=")[1]
+        assert env["precision"] == {"off": "fp32", "bf16": "bf16"}[amp] and env["reason"].startswith(
+            "off" if amp == "off" else "asked")
+        assert set(env["cpu"]) == {"model", "capability", "amx", "avx512_bf16"}
         return [json.loads(x)["loss/loss"] for x in (run / "metrics.jsonl").read_text().splitlines() if "loss/loss" in x]
 
     pretrain = ["pretrain", *TINY_TRAIN, "--set", "train.steps=2"]
     adapt = ["adapt", *ADAPT, "--steps", "2", "--set", "style.enabled=false"]
-    fp32 = first_losses("fp32", *pretrain) + first_losses("fp32-adapt", *adapt)
-    init = trainer.Trainer.__init__
-
-    def with_autocast(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        self.amp = True  # normally on CUDA only
-
-    monkeypatch.setattr(trainer.Trainer, "__init__", with_autocast)
-    bf16 = first_losses("bf16", *pretrain) + first_losses("bf16-adapt", *adapt)
+    off, bf16 = ["--set", "train.amp=off"], ["--set", "train.amp=bf16"]
+    fp32 = first_losses("fp32", *pretrain, *off) + first_losses("fp32-adapt", *adapt, *off)
+    bf16 = first_losses("bf16", *pretrain, *bf16) + first_losses("bf16-adapt", *adapt, *bf16)
     assert len(bf16) == 4 and all(map(math.isfinite, bf16))
     assert bf16 == pytest.approx(fp32, rel=0.1) and bf16 != fp32
 

@@ -58,6 +58,16 @@ def torchrun_guard(command: str | None) -> None:
                          hint=f"run it as one process: posekit {command} ..."))
 
 
+AMP_HELP = ("bf16 autocast of the network: auto (on CUDA, and on CPUs with bf16 units for ResNets and ViTs; "
+            "docs/performance.md), bf16 or off (float32)")
+
+
+def check_amp(value: str) -> None:
+    """Refuse an unknown ``--amp`` with a hint listing the choices."""
+    if value not in ("auto", "bf16", "off"):
+        raise ConfigError(f"unknown --amp {value!r}", hint="use auto, bf16 or off")
+
+
 def check_device(name: str) -> None:
     """Refuse an unusable ``--device`` before any work, with a hint naming ``--device`` (the stage checks it again)."""
     from posekit.engine.device import pick_device

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from posekit.cli import app
-from posekit.cli._common import check_device, handle_errors, workspace
+from posekit.cli._common import AMP_HELP, check_amp, check_device, handle_errors, workspace
 from posekit.errors import ConfigError
 
 
@@ -29,6 +29,7 @@ def eval_(
     weights: Annotated[str, typer.Option(help="auto (teacher when present), teacher or student")] = "auto",
     batch_size: Annotated[int, typer.Option(help="images per forward pass")] = 32,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    amp: Annotated[str, typer.Option(help=AMP_HELP + "; other than auto: results in *-amp-MODE.json")] = "auto",
 ) -> None:
     """Predict each split with each run, map keypoints back to original pixels, print PCK per group and write
     RUN/eval/*.json. Several runs give one comparison table, e.g. `posekit eval pretrain/latest adapt/latest`."""
@@ -48,6 +49,7 @@ def eval_(
     if batch_size < 1:
         raise ConfigError("--batch-size must be ≥ 1")
     check_device(device)
+    check_amp(amp)
     request = EvalRequest(tuple(data), metric, thr, protocol, normalize, include_occluded, checkpoint, weights,
-                          batch_size, flip)
+                          batch_size, flip, amp)
     run_eval(workspace().require(), runs or ["latest"], request, device)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from posekit.cli import app
-from posekit.cli._common import check_device, handle_errors, workspace
+from posekit.cli._common import AMP_HELP, check_amp, check_device, handle_errors, workspace
 from posekit.errors import ConfigError
 
 SHOWN_ROWS = 20
@@ -35,6 +35,7 @@ def predict(
         "posekit-predict"),
     batch_size: Annotated[int, typer.Option(help="images per forward pass")] = 16,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    amp: Annotated[str, typer.Option(help=AMP_HELP)] = "auto",
 ) -> None:
     """Predict keypoints in original pixels: each image (or each person box of --box / --boxes, enlarged by --margin)
     is cut to a square, resized to the network input and decoded with sub-pixel refinement. Writes predictions.json
@@ -63,8 +64,10 @@ def predict(
     if not boxes and (min_score or category is not None):
         raise ConfigError("--min-score and --category filter the boxes of --boxes FILE", hint="add --boxes FILE")
     check_device(device)
+    check_amp(amp)
     result = run_predict(workspace(), images, checkpoint, weights, parse_box(box) if box else None, margin, out,
-                         batch_size, device, flip=flip, boxes_file=boxes, min_score=min_score, category=category)
+                         batch_size, device, flip=flip, boxes_file=boxes, min_score=min_score, category=category,
+                         amp=amp)
 
     table = Table(title=f"{len(result['images'])} image(s): keypoints in original pixels"
                         + (" (flip test)" if flip else ""), title_justify="left")

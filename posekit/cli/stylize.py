@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from posekit.cli import app
-from posekit.cli._common import check_device, handle_errors, workspace
+from posekit.cli._common import AMP_HELP, check_amp, check_device, handle_errors, workspace
 from posekit.errors import ConfigError
 from posekit.workspace import check_name
 
@@ -34,6 +34,7 @@ def stylize(
     batch_size: Annotated[int, typer.Option(help="source images stylised per batch")] = 64,
     name: Annotated[str | None, typer.Option(help="cache name under styles/ (default SOURCE__TARGET)")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    amp: Annotated[str, typer.Option(help="adain: " + AMP_HELP)] = "auto",
     force: Annotated[bool, typer.Option(help="rebuild even if up to date or made with other settings", metavar="")] = False,
 ) -> None:
     """Write [bold]styles/<name>/cache.h5[/]: k stylised variants per source image (image-level alignment)."""
@@ -50,9 +51,10 @@ def stylize(
     if decoder_steps < 1:
         raise ConfigError(f"--decoder-steps {decoder_steps} must be ≥ 1")
     check_device(device)
+    check_amp(amp)
 
     opts = StylizeConfig(source=source, target=target, method=method, variants=variants, alpha=alpha, beta=beta,
                           encoder=encoder, vgg=vgg, decoder=decoder, train_decoder=train_decoder,
                           decoder_steps=decoder_steps, seed=seed, name=name, device=device,
-                          batch_size=batch_size)
+                          batch_size=batch_size, amp=amp)
     run_stylize(workspace().require(), opts, force)

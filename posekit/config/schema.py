@@ -170,7 +170,10 @@ class TrainConfig(Strict):
     )
     seed: int = Field(0)
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N")
-    amp: bool = Field(True, description="bf16 autocast on GPU (ignored on CPU)")
+    amp: Literal["auto", "bf16", "off"] | bool = Field(
+        "auto", description="bf16 autocast of the networks' forward passes: auto = on CUDA, and on CPUs with bf16 units "
+        "(AMX, AVX512-BF16) for the networks where it pays (ResNets, ViTs; docs/performance.md); bf16 = always; off = "
+        "float32 (true/false of older configurations read as auto/off)")
     channels_last: bool | None = Field(
         True, description="NHWC memory format for the networks (faster convolutions on GPUs, and on CPUs with oneDNN); "
         "null = on CUDA only, the default of runs started before NHWC became the default on CPUs (they resume as such)")
@@ -180,6 +183,11 @@ class TrainConfig(Strict):
     supervise_occluded: bool = Field(True, description="train on labelled but occluded joints (v=1)")
     tensorboard: bool = Field(False, description="also write metrics.jsonl's records as TensorBoard scalars into "
                                                  "RUN/tensorboard/ (needs pip install 'posekit[tensorboard]')")
+
+    @field_validator("amp")
+    @classmethod
+    def _amp_setting(cls, value: str | bool) -> str:
+        return ("auto" if value else "off") if isinstance(value, bool) else value
 
 
 class PretrainConfig(Strict):
@@ -210,7 +218,7 @@ class StyleConfig(Strict):
 class TeacherConfig(Strict):
     ema: float = Field(0.999, ge=0, lt=1, description="EMA momentum of the teacher parameters")
     fp32: bool = Field(False, description="run the teacher in float32 outside the step's bf16 autocast (only "
-                       "matters on CUDA with train.amp; DAML's teacher runs in fp32)")
+                       "matters where train.amp turns bf16 on; DAML's teacher runs in fp32)")
     buffers: Literal["own", "copy"] = Field(
         "own",
         description="own: the teacher runs in train mode and keeps its own BN statistics from weak target views "
@@ -344,6 +352,8 @@ class StylizeConfig(BaseModel):
     name: str | None = Field(None, description="cache name under styles/ (default SOURCE__TARGET)")
     batch_size: int = Field(64, description="source images stylised per batch")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
+    amp: Literal["auto", "bf16", "off"] = Field(
+        "auto", description="adain: bf16 autocast of the style network (auto: on CUDA, and on CPUs with bf16 units)")
 
 
 class SyntheticConfig(BaseModel):

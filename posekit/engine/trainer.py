@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from posekit.engine import distributed
 from posekit.engine.checkpoint import save_checkpoint
 from posekit.engine.logging import MetricsWriter, console, make_progress
 from posekit.engine.method import Method
+from posekit.engine.precision import FP32, Precision
 from posekit.engine.seed import capture_rng, restore_rng
 from posekit.errors import TrainingDiverged
 from posekit.faults import crash_point
@@ -96,7 +98,7 @@ class Trainer:
         validate: Callable[[torch.nn.Module], dict[str, float]] | None = None,
         select_key: str | None = None,
         select_name: str = "source_val",
-        amp: bool = True,
+        precision: Precision = FP32,
         tensorboard: bool = False,
     ):
         self.method, self.optimizer, self.scheduler = method, optimizer, scheduler
@@ -104,7 +106,7 @@ class Trainer:
         self.device, self.header = device, ckpt_header
         self.log_every, self.ckpt_every, self.val_every = log_every, ckpt_every, val_every
         self.validate, self.select_key, self.select_name = validate, select_key, select_name
-        self.amp = amp and device.type == "cuda"
+        self.precision = precision
         self.state = TrainState()
         self.main = distributed.is_main()
         self.metrics = MetricsWriter(self.run_dir / "metrics.jsonl", enabled=self.main,
@@ -143,9 +145,10 @@ class Trainer:
         self.metrics.truncate_after(self.state.step)
 
     # -- loop ----------------------------------------------------------------------------------------------
-    def _autocast(self) -> torch.autocast:
-        """bf16 autocast on a GPU with ``amp`` (off otherwise), around the methods' forward passes."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast where ``precision`` says so (:mod:`posekit.engine.precision`), around the methods' forward
+        passes."""
+        return self.precision.autocast(self.device.type)
 
     def _to_device(self, batch: dict) -> dict:
         return {k: (v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}

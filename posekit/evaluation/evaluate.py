@@ -16,6 +16,7 @@ from posekit.data.codec import HeatmapCodec, pool_depth
 from posekit.data.dataset import H5KeypointDataset
 from posekit.data.h5format import read_arrays
 from posekit.data.meta import KeypointMeta
+from posekit.engine.precision import FP32, Precision
 from posekit.evaluation.legacy import LegacyAccumulator, anchor_target_heatmaps, batch_accuracy
 from posekit.evaluation.pck import pck_per_joint, reference_lengths, summarise
 from posekit.inference import heatmap_forward
@@ -45,6 +46,7 @@ def predict_split(
     on_batch: Callable[[int], None] | None = None,
     with_depth: bool = False,
     flip: bool = False,
+    precision: Precision = FP32,
 ) -> Predictions:
     """Resize each stored crop to the input size (no augmentation), decode with sub-pixel refinement, map back.
 
@@ -66,7 +68,7 @@ def predict_split(
         images = batch["image"].to(device).float() / 255.0
         b = images.shape[0]
         m = resize_matrix((h, w), input_size, b, device=device)
-        xy, sc, out = heatmap_forward(model, warp_images(images, m, input_size), sigma, flip_perm)
+        xy, sc, out = heatmap_forward(model, warp_images(images, m, input_size), sigma, flip_perm, precision)
         maps = out["heatmaps"]
         if with_depth:
             peaks, _ = codec.encode(torch.cat([xy, torch.full_like(xy[..., :1], 2.0)], -1))
@@ -94,13 +96,13 @@ def predict_split(
 SELECT_METRIC = "pck@0.05"
 
 
-def split_scorer(path: Path, input_size: int, sigma: float, device: torch.device,
-                 batch_size: int) -> Callable[[nn.Module], dict[str, float]]:
+def split_scorer(path: Path, input_size: int, sigma: float, device: torch.device, batch_size: int,
+                 precision: Precision = FP32) -> Callable[[nn.Module], dict[str, float]]:
     """``model → {"pck@0.05": All}`` on a labelled split (original pixels, person-box normalisation, visible
     joints): what training validates on (the source validation split, or labelled target data for an oracle)."""
 
     def score(net: nn.Module) -> dict[str, float]:
-        pred = predict_split(net, path, input_size, sigma, device, batch_size=batch_size)
+        pred = predict_split(net, path, input_size, sigma, device, batch_size=batch_size, precision=precision)
         return {SELECT_METRIC: score_split(pred, path, 0.05, "bbox", 2)["groups"]["All"]}
 
     return score

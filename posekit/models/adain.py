@@ -48,9 +48,10 @@ def decoder(in_channels: int = 512) -> nn.Sequential:
 
 
 def mean_std(feat: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample, per-channel mean and std (unbiased variance + eps, as pytorch-AdaIN) of ``[B,C,H,W]``."""
+    """Per-sample, per-channel mean and std (unbiased variance + eps, as pytorch-AdaIN) of ``[B,C,H,W]``, in float32
+    (features from a bf16-autocast encoder too)."""
     b, c = feat.shape[:2]
-    flat = feat.reshape(b, c, -1)
+    flat = feat.reshape(b, c, -1).float()
     return flat.mean(-1)[..., None, None], (flat.var(-1, unbiased=True) + eps).sqrt()[..., None, None]
 
 
@@ -58,7 +59,7 @@ def adain(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
     """Give ``content`` features the channel statistics of ``style`` features."""
     cm, cs = mean_std(content)
     sm, ss = mean_std(style)
-    return (content - cm) / cs * ss + sm
+    return (content.float() - cm) / cs * ss + sm
 
 
 class VGGEncoder(nn.Module):

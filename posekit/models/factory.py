@@ -12,6 +12,7 @@ from typing import Any
 
 from torch import nn
 
+from posekit.models.backbones import BACKBONES
 from posekit.models.pose_net import PoseNet, SoftmaxPoseNet
 from posekit.models.vit import MAEDecoder, MaskedAutoencoder, ViTEncoder
 from posekit.models.vit_pose import ViTPose25D
@@ -80,3 +81,14 @@ def describe(architecture: str, model: Mapping | Any) -> str:
     if architecture == "vitpose25d":
         return f"ViT p{m['patch_size']} d{m['dim']}×{m['depth']}"
     return str(m["backbone"]) + (" (softmax heads)" if architecture == "simplebaseline_softmax" else "")
+
+
+def network_family(model: Mapping | Any) -> str:
+    """The family of a ``model`` section's network, which decides where bf16 autocast pays on a CPU
+    (:mod:`posekit.engine.precision`): ``vit`` for a ViT section, else the backbone's (``resnet``,
+    ``efficientnet_lite``), ``timm`` for a ``timm:<name>`` trunk."""
+    m = fields(model)
+    if "patch_size" in m:
+        return "vit"
+    spec = BACKBONES.get(m["backbone"])
+    return spec.family if spec is not None else "timm"

@@ -100,7 +100,7 @@ class AdaptFromPretrain(RunBuilder):
 
     def validator(self, device: torch.device):
         d, t = self.cfg.data, self.cfg.train
-        scorers = [(prefix, split_scorer(path, d.input_size, d.sigma, device, t.batch_size))
+        scorers = [(prefix, split_scorer(path, d.input_size, d.sigma, device, t.batch_size, self.precision))
                    for prefix, path in self.scored]
         if not scorers:
             return None

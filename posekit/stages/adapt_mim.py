@@ -120,7 +120,7 @@ class MIMAdapt(RunBuilder):
         if self.val_path is None:
             return None
         return split_scorer(self.val_path, self.cfg.data.input_size, self.cfg.head.sigma, device,
-                            self.cfg.train.batch_size)
+                            self.cfg.train.batch_size, self.precision)
 
     def header_extra(self) -> dict:
         return {"root_joints": list(self.root)}

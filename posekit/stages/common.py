@@ -22,6 +22,7 @@ from posekit.data.dataset import StepBatchSampler
 from posekit.engine import distributed
 from posekit.engine.checkpoint import load_checkpoint, save_checkpoint
 from posekit.engine.logging import console, labelled
+from posekit.engine.precision import Precision, cpu_units
 from posekit.engine.trainer import Trainer
 from posekit.errors import MissingArtifactError
 from posekit.signals import dataloader_worker_init
@@ -36,16 +37,22 @@ def dataset_lineage(ws: Workspace, dataset: str) -> dict:
     return {"dataset": dataset, "params_sha1": info.get("params_sha1"), "converter": info.get("converter")}
 
 
-def create_run(ws: Workspace, stage: str, name: str, cfg: BaseModel, device: torch.device, lineage: dict) -> Path:
+def environment(device: torch.device, precision: Precision) -> dict:
+    """What ran a run: versions, device, threads, the CPU and its bf16 units, and the precision chosen and why."""
+    return {
+        "posekit": __version__, "torch": str(torch.__version__), "python": platform.python_version(),
+        "device": str(device), "cuda": torch.version.cuda, "threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None, "cpu": cpu_units().to_json(),
+        **precision.to_json(), "started": now_iso(), "world_size": distributed.world_size(),
+    }
+
+
+def create_run(ws: Workspace, stage: str, name: str, cfg: BaseModel, device: torch.device, precision: Precision,
+               lineage: dict) -> Path:
     """A new ``runs/<stage>/<id>/`` with config.yaml, env.json and lineage.json."""
     run_dir = ws.new_run_dir(stage, name)
     atomic_write_text(run_dir / "config.yaml", config_to_yaml(cfg))
-    atomic_write_json(run_dir / "env.json", {
-        "posekit": __version__, "torch": str(torch.__version__), "python": platform.python_version(),
-        "device": str(device), "cuda": torch.version.cuda, "threads": torch.get_num_threads(),
-        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None, "started": now_iso(),
-        "world_size": distributed.world_size(),
-    })
+    atomic_write_json(run_dir / "env.json", environment(device, precision))
     atomic_write_json(run_dir / "lineage.json", {"stage": stage, **lineage})
     return run_dir
 
@@ -115,10 +122,10 @@ def domain_batches(source: Dataset, target: Dataset | None, batch_size: int, see
     return paired_batches(batches, step_batches(target, batch_size, target_seed(seed), start_step, workers, device))
 
 
-def device_summary(device: torch.device, amp: bool, layout: str) -> str:
-    """The start-up panel's device line: device, threads, autocast, memory format and compilation."""
+def device_summary(device: torch.device, precision: Precision, layout: str) -> str:
+    """The start-up panel's device line: device, threads, precision and why, memory format and compilation."""
     threads = torch.get_num_threads()
-    return f"{device} ({threads} thread{'' if threads == 1 else 's'})   amp {'bf16' if amp else 'off'}   {layout}"
+    return f"{device} ({threads} thread{'' if threads == 1 else 's'})   {precision.describe()}   {layout}"
 
 
 def startup_panel(title: str, lines: dict[str, str]) -> None:

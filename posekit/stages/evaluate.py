@@ -38,6 +38,7 @@ class EvalRequest:
     weights: str = "auto"  # auto, teacher or student
     batch_size: int = 32
     flip: bool = False  # flip test: heatmaps averaged with the mirrored crop's
+    amp: str = "auto"  # auto, bf16 or off: the network's forward passes under bf16 autocast (posekit.engine.precision)
 
 
 def run_eval(ws: Workspace, runs: list[str], request: EvalRequest, device_name: str) -> list[dict]:
@@ -56,7 +57,7 @@ def _eval_one(ws: Workspace, run: str, request: EvalRequest, device: torch.devic
     thr, metric, protocol, normalisation, include_occluded = (r.threshold, r.metric, r.protocol, r.normalisation,
                                                               r.include_occluded)
     ckpt_path = ws.resolve_checkpoint(run, r.checkpoint)
-    predictor = load_predictor(ckpt_path, r.weights, device)
+    predictor = load_predictor(ckpt_path, r.weights, device, r.amp)
     ckpt, meta, weights_used, input_size = predictor.header, predictor.meta, predictor.weights, predictor.input_size
     metric3d = parse_metric3d(metric) if is_metric3d(metric) else None
     if metric3d is not None and ckpt.get("method") != "mim":
@@ -85,6 +86,7 @@ def _eval_one(ws: Workspace, run: str, request: EvalRequest, device: torch.devic
             "run": label, "checkpoint": str(ckpt_path), "stage": ckpt.get("stage"), "weights": weights_used,
             "step": ckpt.get("step"), "selected_by": selected, "config_sha1": ckpt.get("config_sha1"),
             "posekit_version": __version__, "evaluated": now_iso(), "meta": meta.name, "flip": r.flip,
+            "precision": predictor.precision.describe(),
         }
         if metric3d is not None:
             root = tuple(ckpt.get("root_joints") or root_joints(meta))
@@ -119,7 +121,7 @@ def _eval_one(ws: Workspace, run: str, request: EvalRequest, device: torch.devic
         if ckpt.get("transductive"):
             record["transductive"] = True
         suffix = result_suffix(protocol, metric3d.name if metric3d else None, thr, normalisation, include_occluded,
-                               r.flip)
+                               r.flip, r.amp)
         atomic_write_json(out_dir / f"{dataset}-{split}{suffix}.json", record)
         record["json"] = str(out_dir / f"{dataset}-{split}{suffix}.json")
         results.append(record)
@@ -127,10 +129,11 @@ def _eval_one(ws: Workspace, run: str, request: EvalRequest, device: torch.devic
 
 
 def result_suffix(protocol: str, metric3d: str | None, thr: float, normalisation: str, include_occluded: bool,
-                  flip: bool = False) -> str:
+                  flip: bool = False, amp: str = "auto") -> str:
     """What follows ``DATASET-SPLIT`` in an eval JSON's name, so that results under other settings sit beside the
-    default one (``pck@0.05``, box-normalised, visible joints, no flip test: no suffix) instead of replacing it."""
-    flipped = "-flip" if flip else ""
+    default one (``pck@0.05``, box-normalised, visible joints, no flip test, ``--amp auto``: no suffix) instead of
+    replacing it."""
+    flipped = ("-flip" if flip else "") + ("" if amp == "auto" else f"-amp-{amp}")
     if metric3d is not None:
         return f"-{metric3d}" + flipped
     threshold = f"-pck{thr:g}" if thr != 0.05 else ""
@@ -156,6 +159,8 @@ def print_table(results: list[dict]) -> None:
     else:
         title = "PCK@0.05 (LEGACY heatmap-space protocol of tllib/UDAPE/DAML)"
     title += "; flip test " + ("on (heatmaps averaged with the mirrored crop's)" if first.get("flip") else "off")
+    precisions = sorted({r["precision"] for r in results if "precision" in r})
+    title += "; network " + " / ".join(precisions) if precisions else ""
     groups = list(first["groups"])
     table = Table(title=title, title_justify="left")
     table.add_column("run (weights)")

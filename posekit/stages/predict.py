@@ -110,7 +110,8 @@ def draw_people(image, poses: ImagePoses, meta):
 
 def run_predict(ws: Workspace, inputs: list[str], ref: str, weights: str, box: tuple[float, float, float, float] | None,
                 margin: float, out: Path, batch_size: int, device_name: str, flip: bool = False,
-                boxes_file: Path | None = None, min_score: float = 0.0, category: int | None = None) -> dict:
+                boxes_file: Path | None = None, min_score: float = 0.0, category: int | None = None,
+                amp: str = "auto") -> dict:
     """Predict every image, write ``<stem>_overlay.png`` per image and ``predictions.json`` into ``out``.
 
     Every input is checked (exists, is an image, every box fits its image) and the model is loaded before
@@ -130,7 +131,7 @@ def run_predict(ws: Workspace, inputs: list[str], ref: str, weights: str, box: t
             raise ConfigError(f"{stems[p.stem]} and {p} would both write {p.stem}_overlay.png",
                               hint="predict them in separate calls with different --out folders")
         stems[p.stem] = p
-    predictor = load_predictor(resolve_model_ref(ws, ref), weights, pick_device(device_name))
+    predictor = load_predictor(resolve_model_ref(ws, ref), weights, pick_device(device_name), amp)
     if note:
         console.print(note, highlight=False, soft_wrap=True)
     records = []

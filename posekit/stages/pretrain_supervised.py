@@ -59,7 +59,7 @@ class SupervisedPretrain(RunBuilder):
         d = self.cfg.data
         if self.val_path is None:
             return None
-        return split_scorer(self.val_path, d.input_size, d.sigma, device, self.cfg.train.batch_size)
+        return split_scorer(self.val_path, d.input_size, d.sigma, device, self.cfg.train.batch_size, self.precision)
 
     def panel(self, method: Method) -> dict[str, str]:
         cfg, d, t = self.cfg, self.cfg.data, self.cfg.train

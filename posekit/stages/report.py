@@ -26,8 +26,9 @@ from posekit.data.h5format import read_arrays
 from posekit.data.meta import KeypointMeta
 from posekit.engine.checkpoint import load_checkpoint
 from posekit.engine.device import pick_device
+from posekit.engine.precision import Precision
 from posekit.errors import DataError, MissingArtifactError
-from posekit.inference import heatmap_settings, load_model, network_crop, predict_crops
+from posekit.inference import checkpoint_precision, heatmap_settings, load_model, network_crop, predict_crops
 from posekit.viz.curves import render_curves
 from posekit.viz.document import to_html, to_markdown
 from posekit.viz.grid import image_grid
@@ -51,12 +52,14 @@ class Weights:
     model: torch.nn.Module
     input_size: int
     sigma: float
+    precision: Precision
 
 
 def load_weights(path: Path, device: torch.device) -> tuple[Weights, dict, KeypointMeta]:
     """The network of a checkpoint (its teacher when it has one, as ``eval`` does), the checkpoint and its meta."""
     model, which, ckpt, meta = load_model(path, "auto", device)
-    return Weights(which.split(" ")[0], which, model, *heatmap_settings(ckpt["config"])), ckpt, meta
+    return (Weights(which.split(" ")[0], which, model, *heatmap_settings(ckpt["config"]),
+                    checkpoint_precision(ckpt, "auto", device)), ckpt, meta)
 
 
 def build_report(ws: Workspace, run_ref: str, data: list[str] | None, num: int, log_losses: bool, batch_size: int,
@@ -177,7 +180,7 @@ def overlay_grid(ws: Workspace, spec: str, rows: list[Weights], meta: KeypointMe
         pairs = [network_crop(c, None, 1.0, w.input_size) for c in crops]
         inputs, affines = np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
         xy = np.concatenate([predict_crops(w.model, inputs[i:i + batch_size], affines[i:i + batch_size], w.sigma,
-                                           device)[0] for i in range(0, len(crops), batch_size)])
+                                           device, None, w.precision)[0] for i in range(0, len(crops), batch_size)])
         row = []
         for crop, kp, g in zip(crops, xy, gt):
             big, (kp_big, g_big) = resize_with_keypoints(crop, CELL, kp, g)

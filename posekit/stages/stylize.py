@@ -17,6 +17,7 @@ from posekit.data.dataset import H5KeypointDataset
 from posekit.engine.checkpoint import checkpoint_header, load_checkpoint
 from posekit.engine.device import pick_device
 from posekit.engine.logging import console, labelled, make_progress
+from posekit.engine.precision import FP32, Precision, resolve_amp
 from posekit.engine.seed import seed_everything
 from posekit.engine.trainer import Trainer
 from posekit.errors import ConfigError
@@ -50,7 +51,7 @@ def _params(opts: StylizeConfig, ws: Workspace) -> dict:
 
 
 def _build_adain(opts: StylizeConfig, out_dir: Path, src: H5KeypointDataset, tgt: H5KeypointDataset,
-                 device: torch.device) -> tuple[StyleTransfer, dict]:
+                 device: torch.device, precision: Precision) -> tuple[StyleTransfer, dict]:
     if opts.encoder not in ENCODERS:
         raise ConfigError(f"unknown AdaIN encoder {opts.encoder!r}", hint=f"use one of {', '.join(ENCODERS)}")
     if opts.encoder == "efficientnet_lite0" and not (opts.train_decoder or opts.decoder):
@@ -77,7 +78,7 @@ def _build_adain(opts: StylizeConfig, out_dir: Path, src: H5KeypointDataset, tgt
             step_batches(src, opts.decoder_batch, opts.seed, step, 0, device),
             step_batches(tgt, opts.decoder_batch, target_seed(opts.seed), step, 0, device))
         trainer = Trainer(method, optimizer, scheduler, batches, run_dir, opts.decoder_steps, device, header,
-                          log_every=20, ckpt_every=max(1, min(100, opts.decoder_steps // 5)))
+                          log_every=20, ckpt_every=max(1, min(100, opts.decoder_steps // 5)), precision=precision)
         last = run_dir / "ckpt" / "last.pt"
         previous = load_checkpoint(last) if last.exists() else None
         if previous is not None and previous.get("config") == header["config"]:
@@ -131,8 +132,10 @@ def _stylize(ws: Workspace, opts: StylizeConfig, force: bool) -> Path:
     seed_everything(opts.seed)
     hashes: dict = {}
     net = None
+    precision = resolve_amp(opts.amp, device, "adain") if opts.method == "adain" else FP32
     if opts.method == "adain":
-        net, hashes = _build_adain(opts, out_dir, src, tgt, device)
+        console.print(f"style network: {precision.describe()}")
+        net, hashes = _build_adain(opts, out_dir, src, tgt, device, precision)
     rng = np.random.default_rng(opts.seed)
     n, k = len(src), opts.variants
     h, w = src.image_size
@@ -158,7 +161,8 @@ def _stylize(ws: Workspace, opts: StylizeConfig, force: bool) -> Path:
                     elif opts.method == "fda":
                         styled = fda(content, style, a, opts.beta)
                     else:
-                        styled = net(content, style, a)
+                        with precision.autocast(device.type):
+                            styled = net(content, style, a).float()
                     out[:, v] = (styled * 255 + 0.5).clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
                 writer.write(start, out, alpha, style_index)
                 crash_point("stylize.chunk")
@@ -171,7 +175,7 @@ def _stylize(ws: Workspace, opts: StylizeConfig, force: bool) -> Path:
         "source": opts.source, "target": opts.target, "method": opts.method, "variants": k, "alpha": [lo, hi],
         "pairing": "each variant of each source image takes a uniformly random image of the target train split",
         "seed": opts.seed, "params": params, "params_sha1": digest, "num_samples": n, **hashes,
-        "posekit_version": __version__, "created": now_iso(),
+        **({"precision": precision.describe()} if opts.method == "adain" else {}), "posekit_version": __version__, "created": now_iso(),
         "cache_file": "cache.h5", "cache_bytes": (out_dir / "cache.h5").stat().st_size,
     })
     console.print(labelled("done:", "green", f"{out_dir / 'cache.h5'} ({n} images × {k} variants, {opts.method})"))

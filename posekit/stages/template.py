@@ -34,11 +34,13 @@ from posekit.engine.checkpoint import checkpoint_header
 from posekit.engine.device import pick_device, prepare_for_device
 from posekit.engine.logging import console
 from posekit.engine.method import Method
+from posekit.engine.precision import FP32, Precision, resolve_amp
 from posekit.engine.seed import seed_everything
 from posekit.engine.tensorboard import require_tensorboard
 from posekit.engine.trainer import Trainer
 from posekit.errors import ConfigError
 from posekit.evaluation.evaluate import SELECT_METRIC
+from posekit.models.factory import network_family
 from posekit.registry import Registry
 from posekit.stages.common import create_run, device_summary, finalise, resume_state, run_lock, startup_panel
 from posekit.workspace import Workspace
@@ -62,6 +64,7 @@ class RunBuilder:
         self.meta: KeypointMeta | None = None
         self.lineage: dict = {}  # the checkpoint header's lineage
         self.run_inputs: dict | None = None  # the run's lineage.json when it differs from ``lineage``
+        self.precision: Precision = FP32  # set by the template (train.amp on this device) before validator()
 
     def uses_target(self) -> bool:
         """Whether the run reads ``data.target``'s ``data.target_split`` (then evaluation splits need
@@ -134,11 +137,13 @@ def run_training(builder: RunBuilder, name: str) -> Path:
     distributed.per_rank_batch(builder.rank_batch, distributed.world_size())
     seed_everything(t.seed)
     method = builder.build_method(device)
+    precision = resolve_amp(t.amp, device, network_family(cfg.model))
+    builder.precision = precision
     layout = prepare_for_device(method, t.channels_last, t.compile, t.compile_backend, device)
     distributed.replicate(method, device)
     optimizer, scheduler = builder.build_optimizer(method)
 
-    run_dir = resume or distributed.from_main(lambda: create_run(ws, stage, name, cfg, device,
+    run_dir = resume or distributed.from_main(lambda: create_run(ws, stage, name, cfg, device, precision,
                                                                    builder.run_inputs or builder.lineage))
     with run_lock(ws, stage, run_dir):
         header = checkpoint_header(
@@ -148,11 +153,12 @@ def run_training(builder: RunBuilder, name: str) -> Path:
         trainer = Trainer(method, optimizer, scheduler, lambda step: builder.batches(step, device), run_dir, t.steps,
                           device, header, log_every=t.log_every, ckpt_every=t.ckpt_every,
                           val_every=getattr(t, "val_every", 0), validate=builder.validator(device),
-                          select_key=builder.select_key(), select_name=t.select, amp=t.amp, tensorboard=t.tensorboard)
+                          select_key=builder.select_key(), select_name=t.select, precision=precision,
+                          tensorboard=t.tensorboard)
         if resume is not None:
             resume_state(trainer, run_dir)
         startup_panel(f"posekit {stage}" + ("" if builder.method == default_method(stage) else f" --method {builder.method}"),
-                      {"run": str(run_dir), "device": device_summary(device, trainer.amp, layout),
+                      {"run": str(run_dir), "device": device_summary(device, precision, layout),
                        **builder.panel(method), **distributed.describe(t.batch_size, device)})
         for line in builder.notes():
             console.print(line)
