@@ -2,7 +2,7 @@
 
 Usage: python bench/precision.py [--cases demo,resnet18,resnet50,lite0,adapt,vit_demo,vit_tiny,vit_small,adain_vgg,
                                           adain_lite0] [--modes fp32,bf16] [--compile CASE,...] [--iters 6]
-                                 [--warmup 2] [--no-memory]
+                                 [--warmup 2] [--no-memory | --memory-only]
 
 Cases (each step as posekit trains it: forward under the mode's autocast, backward, Adam; channels-last):
 - ``demo``, ``resnet18``, ``resnet50``, ``lite0``: `posekit pretrain`'s supervised step (augmentation, SimpleBaseline,
@@ -154,6 +154,7 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=6)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--memory-only", action="store_true", help="only the peak-memory children")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "precision.json"))
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -162,6 +163,15 @@ def main() -> None:
     cases, modes = args.cases.split(","), args.modes.split(",")
     compiled = [c for c in args.compile.split(",") if c]
     variants = [(c, m, False) for c in cases for m in modes] + [(c, m, True) for c in compiled for m in modes]
+    # first, while this process is small: Linux keeps ru_maxrss across fork + exec, so a child started from a large
+    # parent would report the parent's peak
+    memory = {(c, m): None if args.no_memory else peak_memory(c, m) for c in cases for m in modes}
+    if args.memory_only:
+        for (c, m), mib in memory.items():
+            print(f"{c:<19}{m:<6}{mib:>8.0f} MiB")
+        Path(args.out).write_text(json.dumps({"cpu": cpu_units().to_json(), "memory_mib": {
+            f"{c}:{m}": mib for (c, m), mib in memory.items()}}, indent=2))
+        return
     runs, compile_s = {}, {}
     for v in variants:
         runs[v] = build(v[0], v[2])
@@ -185,7 +195,7 @@ def main() -> None:
         rows.append({"case": case, "mode": mode + ("+compile" if comp else ""), "step_s": med,
                      "images_per_s": runs[v][3] / med, "speedup_vs_" + modes[0]: base / med,
                      "compile_s": compile_s[v] - med if comp else None,
-                     "peak_rss_delta_mib": None if args.no_memory or comp else peak_memory(case, mode)})
+                     "peak_rss_delta_mib": None if comp else memory[(case, mode)]})
     units = cpu_units()
     result = {"cpu": units.to_json(), "threads": torch.get_num_threads(), "torch": torch.__version__,
               "iters": args.iters, "warmup": args.warmup, "rows": rows}

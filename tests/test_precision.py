@@ -17,7 +17,7 @@ AVX2 = CpuUnits("an older CPU (test)", "AVX2", amx=False, avx512_bf16=False)
 
 @pytest.mark.parametrize(("units", "family", "bf16"), [
     (AMX, "resnet", True), (ZEN4, "resnet", True), (AVX2, "resnet", False),
-    (AMX, "vit", True), (AVX2, "vit", False),
+    (AMX, "vit", True), (AVX2, "vit", False), (AMX, "vit_narrow", False),
     (AMX, "efficientnet_lite", False), (ZEN4, "efficientnet_lite", False),
     (AMX, "timm", False), (AMX, "adain", True), (AMX, "a family nobody measured", False),
 ])
@@ -56,7 +56,8 @@ def test_network_family_of_each_kind_of_model_section():
     assert network_family(ModelConfig(backbone="resnet18", width=0.5)) == "resnet"
     assert network_family({"backbone": "efficientnet_lite0"}) == "efficientnet_lite"
     assert network_family({"backbone": "timm:mobilenetv3_small_100"}) == "timm"
-    assert network_family({"patch_size": 8, "dim": 128, "depth": 4, "heads": 4}) == "vit"
+    assert network_family({"patch_size": 16, "dim": 192, "depth": 12, "heads": 3}) == "vit"  # ViT-Tiny
+    assert network_family({"patch_size": 8, "dim": 128, "depth": 4, "heads": 4}) == "vit_narrow"  # the CPU demo's
 
 
 def test_autocast_context_casts_convolutions_only_when_on():

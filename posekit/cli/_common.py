@@ -58,8 +58,8 @@ def torchrun_guard(command: str | None) -> None:
                          hint=f"run it as one process: posekit {command} ..."))
 
 
-AMP_HELP = ("bf16 autocast of the network: auto (on CUDA, and on CPUs with bf16 units for ResNets and ViTs; "
-            "docs/performance.md), bf16 or off (float32)")
+AMP_HELP = ("bf16 autocast of the network: auto (on CUDA, and on CPUs with bf16 units for ResNets and ViT-Tiny "
+            "and wider; docs/performance.md), bf16 or off (float32)")
 
 
 def check_amp(value: str) -> None:

@@ -172,8 +172,8 @@ class TrainConfig(Strict):
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N")
     amp: Literal["auto", "bf16", "off"] | bool = Field(
         "auto", description="bf16 autocast of the networks' forward passes: auto = on CUDA, and on CPUs with bf16 units "
-        "(AMX, AVX512-BF16) for the networks where it pays (ResNets, ViTs; docs/performance.md); bf16 = always; off = "
-        "float32 (true/false of older configurations read as auto/off)")
+        "(AMX, AVX512-BF16) for the networks where it pays (ResNets, ViT-Tiny and wider; docs/performance.md); bf16 = "
+        "always; off = float32 (true/false of older configurations read as auto/off)")
     channels_last: bool | None = Field(
         True, description="NHWC memory format for the networks (faster convolutions on GPUs, and on CPUs with oneDNN); "
         "null = on CUDA only, the default of runs started before NHWC became the default on CPUs (they resume as such)")

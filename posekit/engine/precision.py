@@ -5,9 +5,10 @@
 - on CUDA, for every network (as before CPUs were considered);
 - on a CPU that has bf16 matrix units (Intel AMX tiles or AVX512-BF16, e.g. Sapphire Rapids, AMD Zen 4), for the
   network families in which it was measured to pay there (:data:`CPU_BF16_PAYS`, from ``bench/precision.py``;
-  docs/performance.md): ResNets and ViTs, whose time goes into dense convolutions and matrix products. Not for
-  the depthwise EfficientNet-Lite trunks, where oneDNN's bf16 kernels are no faster than fp32, nor for an
-  arbitrary ``timm:`` model, which nobody measured.
+  docs/performance.md): ResNets, ViTs of ViT-Tiny's width and more, and the AdaIN style network, whose time goes
+  into dense convolutions and matrix products. Not for the depthwise EfficientNet-Lite trunks (bf16 no faster
+  than fp32 there), nor for ViTs narrower than 192 channels such as the CPU demo's (slower: the casts cost more
+  than the small matrix products gain), nor for an arbitrary ``timm:`` model, which nobody measured.
 
 ``bf16`` forces autocast on (a CPU without the units emulates bf16, slowly); ``off`` runs float32. Either way only
 the forward passes of the networks run in bf16: weights, gradients and optimiser state stay float32 (autocast
@@ -31,8 +32,8 @@ AMP_SETTINGS: tuple[str, ...] = ("auto", "bf16", "off")
 
 # network family → whether bf16 autocast pays on a CPU with bf16 units (bench/precision.py, docs/performance.md)
 # (adain: the AdaIN style network of `posekit stylize`, whose dense VGG-like decoder dominates with either encoder)
-CPU_BF16_PAYS: dict[str, bool] = {"resnet": True, "vit": True, "efficientnet_lite": False, "timm": False,
-                                  "adain": True}
+CPU_BF16_PAYS: dict[str, bool] = {"resnet": True, "vit": True, "vit_narrow": False, "efficientnet_lite": False,
+                                  "timm": False, "adain": True}
 
 
 @dataclass(frozen=True)

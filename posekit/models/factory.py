@@ -65,6 +65,8 @@ def build_mae(model: Mapping | Any, mae: Mapping | Any) -> MaskedAutoencoder:
                                                  v["patch_size"]))
 
 
+VIT_BF16_MIN_DIM = 192  # ViTs narrower than ViT-Tiny lose time to bf16 casts on a CPU (bench/precision.py)
+
 # every builder takes (model section, num_joints, load_pretrained)
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "simplebaseline": build_pose_net,
@@ -85,10 +87,11 @@ def describe(architecture: str, model: Mapping | Any) -> str:
 
 def network_family(model: Mapping | Any) -> str:
     """The family of a ``model`` section's network, which decides where bf16 autocast pays on a CPU
-    (:mod:`posekit.engine.precision`): ``vit`` for a ViT section, else the backbone's (``resnet``,
-    ``efficientnet_lite``), ``timm`` for a ``timm:<name>`` trunk."""
+    (:mod:`posekit.engine.precision`): ``vit`` for a ViT section of 192 or more channels (ViT-Tiny and up),
+    ``vit_narrow`` for a narrower one (the CPU demo's), else the backbone's (``resnet``, ``efficientnet_lite``),
+    ``timm`` for a ``timm:<name>`` trunk."""
     m = fields(model)
     if "patch_size" in m:
-        return "vit"
+        return "vit" if m["dim"] >= VIT_BF16_MIN_DIM else "vit_narrow"
     spec = BACKBONES.get(m["backbone"])
     return spec.family if spec is not None else "timm"
