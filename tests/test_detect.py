@@ -105,3 +105,66 @@ def _has(module: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
+
+
+# -- BlazePose: the parts that need no model file, then the model on LSPET photographs -------------------------------
+def test_blazepose_anchors_and_letterbox():
+    from posekit.detect.blazepose import anchors, letterbox
+
+    a = anchors()
+    assert a.shape == (2254, 2)  # 28²·2 + 14²·2 + 7²·6, MediaPipe's pose detection graph
+    assert np.allclose(a[0], [0.5 / 28, 0.5 / 28]) and np.allclose(a[1], a[0]) and np.allclose(a[-1], [6.5 / 7] * 2)
+    x, scale, offset = letterbox(np.full((100, 200, 3), 255, np.uint8))
+    assert x.shape == (1, 224, 224, 3) and scale == pytest.approx(1.12) and offset.tolist() == [0, 56]
+    assert x[0, 0, 0, 0] == -1 and x[0, 112, 112, 0] == 1  # padding black, the image white, in [-1, 1]
+
+
+def test_lsp_joints_take_each_limb_from_the_landmark_of_the_same_side_and_name():
+    from posekit.detect import blazepose_landmarks as bl
+
+    landmarks = np.stack([np.arange(35.0), np.zeros(35)], 1)  # landmark i at x = i
+    lsp = bl.lsp_joints(landmarks)
+    assert lsp.shape == (14, 2)
+    # LSP: r-ankle, r-knee, r-hip, l-hip, l-knee, l-ankle, r-wrist, r-elbow, r-shoulder, l-shoulder, l-elbow, l-wrist
+    assert lsp[:12, 0].tolist() == [28, 26, 24, 23, 25, 27, 16, 14, 12, 11, 13, 15]
+    shoulders, ears = 11.5, 7.5
+    assert lsp[12, 0] == pytest.approx(shoulders + bl.NECK * (ears - shoulders))
+
+
+def test_a_landmark_region_turned_up_maps_its_top_edge_along_up():
+    from posekit.data.crop import apply_affine, crop_affine
+    from posekit.detect.blazepose_landmarks import region_affine
+
+    upright = region_affine(50, 60, 128, np.array([0.0, -1.0]), 256)
+    assert np.allclose(upright, crop_affine(50, 60, 128, 256))
+    turned = region_affine(50, 60, 128, np.array([1.0, 0.0]), 256)  # the body points right in the image
+    top_centre = apply_affine(turned, np.array([[127.5, 0.0]]))[0]
+    assert top_centre[0] > 50 + 60 and abs(top_centre[1] - 60) < 1
+    assert np.linalg.det(turned[:, :2]) > 0  # a rotation, not a mirror
+
+
+def _blazepose_ready() -> bool:
+    from posekit.detect.fetch import cache_dir
+
+    return _has("ai_edge_litert") and all((cache_dir() / f).is_file()
+                                          for f in ("pose_detection.tflite", "pose_landmark_full.tflite"))
+
+
+@pytest.mark.skipif(not (LSPET.is_dir() and _blazepose_ready()),
+                    reason="needs ../shared/data/lspet, ai-edge-litert and `posekit fetch-model blazepose`")
+def test_blazepose_finds_the_labelled_person_on_lspet_photographs():
+    from posekit.data.box_ops import box_iou, joints_box
+    from posekit.data.converters.lsp import load_lsp_joints
+    from posekit.data.converters.records import in_image
+    from posekit.data.image_files import load_image
+
+    joints = load_lsp_joints(LSPET / "joints.mat")
+    det = load_detector("blazepose")
+    found = 0
+    numbers = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+    for i in numbers:
+        image = load_image(LSPET / "images" / f"im{i:05d}.jpg")
+        gt = joints_box(in_image(np.nan_to_num(joints[i - 1]), image.shape[1], image.shape[0]))
+        boxes = np.array([d.box for d in det(image)]).reshape(-1, 4)
+        found += bool(len(boxes)) and box_iou(boxes, gt[None]).max() >= 0.5
+    assert found >= 8, found  # 10 of 10 when written (IoU 0.65–0.94); lspet:val recall is measured in docs/results.md; these ten are train images

@@ -6,11 +6,15 @@ environment cannot take; posekit reads the one file out of the wheel (a zip) ins
 ``posekit fetch-model blazepose`` downloads the wheel with pip and extracts it to ``~/.cache/posekit/``
 (``$POSEKIT_CACHE``; :mod:`posekit.detect.fetch`), or ``$POSEKIT_BLAZEPOSE_DETECTOR`` names the file.
 
-The network sees the image letterboxed to 224×224 in [−1, 1]; for each of 2,254 SSD anchors it gives a score and
-a face box with four keypoints, of which the first two are the hip centre and a point on the circle around the
-whole body. posekit turns each into a person box: along the body axis (hip centre → that point, length ``r``)
-from ``−TAIL·r`` to ``+HEAD·r``, across it ``±HALF_WIDTH·r``, axis-aligned; the three factors were fitted on
-lspet:train (bench/detectors.py --calibrate) so that the box is the one around the person's joints.
+MediaPipe Pose's two stages, as its graph runs them: the detector sees the image letterboxed to 224×224 in
+[−1, 1] and gives, for each of 2,254 SSD anchors, a score and a face box with four keypoints, of which the first
+two are the hip centre and a point on the circle around the whole body (radius ``r``). Detections scored at least
+``min_score`` (default 0.2; MediaPipe's own is 0.5) are thinned by NMS on their face boxes (IoU 0.3). Each survivor
+defines a region: a square of side 2.5·r about the hip centre, turned so that the body points up;
+BlazePose-Full's landmark model (:mod:`posekit.detect.blazepose_landmarks`) finds the person's 33 landmarks there,
+a second time in the region its own auxiliary hip and circle points give (as MediaPipe tracks a person from frame
+to frame), and the person box is the box around the 14 LSP joints built from them (the box ``prepare`` crops
+training images on). The box's score is the detector's.
 """
 
 from __future__ import annotations
@@ -23,14 +27,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from posekit.data.box_ops import nms
 from posekit.detect.base import PersonDetector
+from posekit.detect.blazepose_landmarks import MODEL_FILE as LANDMARK_FILE
+from posekit.detect.blazepose_landmarks import BlazePoseLandmarks, lsp_joints
 from posekit.detect.fetch import WHEEL, cache_dir
 from posekit.errors import ConfigError, MissingArtifactError
 
 INPUT = 224
 MODEL_FILE = "pose_detection.tflite"
-# person box from (hip centre, body-circle radius r) in the body's frame; fitted on lspet:train (docs/results.md)
-TAIL, HEAD, HALF_WIDTH = 0.474, 0.877, 0.586
+DETECTION_NMS = 0.3  # IoU of face boxes, MediaPipe's pose detection graph
+REGION_SCALE = 1.25  # landmark region side = REGION_SCALE × 2r
 
 
 def model_path(name: str = MODEL_FILE, env: str = "POSEKIT_BLAZEPOSE_DETECTOR") -> Path:
@@ -87,9 +94,10 @@ def letterbox(image: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
 
 class BlazePoseDetector(PersonDetector):
     name = "blazepose"
-    default_min_score = 0.5
+    default_min_score = 0.2  # chosen on lspet:val (docs/results.md: recall and precision at 0.1–0.5)
+    passes = 2  # landmark passes per person: the second on the region the first one's landmarks give
 
-    def __init__(self, model: Path | None = None, **kwargs):
+    def __init__(self, model: Path | None = None, landmarks: Path | None = None, **kwargs):
         super().__init__(**kwargs)
         interpreter = require_litert()
         self.interpreter = interpreter(model_path=str(model or model_path()), num_threads=1)
@@ -97,30 +105,41 @@ class BlazePoseDetector(PersonDetector):
         self.input = self.interpreter.get_input_details()[0]["index"]
         outputs = sorted(self.interpreter.get_output_details(), key=lambda d: -int(d["shape"][-1]))
         self.regressors, self.classificators = outputs[0]["index"], outputs[1]["index"]
+        self.landmarks = BlazePoseLandmarks(
+            landmarks or model_path(LANDMARK_FILE, "POSEKIT_BLAZEPOSE_LANDMARKS"), interpreter)
 
-    def regress(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Every anchor's score ``[A]`` and its hip centre and body-circle point ``[A,2,2]`` in image pixels."""
+    def regress(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every anchor's score ``[A]``, face box ``[A,4]`` (x0, y0, x1, y1) and hip centre and body-circle point
+        ``[A,2,2]``, in image pixels."""
         x, scale, offset = letterbox(image)
         self.interpreter.set_tensor(self.input, x)
         self.interpreter.invoke()
         raw = self.interpreter.get_tensor(self.regressors)[0].astype(np.float64)  # [A,12]
         logits = self.interpreter.get_tensor(self.classificators)[0, :, 0].astype(np.float64)
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -100, 100)))
-        points = raw[:, 4:8].reshape(-1, 2, 2) + anchors()[:, None] * INPUT  # input pixels
-        return scores, (points - offset) / scale
+        centre = anchors() * INPUT
+        face = np.concatenate([raw[:, :2] + centre - raw[:, 2:4] / 2, raw[:, :2] + centre + raw[:, 2:4] / 2], 1)
+        points = raw[:, 4:8].reshape(-1, 2, 2) + centre[:, None]  # input pixels
+        return scores, (face - np.tile(offset, 2)) / scale, (points - offset) / scale
+
+    def regions(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The detections kept (score ≥ ``min_score``, face-box NMS, at most ``max_people``): scores
+        ``[N]`` and regions ``[N,5]`` (cx, cy, side, up_x, up_y) for the landmark model."""
+        scores, faces, points = self.regress(image)
+        keep = np.flatnonzero(scores >= self.min_score)
+        keep = keep[nms(faces[keep], scores[keep], DETECTION_NMS)][: self.max_people]
+        hip, top = points[keep, 0], points[keep, 1]
+        r = np.linalg.norm(top - hip, axis=1)
+        return scores[keep], np.concatenate([hip, 2 * REGION_SCALE * r[:, None], top - hip], 1)
 
     def raw(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        scores, points = self.regress(image)
-        keep = scores >= min(self.min_score, 0.5)
-        return body_boxes(points[keep]), scores[keep]
-
-
-def body_boxes(points: np.ndarray) -> np.ndarray:
-    """Hip centres and body-circle points ``[N,2,2]`` → person boxes ``[N,4]`` (see the module docstring)."""
-    hip, top = points[:, 0], points[:, 1]
-    axis = top - hip
-    r = np.linalg.norm(axis, axis=1, keepdims=True)
-    u = axis / np.maximum(r, 1e-9)
-    v = np.stack([-u[:, 1], u[:, 0]], 1)
-    corners = np.stack([hip + r * (a * u + b * v) for a in (-TAIL, HEAD) for b in (-HALF_WIDTH, HALF_WIDTH)], 1)
-    return np.concatenate([corners.min(1), corners.max(1)], 1)
+        boxes, scores = [], []
+        for score, (cx, cy, side, ux, uy) in zip(*self.regions(image)):
+            landmarks, _ = self.landmarks(image, cx, cy, side, np.array([ux, uy]))
+            for _ in range(self.passes - 1):  # the region again, from the landmarks' own hip centre and circle
+                hip, top = landmarks[33, :2], landmarks[34, :2]
+                landmarks, _ = self.landmarks(image, *hip, 2 * REGION_SCALE * np.linalg.norm(top - hip), top - hip)
+            joints = lsp_joints(landmarks)
+            boxes.append(np.concatenate([joints.min(0), joints.max(0)]))
+            scores.append(score)
+        return np.array(boxes).reshape(-1, 4), np.array(scores)
