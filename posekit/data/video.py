@@ -2,8 +2,8 @@
 
 PyAV is the optional extra ``posekit[video]``; without it every function here raises one ConfigError line saying
 so. Frames are decoded in stream order as ``[H,W,3]`` uint8 RGB; frame ``i`` is the i-th decoded frame (0-based)
-and its ``time`` the presentation time in seconds. Rotation metadata of phone clips is applied (a clip filmed
-upright comes out upright, as players show it). Overlay videos are written as H.264 (yuv420p, so an odd width or
+and its ``time`` the presentation time in seconds. A frame whose display matrix says it is turned (phone clips)
+is turned upright, as players show it (PyAV's ``frame.rotation``; untested: no test here can write that matrix). Overlay videos are written as H.264 (yuv420p, so an odd width or
 height loses its last column or row) to a temporary file that is renamed when complete.
 """
 
