@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from posekit.data.box_ops import box_iou, clip_boxes, joints_box, nms
+from posekit.data.box_ops import box_inside, box_iou, clip_boxes, joints_box, nms
 from posekit.temporal.one_euro import OneEuroFilter, alpha
 from posekit.temporal.tracker import Tracker, keypoint_similarity
 
@@ -20,6 +20,12 @@ def test_box_iou_nms_clip_and_joint_box():
     assert nms(a, np.array([0.5, 0.9, 0.1]), 0.4).tolist() == [1, 0, 2]  # best first; an IoU of 1/3 ≤ 0.4 stays
     assert nms(a, np.array([0.5, 0.9, 0.1]), 0.3).tolist() == [1, 2]  # 1/3 > 0.3: box 0 goes, box 1 scored higher
     assert clip_boxes(np.array([[-5, -5, 50, 8]]), 10, 20).tolist() == [[-0.5, -0.5, 19.5, 8]]
+    big, part = np.array([[0, 0, 100, 100]], float), np.array([[10, 10, 30, 90]], float)  # IoU 0.16, all inside
+    assert box_inside(part, big)[0, 0] == 1 and box_inside(big, part)[0, 0] == pytest.approx(0.16)
+    both = np.concatenate([big, part])
+    assert nms(both, np.array([0.9, 0.8]), 0.45).tolist() == [0, 1]
+    assert nms(both, np.array([0.9, 0.8]), 0.45, inside=0.7).tolist() == [0]
+    assert nms(both, np.array([0.7, 0.8]), 0.45, inside=0.7).tolist() == [1, 0]  # only a worse box goes
     kp = np.array([[3, 4, 2], [10, 1, 1], [99, 99, 0]], float)
     assert joints_box(kp).tolist() == [3, 1, 10, 4]
     assert np.isnan(joints_box(kp[2:])).all()
@@ -48,10 +54,11 @@ def test_a_newcomer_gets_a_new_id_and_a_lost_track_ends_after_max_age():
     tracker = Tracker("iou", max_age=2)
     assert [t.id for t in tracker.update(0, *people([[0, 0, 10, 10]]))] == [0]
     assert [t.id for t in tracker.update(1, *people([[0, 0, 10, 10], [50, 50, 60, 60]]))] == [0, 1]
-    assert [t.id for t in tracker.update(3, *people([[50, 50, 60, 60]]))] == [1]  # 0 unseen for 2 frames: kept
-    assert [t.id for t in tracker.update(4, *people([[0, 0, 10, 10]]))] == [0]
-    tracker.update(5, *people([]))
-    assert [t.id for t in tracker.update(9, *people([[50, 50, 60, 60]]))] == [2]  # 1 ended; ids are not reused
+    assert [t.id for t in tracker.update(2, *people([[50, 50, 60, 60]]))] == [1]
+    assert [t.id for t in tracker.update(3, *people([[0, 0, 10, 10]]))] == [0]  # unseen for 2 frames: still there
+    tracker.update(4, *people([]))
+    # person 1, unseen for 3 > 2 frames, starts a new track (ids are not reused); person 0 (2 frames) is still 0
+    assert [t.id for t in tracker.update(5, *people([[50, 50, 60, 60], [0, 0, 10, 10]]))] == [2, 0]
 
 
 def test_keypoint_similarity_is_one_when_equal_and_falls_with_distance_relative_to_size():

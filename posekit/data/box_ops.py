@@ -18,14 +18,26 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+def box_inside(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Boxes ``a`` ``[N,4]`` and ``b`` ``[M,4]`` → the fraction of each box of ``a`` that lies inside each of ``b``
+    ``[N,M]`` (0 for empty boxes)."""
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), -1)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), -1)
+    return np.where(area_a[:, None] > 0, inter / np.maximum(area_a[:, None], 1e-12), 0.0)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float, inside: float = 1.0) -> np.ndarray:
     """Indices ``[M]`` of the boxes ``[N,4]`` kept by greedy non-maximum suppression, best score first: a box is
-    dropped when its IoU with a kept, better-scored box exceeds ``iou``."""
+    dropped when its IoU with a kept, better-scored box exceeds ``iou``, or when more than ``inside`` of it lies
+    within such a box (1.0: never)."""
     order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
-    overlaps = box_iou(boxes, boxes)
+    overlaps, within = box_iou(boxes, boxes), box_inside(boxes, boxes)
     keep: list[int] = []
     for i in order:
-        if all(overlaps[i, j] <= iou for j in keep):
+        if all(overlaps[i, j] <= iou and within[i, j] <= inside for j in keep):
             keep.append(int(i))
     return np.array(keep, dtype=np.int64)
 

@@ -28,6 +28,7 @@ class PersonDetector:
 
     name = "?"
     default_min_score = 0.5
+    inside = 1.0  # also drop a box lying more than this fraction inside a better one (1.0: IoU alone)
 
     def __init__(self, min_score: float | None = None, nms_iou: float = 0.45, max_people: int = 20):
         self.min_score = self.default_min_score if min_score is None else float(min_score)
@@ -47,7 +48,7 @@ class PersonDetector:
         boxes, scores = clip_boxes(boxes[ok], *image.shape[:2]), scores[ok]
         ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
         boxes, scores = boxes[ok], scores[ok]
-        keep = nms(boxes, scores, self.nms_iou)[: self.max_people]
+        keep = nms(boxes, scores, self.nms_iou, self.inside)[: self.max_people]
         return [Detection(tuple(float(v) for v in boxes[i]), float(scores[i]), 1) for i in keep]
 
     def __repr__(self) -> str:

@@ -14,7 +14,8 @@ defines a region: a square of side 2.5·r about the hip centre, turned so that t
 BlazePose-Full's landmark model (:mod:`posekit.detect.blazepose_landmarks`) finds the person's 33 landmarks there,
 a second time in the region its own auxiliary hip and circle points give (as MediaPipe tracks a person from frame
 to frame), and the person box is the box around the 14 LSP joints built from them (the box ``prepare`` crops
-training images on). The box's score is the detector's.
+training images on). The box's score is the detector's. Besides NMS at IoU ``nms_iou``, a box lying more than
+70 % inside a better-scored one is dropped: a limb or torso found again as a person of its own.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class BlazePoseDetector(PersonDetector):
     name = "blazepose"
     default_min_score = 0.2  # chosen on lspet:val (docs/results.md: recall and precision at 0.1–0.5)
     passes = 2  # landmark passes per person: the second on the region the first one's landmarks give
+    inside = 0.7  # a box 70 % inside a better one is a part of that person found again (chosen on lspet:val)
 
     def __init__(self, model: Path | None = None, landmarks: Path | None = None, **kwargs):
         super().__init__(**kwargs)
