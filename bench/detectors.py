@@ -2,7 +2,7 @@
 model loses with detected boxes instead of the boxes around the labelled joints.
 
 Usage: python bench/detectors.py [--lspet ../shared/data/lspet] [--coco ../shared/data/fixtures/mmpose/coco]
-                                 [--detectors blazepose,hog,haar] [--limit N] [--calibrate]
+                                 [--detectors blazepose,hog,haar] [--min-score S] [--limit N] [--calibrate]
                                  [--run RUN_DIR_OR_PT] [--out bench/results/detectors.json]
 
 Ground truth: the box around each person's labelled joints (v > 0 and inside the image), as `prepare lspet` crops;
@@ -74,8 +74,8 @@ class HaarDetector(PersonDetector):
         return rect_boxes(np.asarray(rects, np.float64) / scale, self.factors), np.asarray(weights).reshape(-1)
 
 
-def make_detector(name: str) -> PersonDetector:
-    return HaarDetector() if name == "haar" else load_detector(name)
+def make_detector(name: str, min_score: float | None = None) -> PersonDetector:
+    return HaarDetector(min_score=min_score) if name == "haar" else load_detector(name, min_score=min_score)
 
 
 # -- data ----------------------------------------------------------------------------------------------------------
@@ -222,6 +222,7 @@ def main() -> None:
     ap.add_argument("--calibrate", action="store_true")
     ap.add_argument("--run", default=None, help="a posekit run or .pt: PCK with ground-truth and detected boxes")
     ap.add_argument("--pck-detectors", default="blazepose")
+    ap.add_argument("--min-score", type=float, default=None, help="every detector's threshold (default: its own)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "detectors.json")
     args = ap.parse_args()
     if not args.lspet.is_dir():
@@ -235,7 +236,7 @@ def main() -> None:
     result["lspet:val"] = {}
     result["coco fixtures"] = {}
     for name in names:
-        det = make_detector(name)
+        det = make_detector(name, args.min_score)
         result["lspet:val"][name] = detection_row(det, [(p, joints_box(kp[0])[None], np.zeros((0, 4))) for p, kp in val])
         if args.coco.is_dir():
             result["coco fixtures"][name] = detection_row(det, coco_people(args.coco))
@@ -247,7 +248,7 @@ def main() -> None:
               f"{a['ms_per_image']:>7.1f}   " + (f"{100 * c['recall']:>6.1f} ({c['found']}/{c['people']}) "
                                                 f"{100 * c['precision']:>10.1f}" if c else ""))
     if args.run:
-        result["pck"] = pck_with_boxes(args.run, val, {n: make_detector(n) for n in args.pck_detectors.split(",")})
+        result["pck"] = pck_with_boxes(args.run, val, {n: make_detector(n, args.min_score) for n in args.pck_detectors.split(",")})
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".json.partial")
     tmp.write_text(json.dumps(result, indent=1))

@@ -168,3 +168,25 @@ def test_blazepose_finds_the_labelled_person_on_lspet_photographs():
         boxes = np.array([d.box for d in det(image)]).reshape(-1, 4)
         found += bool(len(boxes)) and box_iou(boxes, gt[None]).max() >= 0.5
     assert found >= 8, found  # 10 of 10 when written (IoU 0.65–0.94); lspet:val recall is measured in docs/results.md; these ten are train images
+
+
+def test_cli_runs_a_detector_per_image_and_boxes_take_priority(trained, tmp_path):
+    pytest.importorskip("cv2")
+    from PIL import Image
+
+    from tests.test_predict_report import predictions
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(np.full((120, 90, 3), 128, np.uint8)).save(folder / "grey.png")
+    out = tmp_path / "out"
+    result = invoke(trained, "predict", str(folder), "-c", "adapt/latest", "--detector", "hog", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    pred = predictions(out)
+    assert pred["detector"].startswith("HogDetector(min_score=0.3") and pred["margin"] == 1.25
+    assert pred["images"][0]["people"] == []  # nobody in a grey image: no person, not the whole image
+    boxed = invoke(trained, "predict", str(folder), "-c", "adapt/latest", "--detector", "hog", "--box", "10,10,60,100",
+                   "-o", str(tmp_path / "boxed"))
+    assert boxed.exit_code == 0 and "--detector hog not run: --box gives the boxes" in boxed.output
+    pred = predictions(tmp_path / "boxed")
+    assert pred["detector"] is None and len(pred["images"][0]["people"]) == 1
