@@ -145,3 +145,8 @@ def test_video_options_are_checked(tmp_path):
     for args, message in cases:
         result = invoke(tmp_path / "ws", "predict", *args, "-c", "x.pt")
         assert result.exit_code == 2 and message in result.output, (args, result.output)
+
+
+def test_a_missing_video_is_exit_3(tmp_path):
+    result = invoke(tmp_path / "ws", "predict", str(tmp_path / "gone.mp4"), "-c", "x.pt")
+    assert result.exit_code == 3 and "gone.mp4: no such video file" in result.output

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from posekit.errors import ConfigError, DataError
+from posekit.errors import ConfigError, DataError, MissingArtifactError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 VIDEO_HINT = "pass a video FFmpeg can decode (e.g. an H.264 .mp4); re-encode it with `ffmpeg -i IN -c:v libx264 OUT.mp4`"
@@ -57,8 +57,6 @@ def _unreadable(path: Path, exc: BaseException) -> DataError:
 def _open(path: Path):
     av = require_av()
     if not path.is_file():
-        from posekit.errors import MissingArtifactError
-
         raise MissingArtifactError(f"{path}: no such video file", hint="check the path")
     try:
         container = av.open(str(path))
