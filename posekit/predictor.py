@@ -57,16 +57,19 @@ class PersonPose:
     box: tuple[float, float, float, float] | None
     crop_region: tuple[float, float, float, float]
     box_score: float | None = None
+    track_id: int | None = None
 
     def to_dict(self) -> dict:
-        """The JSON form ``posekit predict`` writes: ``keypoints`` as ``[x, y, score]`` rows."""
-        return {
+        """The JSON form ``posekit predict`` writes: ``keypoints`` as ``[x, y, score]`` rows (and ``track_id`` for
+        the people of a video)."""
+        out = {
             "box": None if self.box is None else [float(v) for v in self.box],
             "box_score": self.box_score,
             "crop_region": [round(v, 3) for v in self.crop_region],
             "keypoints": [[round(float(x), 3), round(float(y), 3), round(float(s), 5)]
                           for (x, y), s in zip(self.keypoints, self.scores)],
         }
+        return out if self.track_id is None else {"track_id": self.track_id, **out}
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ class Predictor:
                 f"input {self.input_size}px, {self.device}, {self.precision.label})")
 
     def predict(self, images: ImageLike | Sequence[ImageLike], boxes: Any = None, flip: bool = False,
-                margin: float = 1.25, batch_size: int = 16) -> ImagePoses | list[ImagePoses]:
+                margin: float = 1.25, batch_size: int = 16, detector: Any = None) -> ImagePoses | list[ImagePoses]:
         """Keypoints in original pixels for one image (→ one :class:`ImagePoses`) or a list of them (→ a list).
 
         ``images``: paths, PIL images or ``[H,W,3]`` uint8 RGB arrays (an ``[N,H,W,3]`` array is N images).
@@ -159,6 +162,8 @@ class Predictor:
         :class:`~posekit.data.boxes.Detection`), for a list of images one such list (or None) per image; each box
         gives one person, cut as a square of ``margin`` × its longer side about its centre. ``flip``: average the
         heatmaps with those of the mirrored crop (docs/metrics.md). ``batch_size``: crops per forward pass.
+        ``detector``: a detector name (``posekit.detect.DETECTORS``) or a callable image → Detections, run on each
+        image that has no boxes given (boxes given keep priority).
         """
         if margin <= 0 or batch_size < 1:
             raise ConfigError(f"margin must be > 0 and batch_size ≥ 1 (got {margin}, {batch_size})")
@@ -174,6 +179,11 @@ class Predictor:
                 raise ConfigError(f"boxes: {len(per_image)} entries for {len(items)} images",
                                   hint="give one list of boxes (or None) per image")
         arrays = [as_rgb(image, f"image {i}") for i, image in enumerate(items)]
+        if detector is not None:
+            from posekit.detect.base import as_detector
+
+            detect = as_detector(detector)
+            per_image = [detect(a) if b is None else b for a, b in zip(arrays, per_image)]
         jobs: list[tuple[int, Detection | None]] = []
         for i, (array, b) in enumerate(zip(arrays, per_image)):
             detections = as_detections(b, f"boxes of image {i}")
@@ -196,6 +206,13 @@ class Predictor:
                                             None if det is None else det.score))
         results = [ImagePoses(a.shape[0], a.shape[1], p) for a, p in zip(arrays, people)]
         return results[0] if single else results
+
+    def predict_video(self, path: str | os.PathLike, **options: Any):
+        """Keypoints per frame of a video file: an iterator of :class:`posekit.video_predict.FramePoses`, with
+        people tracked and optionally smoothed (:func:`posekit.video_predict.predict_video` lists the options)."""
+        from posekit.video_predict import predict_video
+
+        return predict_video(self, Path(path), **options)
 
     def predict_split(self, path: Path, batch_size: int = 32, legacy: bool = False, with_depth: bool = False,
                       flip: bool = False, on_batch: Callable[[int], None] | None = None):

@@ -42,7 +42,8 @@ def test_every_bracket_in_help_is_a_style_or_escaped():
     assert not bad, "\n".join(bad)
 
 
-@pytest.mark.parametrize("command, shown", [("prepare", "posekit[bodies]"), ("export", "posekit[export]")])
+@pytest.mark.parametrize("command, shown", [("prepare", "posekit[bodies]"), ("export", "posekit[export]"),
+                                            ("predict", "posekit[detect-blazepose]")])
 def test_extras_names_are_shown_in_help(command, shown):
     result = CliRunner().invoke(app, [command, "--help"], terminal_width=400, env={"COLUMNS": "400"})
     assert result.exit_code == 0

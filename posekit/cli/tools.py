@@ -1,4 +1,4 @@
-"""Helper commands: ``posekit list``, ``posekit config show``, ``posekit ckpt inspect``."""
+"""Helper commands: ``posekit list``, ``posekit config show``, ``posekit ckpt inspect``, ``posekit fetch-model``."""
 
 from __future__ import annotations
 
@@ -134,3 +134,20 @@ def _keypoints(value) -> str:
     if not isinstance(value, dict) or not isinstance(value.get("names"), (list, tuple)):
         return "(incomplete metadata: no joint names)"
     return f"{value.get('name', '?')} ({len(value['names'])})"
+
+
+@app.command("fetch-model", short_help="Download a detector's model files (blazepose) into the cache.")
+@handle_errors
+def fetch_model(
+    name: Annotated[str, typer.Argument(help="blazepose: MediaPipe Pose's detector and landmark models")],
+    wheel: Annotated[Path | None, typer.Option(help="a mediapipe==0.10.21 wheel already downloaded (no network)")] = None,
+    to: Annotated[Path | None, typer.Option(help="folder to write to (default: $POSEKIT_CACHE or ~/.cache/posekit)")] = None,
+) -> None:
+    """Read BlazePose's model files out of the mediapipe wheel on PyPI (downloaded with pip, not installed: its
+    numpy and protobuf pins do not fit posekit) into the cache that `predict --detector blazepose` reads."""
+    from posekit.detect.fetch import fetch
+
+    if name != "blazepose":
+        raise ConfigError(f"unknown model {name!r}", hint="use blazepose (hog ships inside OpenCV)")
+    for path in fetch(to, wheel):
+        results.print(f"wrote {path}", highlight=False)

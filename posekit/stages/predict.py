@@ -33,15 +33,15 @@ from posekit.engine.device import pick_device
 from posekit.engine.logging import console, make_progress
 from posekit.errors import ConfigError
 from posekit.inference import resolve_model_ref
-from posekit.predictor import ImagePoses, load_predictor
-from posekit.viz.overlay import draw_box, draw_pose
+from posekit.predictor import load_predictor
+from posekit.viz.overlay import draw_people
 from posekit.workspace import Workspace, atomic_write_json, now_iso
 
 COORDINATES = "original image pixels: x right, y down, pixel centres at integer coordinates (EXIF orientation applied)"
 CROP = ("people: one per box (one with box null for the whole image); crop_region: the square (left, top, right, "
         "bottom edges, original pixels) warped to the network input: the whole image padded to a square when box is "
         "null, else margin x the longer side of the box (clipped to the image) about its centre; box_score: the "
-        "detector's score from --boxes")
+        "detector's score (--boxes or --detector)")
 SCORE = "heatmap peak value of the joint (higher = more confident; not a probability)"
 
 
@@ -99,23 +99,15 @@ def image_boxes(paths: list[Path], sizes: list[tuple[int, int]], box: tuple[floa
     return None, None
 
 
-def draw_people(image, poses: ImagePoses, meta):
-    """``image`` with every person's pose, and the boxes that were given, drawn on it."""
-    for person in poses.people:
-        image = draw_pose(image, person.keypoints, meta)
-        if person.box is not None:
-            image = draw_box(image, person.box)
-    return image
-
-
 def run_predict(ws: Workspace, inputs: list[str], ref: str, weights: str, box: tuple[float, float, float, float] | None,
                 margin: float, out: Path, batch_size: int, device_name: str, flip: bool = False,
                 boxes_file: Path | None = None, min_score: float = 0.0, category: int | None = None,
-                amp: str = "auto") -> dict:
+                detector=None, amp: str = "auto") -> dict:
     """Predict every image, write ``<stem>_overlay.png`` per image and ``predictions.json`` into ``out``.
 
     Every input is checked (exists, is an image, every box fits its image) and the model is loaded before
-    anything is written. Returns the ``predictions.json`` content.
+    anything is written. ``detector`` (a :class:`posekit.detect.PersonDetector`) finds the people of each image when
+    neither ``box`` nor ``boxes_file`` gives boxes. Returns the ``predictions.json`` content.
     """
     paths = collect_images(inputs)
     target = out.resolve()
@@ -141,9 +133,10 @@ def run_predict(ws: Workspace, inputs: list[str], ref: str, weights: str, box: t
             chunk = paths[start:start + batch_size]
             images = [load_image(p) for p in chunk]
             poses = predictor.predict(images, None if boxes is None else boxes[start:start + batch_size], flip=flip,
-                                      margin=margin, batch_size=batch_size)
+                                      margin=margin, batch_size=batch_size,
+                                      detector=detector if boxes is None else None)
             for p, img, result in zip(chunk, images, poses):
-                Image.fromarray(draw_people(img, result, predictor.meta)).save(stage / f"{p.stem}_overlay.png")
+                Image.fromarray(draw_people(img, result.people, predictor.meta)).save(stage / f"{p.stem}_overlay.png")
                 records.append({"file": str(p), **result.to_dict(), "overlay": f"{p.stem}_overlay.png"})
             progress.advance(task, len(chunk))
         h = predictor.header
@@ -151,8 +144,10 @@ def run_predict(ws: Workspace, inputs: list[str], ref: str, weights: str, box: t
             "posekit_version": __version__, "created": now_iso(),
             "checkpoint": str(predictor.checkpoint), "stage": h.get("stage"), "method": h.get("method"),
             "step": h.get("step"), "selected_by": h.get("selected_by"), "weights": predictor.weights,
-            "input_size": predictor.input_size, "flip": flip, "margin": margin if boxes is not None else None,
+            "input_size": predictor.input_size, "flip": flip, "precision": predictor.precision.describe(),
+            "margin": margin if boxes is not None or detector is not None else None,
             "boxes": None if boxes_file is None else str(Path(boxes_file).resolve()),
+            "detector": None if detector is None or boxes is not None else repr(detector),
             "coordinate_space": COORDINATES, "crop": CROP, "score": SCORE,
             "joints": list(predictor.joint_names), "skeleton": [list(e) for e in predictor.skeleton],
             "images": records,

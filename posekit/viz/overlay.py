@@ -63,6 +63,27 @@ def draw_box(image: np.ndarray, box: tuple[float, float, float, float]) -> np.nd
     return np.asarray(canvas)
 
 
+def draw_people(image: np.ndarray, people, meta: KeypointMeta) -> np.ndarray:
+    """A copy of ``image`` ``[H,W,3]`` uint8 with each person's pose drawn, the box when one was given, and the
+    track id (people of a video) above its top-left corner. ``people``: objects with ``keypoints`` ``[K,2]``,
+    ``box`` (or None), ``crop_region`` and ``track_id`` (or None), as :class:`posekit.predictor.PersonPose`."""
+    for person in people:
+        image = draw_pose(image, person.keypoints, meta)
+        if person.box is not None:
+            image = draw_box(image, person.box)
+    labelled = [p for p in people if getattr(p, "track_id", None) is not None]
+    if labelled:
+        canvas = Image.fromarray(image.copy())
+        draw = ImageDraw.Draw(canvas)
+        for person in labelled:
+            x0, y0 = (person.box or person.crop_region)[:2]
+            x0, y0 = max(0.0, x0), max(0.0, y0 - 12)
+            draw.text((x0 + 1, y0 + 1), str(person.track_id), fill=RIM)
+            draw.text((x0, y0), str(person.track_id), fill=(255, 255, 0))
+        image = np.asarray(canvas)
+    return image
+
+
 def _draw(draw: ImageDraw.ImageDraw, keypoints: np.ndarray, meta: KeypointMeta, colours: list[tuple[int, ...]],
           width: int, radius: int, marker: str) -> None:
     kp = np.asarray(keypoints, dtype=np.float64)
