@@ -141,6 +141,7 @@ def test_video_options_are_checked(tmp_path):
         ([str(tmp_path / "clip.mp4"), "--end", "0"], "--end > --start"),
         ([str(tmp_path / "clip.mp4"), "--track", "magic"], "unknown tracker"),
         ([str(tmp_path / "clip.mp4"), "--boxes", str(tmp_path / "a.png")], "not per video frame"),
+        ([str(tmp_path / "clip.mp4"), "--smooth-beta", "0.5"], "tune the filter of --smooth"),
     ]
     for args, message in cases:
         result = invoke(tmp_path / "ws", "predict", *args, "-c", "x.pt")

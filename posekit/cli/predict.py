@@ -95,6 +95,8 @@ def predict(
             from posekit.detect import load_detector
 
             found = load_detector(detector, min_score=min_score, nms_iou=nms_iou)
+    if not smooth and (smooth_cutoff, smooth_beta) != (1.0, 2.0):
+        raise ConfigError("--smooth-cutoff and --smooth-beta tune the filter of --smooth", hint="add --smooth")
     videos = [Path(i) for i in images if is_video(i)]
     if videos:
         if len(videos) != len(images):
