@@ -90,11 +90,13 @@ def test_api_loads_a_run_and_predicts_like_the_command_line(trained, tmp_path):
     import posekit
 
     paths = save_test_images(trained, "synth_tgt", tmp_path / "imgs", 3)
-    result = invoke(trained, "predict", str(tmp_path / "imgs"), "-c", "adapt/latest", "--out", str(tmp_path / "o"))
+    # float32 here and below where batches of other make-up are compared: bf16 rounding may differ with it
+    result = invoke(trained, "predict", str(tmp_path / "imgs"), "-c", "adapt/latest", "--out", str(tmp_path / "o"),
+                    "--amp", "off")
     assert result.exit_code == 0, result.output
     cli = predictions(tmp_path / "o")
 
-    predictor = posekit.load(trained / "runs" / "adapt" / "latest", device="cpu")  # the workspace's marker file
+    predictor = posekit.load(trained / "runs" / "adapt" / "latest", device="cpu", amp="off")  # the workspace's marker
     assert predictor.checkpoint == Path(cli["checkpoint"]) and predictor.weights == "teacher"
     assert predictor.joint_names == MPII16.names and predictor.input_size == 64
     assert posekit.load("adapt/latest", workspace=trained).checkpoint == predictor.checkpoint
@@ -104,12 +106,18 @@ def test_api_loads_a_run_and_predicts_like_the_command_line(trained, tmp_path):
     assert isinstance(one, posekit.ImagePoses) and (one.height, one.width) == (64, 64) and len(one.people) == 1
     person = one.people[0]
     assert person.keypoints.shape == (16, 2) and person.scores.shape == (16,) and person.box is None
-    assert np.abs(np.c_[person.keypoints, person.scores] - keypoints(cli["images"][0])).max() < 1e-3
+    # the command line predicted the three images as one batch, the API one and then two: float32 kernels may round
+    # differently with the batch (vector width, tails), and the JSON keeps 3 decimals; a mapping error is ≥ 0.5 px
+    def close(p, record) -> bool:
+        want = keypoints(record)
+        return np.abs(p.keypoints - want[:, :2]).max() < 0.01 and np.abs(p.scores - want[:, 2]).max() < 1e-4
+
+    assert close(person, cli["images"][0])
     # a PIL image and an array give the same as their file; a list gives a list
     pil, array = Image.open(paths[1]), np.asarray(Image.open(paths[2]))
     many = predictor.predict([pil, array])
     for got, record in zip(many, cli["images"][1:]):
-        assert np.abs(np.c_[got.people[0].keypoints, got.people[0].scores] - keypoints(record)).max() < 1e-3
+        assert close(got.people[0], record)
     assert many[0].to_dict()["people"][0]["crop_region"] == record["people"][0]["crop_region"]
 
 
@@ -121,7 +129,7 @@ def test_api_boxes_give_one_person_each_in_original_pixels(trained, tmp_path):
     canvas = np.zeros((120, 160, 3), np.uint8)
     canvas[20:84, 10:74] = image
     canvas[40:104, 90:154] = image
-    predictor = posekit.load(run_dir(trained, "adapt"), device="cpu")
+    predictor = posekit.load(run_dir(trained, "adapt"), device="cpu", amp="off")
     base = predictor.predict(image).people[0].keypoints
     boxes = [(9.5, 19.5, 73.5, 83.5), posekit.Detection((89.5, 39.5, 153.5, 103.5), score=0.7)]
     result = predictor.predict(canvas, boxes=boxes, margin=1.0)
@@ -184,7 +192,7 @@ def test_predict_boxes_from_detections_several_people_per_image(trained, boxed_f
     ])
     out = tmp_path / "out"
     result = invoke(trained, "predict", str(folder), "-c", "adapt/latest", "--boxes", str(dets), "--margin", "1",
-                    "--min-score", "0.5", "--category", "1", "--out", str(out))
+                    "--min-score", "0.5", "--category", "1", "--out", str(out), "--amp", "off")
     assert result.exit_code == 0, result.output
     assert "3 box(es) for 2 of 3 image(s); left out: 2 below --min-score" in result.output
     assert "1 for images not given" in result.output
@@ -194,7 +202,8 @@ def test_predict_boxes_from_detections_several_people_per_image(trained, boxed_f
     assert [len(r["people"]) for r in pred["images"]] == [2, 1, 0]
     assert [p["box_score"] for p in pred["images"][0]["people"]] == [0.9, 0.8]
     assert pred["images"][0]["people"][1]["box"] == [89.5, 39.5, 153.5, 103.5]  # x, y, w, h → corners
-    base = invoke(trained, "predict", str(tmp_path / "src"), "-c", "adapt/latest", "--out", str(tmp_path / "b"))
+    base = invoke(trained, "predict", str(tmp_path / "src"), "-c", "adapt/latest", "--out", str(tmp_path / "b"),
+                  "--amp", "off")
     assert base.exit_code == 0
     kp = keypoints(predictions(tmp_path / "b")["images"][0])[:, :2]
     two, beach = pred["images"][0], pred["images"][1]
