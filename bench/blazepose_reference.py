@@ -30,7 +30,6 @@ on the first 600 lspet:train images and prints them. ``--overlays N`` writes ben
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -49,6 +48,7 @@ from posekit.data.meta import LSP_TO_MPII16, MPII16
 from posekit.detect import blazepose_landmarks as bl
 from posekit.evaluation.pck import pck_per_joint, summarise
 from posekit.inference import network_crop
+from posekit.workspace import atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 WHEEL = "mediapipe==0.10.21"
@@ -201,9 +201,7 @@ def main() -> None:
     if args.overlays:
         overlays(items, lsp, args.out.with_name("blazepose_overlays.png"), args.overlays)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.partial")
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(args.out)
+    atomic_write_json(args.out, result)
     print(f"wrote {args.out}")
 
 

@@ -39,6 +39,7 @@ from posekit.data.meta import MPII16
 from posekit.detect import PersonDetector, load_detector
 from posekit.detect.hog import rect_boxes
 from posekit.evaluation.pck import pck_per_joint, summarise
+from posekit.workspace import atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -250,9 +251,7 @@ def main() -> None:
     if args.run:
         result["pck"] = pck_with_boxes(args.run, val, {n: make_detector(n, args.min_score) for n in args.pck_detectors.split(",")})
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.partial")
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(args.out)
+    atomic_write_json(args.out, result)
     print(f"wrote {args.out}")
 
 
