@@ -32,10 +32,10 @@ import numpy as np
 
 from posekit.data.box_ops import box_iou, joints_box
 from posekit.data.boxes import Detection
-from posekit.data.converters.lsp import LspetConverter, load_lsp_joints, lsp_to_mpii16
-from posekit.data.converters.records import in_image
 from posekit.data.image_files import load_image
 from posekit.data.meta import MPII16
+from posekit.datasets.converters.lsp import LspetConverter, load_lsp_joints, lsp_to_mpii16
+from posekit.datasets.converters.records import in_image
 from posekit.detect import PersonDetector, load_detector
 from posekit.detect.hog import rect_boxes
 from posekit.evaluation.pck import pck_per_joint, summarise

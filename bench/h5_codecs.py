@@ -18,9 +18,9 @@ import numpy as np
 
 from posekit.data.dataset import H5KeypointDataset
 from posekit.data.h5format import H5Writer
-from posekit.data.synthetic.bodies import BODIES
-from posekit.data.synthetic.domains import domain_style
-from posekit.data.synthetic.generate import render_sample
+from posekit.datasets.synthetic.bodies import BODIES
+from posekit.datasets.synthetic.domains import domain_style
+from posekit.datasets.synthetic.generate import render_sample
 
 
 def make_batch(n: int, size: int, domain: str) -> dict:

@@ -39,9 +39,9 @@ from posekit.data.augment import jitter_factors, render_views, sample_affine, tr
 from posekit.data.codec import HeatmapCodec
 from posekit.data.dataset import H5KeypointDataset
 from posekit.data.h5format import H5Writer
-from posekit.data.synthetic.bodies import BODIES
-from posekit.data.synthetic.domains import domain_style
-from posekit.data.synthetic.generate import render_sample
+from posekit.datasets.synthetic.bodies import BODIES
+from posekit.datasets.synthetic.domains import domain_style
+from posekit.datasets.synthetic.generate import render_sample
 from posekit.stages.common import step_batches
 
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]

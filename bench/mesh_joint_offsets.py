@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from posekit.data.meta import MPII16
-from posekit.data.synthetic.mesh.labels import RIG_TWIN
-from posekit.data.synthetic.mesh.sample import load_mesh_kit
-from posekit.data.synthetic.poses import MESH_DEFAULT_FAMILIES, sample_pose
+from posekit.datasets.synthetic.mesh.labels import RIG_TWIN
+from posekit.datasets.synthetic.mesh.sample import load_mesh_kit
+from posekit.datasets.synthetic.poses import MESH_DEFAULT_FAMILIES, sample_pose
 
 STAND_INS = {  # rig-sourced MPII joint → (COCO keypoints whose mean stands in for it, what that is)
     "pelvis": (("left_hip", "right_hip"), "midpoint of the COCO hips"),

@@ -43,7 +43,7 @@ STEPS = {  # profile entry (file suffix, function) → what it is
 def throughput(n: int, size: int, workers: int) -> dict:
     """Wall time of the converter writing N source then N target training images: the first split includes
     starting the workers and loading the body model in each, the second runs on the warm workers."""
-    from posekit.data.converters.synthetic import SyntheticConverter
+    from posekit.datasets.converters.synthetic import SyntheticConverter
 
     params = {"skeleton": "human", "size": size, "num_train": n, "num_val": 0, "num_test": 0, "seed": 0, "gap": 0.6,
               "codec": "raw", "name": "bench", "body": "mesh"}
@@ -61,9 +61,9 @@ def throughput(n: int, size: int, workers: int) -> dict:
 
 
 def step_profile(size: int, n: int = 32) -> dict:
-    from posekit.data.synthetic.domains import domain_style
-    from posekit.data.synthetic.mesh.sample import load_mesh_kit, render_mesh_sample
-    from posekit.data.synthetic.poses import MESH_DEFAULT_FAMILIES
+    from posekit.datasets.synthetic.domains import domain_style
+    from posekit.datasets.synthetic.mesh.sample import load_mesh_kit, render_mesh_sample
+    from posekit.datasets.synthetic.poses import MESH_DEFAULT_FAMILIES
 
     kit = load_mesh_kit()
     style = domain_style("target", 0.6)
@@ -87,7 +87,7 @@ def step_profile(size: int, n: int = 32) -> dict:
 def construction(cache: str | None = None) -> float:
     """Seconds to build the body model (and everything posekit derives from it) in a fresh process."""
     env = dict(os.environ, **({"ANNY_CACHE_DIR": cache} if cache else {}))
-    code = ("import time; t = time.perf_counter(); from posekit.data.synthetic.mesh.sample import load_mesh_kit; "
+    code = ("import time; t = time.perf_counter(); from posekit.datasets.synthetic.mesh.sample import load_mesh_kit; "
             "load_mesh_kit(); print(time.perf_counter() - t)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return round(float(proc.stdout.strip().splitlines()[-1]), 2)
@@ -97,8 +97,8 @@ def compare_warp(size: int, n: int = 16) -> dict:
     """Milliseconds per image: the NumPy rasteriser vs warp ray casting (BVH build + cast), same posed meshes."""
     import warp as wp
 
-    from posekit.data.synthetic.mesh.raster import rasterize
-    from posekit.data.synthetic.mesh.sample import load_mesh_kit
+    from posekit.datasets.synthetic.mesh.raster import rasterize
+    from posekit.datasets.synthetic.mesh.sample import load_mesh_kit
 
     wp.config.quiet = True
     wp.init()

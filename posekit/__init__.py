@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from posekit.version import __version__
+
 __all__ = ["Detection", "ImagePoses", "PersonPose", "Predictor", "__version__", "load"]
 
 _LAZY = {"load": "posekit.predictor", "Predictor": "posekit.predictor", "ImagePoses": "posekit.predictor",

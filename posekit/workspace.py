@@ -24,9 +24,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from posekit import __version__
 from posekit.errors import ConfigError, DataError, MissingArtifactError, WorkspaceBusy
 from posekit.faults import crash_point
+from posekit.version import __version__
 
 WORKSPACE_SCHEMA = 1
 STAGES = ("pretrain", "adapt")

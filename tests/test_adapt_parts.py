@@ -8,12 +8,12 @@ from torch import nn
 
 from posekit.data.augment import sample_affine
 from posekit.data.codec import HeatmapCodec
-from posekit.data.occlusion import occlude_patches, pick_confident_joints
 from posekit.data.warp import view_to_base
 from posekit.losses.adversarial import DomainAdversarialLoss
 from posekit.losses.consistency import MaskedConsistency, confidence_mask
 from posekit.losses.infomax import InfoMaxLoss
 from posekit.methods.ema import EMATeacher
+from posekit.methods.occlusion import occlude_patches, pick_confident_joints
 from posekit.models.discriminator import grad_reverse
 from posekit.stylize.transfer import colour_match, fda
 
@@ -242,7 +242,7 @@ def _rotation_scale(angle_deg: float, scale: float, size: int, t=(0.0, 0.0)) -> 
 
 
 def test_base_geometry_is_the_base_square_seen_through_the_view():
-    from posekit.data.occlusion import occlude_in_base
+    from posekit.methods.occlusion import occlude_in_base
 
     fill = (0.5, 0.5, 0.5)
     images = torch.arange(64 * 64, dtype=torch.float32).reshape(1, 1, 64, 64).expand(1, 3, 64, 64) / 4096
@@ -274,7 +274,7 @@ def test_base_geometry_is_the_base_square_seen_through_the_view():
 def test_code_geometry_shifts_the_square_and_blanks_what_unwarps_outside():
     """The code un-warps with its translation divided by the stride (4): the square lands 3/4 of the view's
     translation short of the joint, and view pixels whose un-warped position leaves the frame become the fill."""
-    from posekit.data.occlusion import occlude_in_base
+    from posekit.methods.occlusion import occlude_in_base
 
     fill = (0.25, 0.5, 0.75)
     noise = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))

@@ -170,9 +170,9 @@ def test_resized_crop_draws_daml_windows_in_the_stated_range():
 
 def test_source_crop_comes_before_the_affine_and_moves_keypoints_with_the_image():
     from posekit.config.schema import AugmentConfig
-    from posekit.engine.method import Method
+    from posekit.methods.views import ViewMethod
 
-    method = Method()
+    method = ViewMethod()
     ys, xs = torch.meshgrid(torch.arange(96.0), torch.arange(96.0), indexing="ij")
     src = torch.tensor([[40.0, 50.0], [60.0, 30.0]])
     blob = torch.exp(-((xs - src[0, 0]) ** 2 + (ys - src[0, 1]) ** 2) / 8.0)  # drawn at the first keypoint

@@ -135,7 +135,7 @@ def test_lspet_split_by_index_visibility_box_crop_limit_and_workers(tmp_path, mo
     assert "up to date" in prepare(tmp_path / "ws", "lspet", "--raw", str(tmp_path / "raw"), "--limit", "5")
     result = invoke(tmp_path / "ws", "lspet", "--raw", str(tmp_path / "raw"), "--limit", "6", "--size", "64")
     assert result.exit_code == 2 and "--force" in result.output
-    monkeypatch.setattr("posekit.data.converters.real.CHUNK", 1)  # 5 jobs through a pool that holds 4 at a time
+    monkeypatch.setattr("posekit.datasets.converters.real.CHUNK", 1)  # 5 jobs through a pool that holds 4 at a time
     result = invoke(tmp_path / "ws", "lspet", "--raw", str(tmp_path / "raw"), "--name", "pooled", "--limit", "5",
                     "--size", "64", "--workers", "2")
     assert result.exit_code == 0, result.output
@@ -213,7 +213,7 @@ def test_surreal_maps_smpl_joints_and_keeps_3d(tmp_path):
 
 
 def synanimal_tree(raw: Path, counts: dict[str, int]) -> dict[str, list[np.ndarray]]:
-    from posekit.data.converters.synanimal import VERTICES
+    from posekit.datasets.converters.synanimal import VERTICES
 
     out = {}
     for cat, n in counts.items():
@@ -231,7 +231,7 @@ def synanimal_tree(raw: Path, counts: dict[str, int]) -> dict[str, list[np.ndarr
 
 
 def test_synanimal_vertex_keypoints_categories_and_splits(tmp_path):
-    from posekit.data.converters.synanimal import VERTICES
+    from posekit.datasets.converters.synanimal import VERTICES
 
     raw = tmp_path / "raw"
     verts = synanimal_tree(raw, {"horse": 5, "tiger": 2, "hound": 1})

@@ -18,10 +18,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from posekit.cli import app
-from posekit.data.converters.mpi_inf_3dhp import MPI3DHP_TO_H36M17
-from posekit.data.converters.rhd import RHD_TO_HAND21
 from posekit.data.crop import apply_affine
 from posekit.data.meta import H36M17, HAND21, MPII16, ROOT_JOINTS, SKELETONS
+from posekit.datasets.converters.mpi_inf_3dhp import MPI3DHP_TO_H36M17
+from posekit.datasets.converters.rhd import RHD_TO_HAND21
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 FIXTURES = SHARED / "fixtures" / "mmpose"

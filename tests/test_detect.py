@@ -154,9 +154,9 @@ def _blazepose_ready() -> bool:
                     reason="needs ../shared/data/lspet, ai-edge-litert and `posekit fetch-model blazepose`")
 def test_blazepose_finds_the_labelled_person_on_lspet_photographs():
     from posekit.data.box_ops import box_iou, joints_box
-    from posekit.data.converters.lsp import load_lsp_joints
-    from posekit.data.converters.records import in_image
     from posekit.data.image_files import load_image
+    from posekit.datasets.converters.lsp import load_lsp_joints
+    from posekit.datasets.converters.records import in_image
 
     joints = load_lsp_joints(LSPET / "joints.mat")
     det = load_detector("blazepose")

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from posekit.data.meta import MPII16
-from posekit.data.synthetic.domains import domain_style
-from posekit.data.synthetic.generate import FLIP_YZ
-from posekit.data.synthetic.mesh.raster import rasterize, vertex_normals
+from posekit.datasets.synthetic.domains import domain_style
+from posekit.datasets.synthetic.generate import FLIP_YZ
+from posekit.datasets.synthetic.mesh.raster import rasterize, vertex_normals
 
 NAMES = list(MPII16.names)
 STILL = {"prior": 1.0}  # the prior alone: near-neutral stances at a small spread
@@ -56,13 +56,13 @@ def test_vertex_normals_point_out_of_a_closed_mesh():
 @pytest.fixture(scope="module")
 def kit():
     pytest.importorskip("anny")
-    from posekit.data.synthetic.mesh.sample import load_mesh_kit
+    from posekit.datasets.synthetic.mesh.sample import load_mesh_kit
 
     return load_mesh_kit()
 
 
 def _render(kit, seed, style=None, families=None, size=96):
-    from posekit.data.synthetic.mesh.sample import render_mesh_sample
+    from posekit.datasets.synthetic.mesh.sample import render_mesh_sample
 
     style = style or domain_style("source", 0.6)
     return render_mesh_sample(kit, style, size, np.random.default_rng(seed), families)
@@ -70,8 +70,8 @@ def _render(kit, seed, style=None, families=None, size=96):
 
 def _facing(monkeypatch, yaw_deg: float):
     """Make the sample's camera look at the body's front turned by ``yaw_deg`` (0: facing the camera), upright."""
-    from posekit.data.synthetic import bodies
-    from posekit.data.synthetic.mesh import sample
+    from posekit.datasets.synthetic import bodies
+    from posekit.datasets.synthetic.mesh import sample
 
     def rotation(rng, style):
         rng.uniform(size=3)  # the draws the real camera makes
@@ -172,7 +172,7 @@ def test_prepare_mesh_writes_valid_splits_and_pretrain_trains_on_them(kit, tmp_p
 
 
 def test_pose_families_apply_to_capsule_bodies_too():
-    from posekit.data.converters.synthetic import _render_chunk
+    from posekit.datasets.converters.synthetic import _render_chunk
 
     head, pelvis = NAMES.index("head_top"), NAMES.index("pelvis")
     source = {"body": "capsule", "families": {"handstand": 1.0}, "full_range": False}
@@ -185,7 +185,7 @@ def test_pose_families_apply_to_capsule_bodies_too():
 def test_backgrounds_option_uses_the_users_images(tmp_path):
     from PIL import Image
 
-    from posekit.data.converters.synthetic import _render_chunk
+    from posekit.datasets.converters.synthetic import _render_chunk
 
     (tmp_path / "notes.txt").write_text("not an image")
     Image.new("RGB", (90, 60), (200, 30, 40)).save(tmp_path / "red.png")
@@ -244,7 +244,7 @@ def test_show_writes_a_contact_sheet(tiny_ws, tmp_path):
 
 def test_worker_processes_render_the_same_samples(kit):
     """prepare's mesh workers (spawned processes) give the samples this process gives, bit for bit."""
-    from posekit.data.converters.synthetic import _mesh_pool, _render_chunk
+    from posekit.datasets.converters.synthetic import _mesh_pool, _render_chunk
 
     source = {"body": "mesh", "families": {"prior": 1.0, "running": 1.0}, "full_range": False}
     jobs = [("human", "target", "val", 32, 4, 0.6, "all", {}, start, start + 2, source) for start in (0, 2)]

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from posekit.data.codec import HeatmapCodec, pool_depth
-from posekit.data.segaug import background_swap, cut_paste, segment_augment
 from posekit.evaluation.lift import lift_to_camera
 from posekit.losses.attention import attention_distribution, attention_loss
 from posekit.losses.pose3d import root_relative_depth
 from posekit.losses.wmae import patch_targets, pixel_weights, wmae_loss
+from posekit.methods.segaug import background_swap, cut_paste, segment_augment
 from posekit.models.vit import MAEDecoder, MaskedAutoencoder, ViTEncoder, patchify, random_masking, unpatchify
 from posekit.models.vit_pose import ViTPose25D
 

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from posekit.data.synthetic.bodies import BODIES
-from posekit.data.synthetic.domains import domain_style
-from posekit.data.synthetic.generate import render_sample
-from posekit.data.synthetic.render import project
+from posekit.datasets.synthetic.bodies import BODIES
+from posekit.datasets.synthetic.domains import domain_style
+from posekit.datasets.synthetic.generate import render_sample
+from posekit.datasets.synthetic.render import project
 
 
 def _sample(domain="source", seed=0, skeleton="human"):
@@ -58,7 +58,7 @@ def test_quadruped_renders_tigdog_keypoints():
 
 
 def _chunk(overrides: dict, n: int = 40, size: int = 48, shift: str = "all") -> dict:
-    from posekit.data.converters.synthetic import _render_chunk
+    from posekit.datasets.converters.synthetic import _render_chunk
 
     return _render_chunk(("human", "target", "train", size, 0, 0.6, shift, overrides, 0, n))
 
@@ -107,7 +107,7 @@ def test_roll_option_turns_bodies_upside_down():
 
 def test_look_options_enter_the_settings_only_when_given():
     from posekit.config.schema import SyntheticConfig
-    from posekit.data.converters.synthetic import look_overrides
+    from posekit.datasets.converters.synthetic import look_overrides
     from posekit.stages.prepare import _synthetic_params
 
     default = _synthetic_params(SyntheticConfig(), None, 64, "raw")
@@ -134,9 +134,9 @@ def test_scene_background_has_a_horizon_and_differs_from_clutter():
 
 
 def test_appearance_shift_keeps_the_source_poses_and_changes_only_the_look():
-    from posekit.data.converters.synthetic import _render_chunk
     from posekit.data.meta import MPII16
-    from posekit.data.synthetic.domains import GEOMETRY_FIELDS, SOURCE
+    from posekit.datasets.converters.synthetic import _render_chunk
+    from posekit.datasets.synthetic.domains import GEOMETRY_FIELDS, SOURCE
 
     full, look_only = domain_style("target", 0.6), domain_style("target", 0.6, "appearance")
     for field in SOURCE.__dataclass_fields__:

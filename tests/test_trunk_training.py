@@ -30,8 +30,9 @@ def _lrs(optimizer, scheduler, steps: int) -> list[list[float]]:
 def test_backbone_and_head_get_their_learning_rates():
     net = _net()
     disc = [torch.nn.Parameter(torch.zeros(3))]
-    optimizer, _ = build_optimizer(OptimConfig(lr=1e-3, backbone_lr_mult=0.1), 100, net.parameters(),
-                                   net.backbone.parameters(), [{"params": disc, "lr": 5e-4}])
+    optimizer, _ = build_optimizer(net.parameters(), net.backbone.parameters(), total_steps=100,
+                                   constant=[{"params": disc, "lr": 5e-4}],
+                                   **OptimConfig(lr=1e-3, backbone_lr_mult=0.1).schedule_numbers())
     head, trunk, d = optimizer.param_groups  # head first: the trainer logs group 0's rate
     assert {id(p) for p in trunk["params"]} == {id(p) for p in net.backbone.parameters()}
     assert {id(p) for p in head["params"]} == {id(p) for p in net.head.parameters()}
@@ -43,7 +44,8 @@ def test_defaults_keep_the_single_group_and_the_multistep_schedule():
     """optim's defaults build what the stages built before the options: one group, ×gamma at the milestones."""
     net = _net()
     cfg = OptimConfig()
-    optimizer, scheduler = build_optimizer(cfg, 20, net.parameters(), net.backbone.parameters())
+    optimizer, scheduler = build_optimizer(net.parameters(), net.backbone.parameters(), total_steps=20,
+                                           **cfg.schedule_numbers())
     assert len(optimizer.param_groups) == 1
     assert [id(p) for p in optimizer.param_groups[0]["params"]] == [id(p) for p in net.parameters()]
     decay = multistep_lambda(20, cfg.milestones, cfg.gamma)
@@ -54,8 +56,8 @@ def test_warm_up_ramps_linearly_then_follows_the_milestones():
     net = _net()
     cfg = OptimConfig(lr=1e-3, backbone_lr_mult=0.5, warmup_steps=4, milestones=(0.5,), gamma=0.1)
     disc = [torch.nn.Parameter(torch.zeros(2))]
-    optimizer, scheduler = build_optimizer(cfg, 10, net.parameters(), net.backbone.parameters(),
-                                           [{"params": disc, "lr": 2e-4}])
+    optimizer, scheduler = build_optimizer(net.parameters(), net.backbone.parameters(), total_steps=10,
+                                           constant=[{"params": disc, "lr": 2e-4}], **cfg.schedule_numbers())
     lrs = _lrs(optimizer, scheduler, 10)
     head = [1e-3 * f for f in (0.25, 0.5, 0.75, 1, 1, 0.1, 0.1, 0.1, 0.1, 0.1)]
     assert [row[0] for row in lrs] == pytest.approx(head)
@@ -70,7 +72,8 @@ def test_frozen_batchnorm_keeps_statistics_and_affine_through_training():
     bns = [m for m in net.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert not any(p.requires_grad for m in bns for p in m.parameters())
     before = copy.deepcopy(net.state_dict())
-    optimizer, _ = build_optimizer(OptimConfig(lr=1e-2), 5, net.parameters(), net.backbone.parameters())
+    optimizer, _ = build_optimizer(net.parameters(), net.backbone.parameters(), total_steps=5,
+                                   **OptimConfig(lr=1e-2).schedule_numbers())
     method.train()  # the trainer's call: must not re-enable the frozen layers
     assert bns and not any(m.training for m in bns) and net.head.deconv[1].training
     g = torch.Generator().manual_seed(0)

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from posekit import __version__
 from posekit.cli._common import State, fail, torchrun_guard
 from posekit.errors import ConfigError
 from posekit.signals import install_signal_handlers
+from posekit.version import __version__
 
 app = typer.Typer(
     name="posekit",

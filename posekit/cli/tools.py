@@ -36,7 +36,7 @@ def list_(kind: Annotated[str, typer.Argument(help="datasets, presets, skeletons
             table.add_row(row.stage, row.method, row.config, row.summary)
         results.print(table)
     elif kind == "datasets":
-        from posekit.data.converters import CONVERTERS
+        from posekit.datasets.converters import CONVERTERS
 
         for name in CONVERTERS.names():
             results.print(Text.assemble((name, "bold"), f"  {CONVERTERS.get(name).description}"))
@@ -51,7 +51,8 @@ def list_(kind: Annotated[str, typer.Argument(help="datasets, presets, skeletons
         for name, meta in SKELETONS.items():
             results.print(Text.assemble((name, "bold"), f"  {meta.num_joints} joints; groups {', '.join(meta.groups)}"))
     elif kind == "backbones":
-        from posekit.models.backbones import BACKBONES, TIMM_WEIGHTS, backbone_summary
+        from posekit.config.backbones import BACKBONES, TIMM_WEIGHTS
+        from posekit.models.backbones import backbone_summary
 
         table = Table(title="backbones (model.backbone; trunk at width 1, without the deconv head)")
         for col in ("name", "params", "channels", "stride", "ImageNet weights (model.pretrained=imagenet)"):

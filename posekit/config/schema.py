@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from posekit.config.backbones import check_backbone
 from posekit.workspace import name_problem
 
 
@@ -119,15 +120,11 @@ class ModelConfig(Strict):
     @field_validator("backbone")
     @classmethod
     def _known_backbone(cls, name: str) -> str:
-        from posekit.models.backbones import check_backbone
-
         check_backbone(name)
         return name
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:
-        from posekit.models.backbones import check_backbone
-
         check_backbone(self.backbone, self.width)
         if self.pretrained == "imagenet" and self.width != 1.0:
             raise ValueError("ImageNet weights exist only for width 1.0; set model.pretrained=none for slim models")
@@ -157,6 +154,11 @@ class OptimConfig(Strict):
         if any(not 0 <= f <= 1 for f in value):
             raise ValueError(f"{list(value)} must be fractions of train.steps in [0, 1]")
         return value
+
+    def schedule_numbers(self) -> dict:
+        """The optimiser's and schedule's numbers as keywords for ``posekit.engine.optim`` (no config object below
+        the configuration layer)."""
+        return {name: getattr(self, name) for name in OptimConfig.model_fields}
 
 
 class TrainConfig(Strict):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from posekit.data.converters.real import read_json
+from posekit.data.annotation_files import read_json
 from posekit.errors import DataError, MissingArtifactError
 
 BOXES_HINT = ("expected COCO detections [{image_id or file_name, bbox: [x, y, w, h], score, category_id}] or a COCO "

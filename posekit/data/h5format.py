@@ -35,11 +35,11 @@ import numpy as np
 from PIL import Image
 from typing_extensions import Self
 
-from posekit import __version__
 from posekit.data.h5guard import GuardedH5
 from posekit.data.meta import KeypointMeta
 from posekit.errors import DataError, MissingArtifactError
 from posekit.faults import crash_point
+from posekit.version import __version__
 
 FORMAT = "posekit.keypoints"
 SCHEMA_VERSION = 1

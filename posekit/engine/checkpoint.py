@@ -21,8 +21,8 @@ from typing import Any
 
 import torch
 
-from posekit import __version__
 from posekit.errors import CheckpointError, MissingArtifactError
+from posekit.version import __version__
 from posekit.workspace import STAGES, atomic_write_bytes
 
 FORMAT = "posekit.ckpt"

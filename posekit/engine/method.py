@@ -79,36 +79,6 @@ class Method(nn.Module):
 
         return tuple(map(cut, out)) if isinstance(out, tuple) else cut(out)
 
-    def augmented_view(self, images: torch.Tensor, a, size: int, keypoints: torch.Tensor | None = None,
-                       flip_perm: list[int] | None = None):
-        """One random view per image, drawn from ``self.generator``: an affine warp of ``[B,3,H,W]`` images (uint8,
-        or float in [0, 1]) to ``size`` (``a`` is an AugmentConfig), colour jitter, ImageNet normalisation. Returns the images,
-        the keypoints ``[B,K,3]`` moved into the view with left/right swapped where flipped (None without
-        keypoints), and the ``[B]`` flip flags."""
-        from posekit.data.augment import (
-            compose,
-            fit_matrix,
-            flip_joints,
-            jitter_factors,
-            render_views,
-            sample_affine,
-            sample_resized_crop,
-            transform_keypoints,
-        )
-
-        b, _, h, w = images.shape
-        crop = a.crop
-        hw = (h, w) if crop is None else (size, size)  # with a crop, the affine acts on the resize-padded crop
-        m, flipped = self.draw(b, lambda n: sample_affine(n, hw, size, a.rotation, a.scale, a.shear, a.translate,
-                                                          a.flip, generator=self.generator, device=images.device))
-        if crop is not None:
-            rrc = self.draw(b, lambda n: sample_resized_crop(n, size, crop, self.generator, images.device))
-            m = compose(m, rrc, fit_matrix((h, w), size, b, device=images.device))
-        out = render_views(images, m, size, self.draw(b, lambda n: jitter_factors(n, a.colour, self.generator)))
-        if keypoints is not None:
-            keypoints = flip_joints(transform_keypoints(keypoints, m), flipped, flip_perm)
-        return out, keypoints, flipped
-
     def checkpoint_weights(self) -> dict:
         """``{"model": student state dict, "teacher": teacher state dict or None}`` for checkpoints."""
         return {"model": self.inference_model().state_dict(), "teacher": None}

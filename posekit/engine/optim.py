@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
-from posekit.config.schema import OptimConfig
 from posekit.engine.trainer import multistep_lambda
 
 
@@ -34,24 +33,28 @@ def network_groups(params: Iterable[nn.Parameter], backbone: Iterable[nn.Paramet
             {"params": [p for p in trained if id(p) in trunk], "lr": lr * backbone_lr_mult}]
 
 
-def build_optimizer(optim: OptimConfig, total_steps: int, params: Iterable[nn.Parameter],
-                    backbone: Iterable[nn.Parameter], constant: Iterable[dict] = ()
+def build_optimizer(params: Iterable[nn.Parameter], backbone: Iterable[nn.Parameter], *, total_steps: int,
+                    lr: float, weight_decay: float, milestones: tuple[float, ...], gamma: float,
+                    backbone_lr_mult: float, warmup_steps: int, constant: Iterable[dict] = ()
                     ) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.LambdaLR]:
-    """Adam over the network's groups (warm-up + milestones) and the ``constant`` groups (dicts with ``params`` and
-    ``lr``, e.g. a discriminator's, kept at their learning rate); weight decay ``optim.weight_decay`` on all."""
-    groups = network_groups(params, backbone, optim.lr, optim.backbone_lr_mult)
+    """Adam over the network's groups (warm-up + milestones, fractions of ``total_steps``) and the ``constant`` groups
+    (dicts with ``params`` and ``lr``, e.g. a discriminator's, kept at their learning rate); ``weight_decay`` on all.
+    The numbers are an ``optim`` section's (``**cfg.optim.schedule_numbers()``)."""
+    groups = network_groups(params, backbone, lr, backbone_lr_mult)
     constant = list(constant)
-    schedule = warmup_multistep_lambda(total_steps, optim.milestones, optim.gamma, optim.warmup_steps)
-    optimizer = torch.optim.Adam(groups + constant, weight_decay=optim.weight_decay)
+    schedule = warmup_multistep_lambda(total_steps, milestones, gamma, warmup_steps)
+    optimizer = torch.optim.Adam(groups + constant, weight_decay=weight_decay)
     lambdas = [schedule] * len(groups) + [lambda _: 1.0] * len(constant)
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas)
 
 
-def schedule_summary(optim: OptimConfig, total_steps: int) -> str:
-    """One line for a stage's start-up panel: ``Adam lr 0.001, ×0.1 at [386, 514]`` plus the trunk options in use."""
-    text = f"Adam lr {optim.lr:g}, ×{optim.gamma:g} at {[round(f * total_steps) for f in optim.milestones]}"
-    if optim.backbone_lr_mult != 1.0:
-        text += f", backbone ×{optim.backbone_lr_mult:g}"
-    if optim.warmup_steps:
-        text += f", {optim.warmup_steps} warm-up steps"
+def schedule_summary(total_steps: int, *, lr: float, weight_decay: float, milestones: tuple[float, ...],
+                     gamma: float, backbone_lr_mult: float, warmup_steps: int) -> str:
+    """One line for a stage's start-up panel: ``Adam lr 0.001, ×0.1 at [386, 514]`` plus the trunk options in use
+    (the same numbers as ``build_optimizer``; weight decay is not shown)."""
+    text = f"Adam lr {lr:g}, ×{gamma:g} at {[round(f * total_steps) for f in milestones]}"
+    if backbone_lr_mult != 1.0:
+        text += f", backbone ×{backbone_lr_mult:g}"
+    if warmup_steps:
+        text += f", {warmup_steps} warm-up steps"
     return text

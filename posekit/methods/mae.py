@@ -6,9 +6,9 @@ import torch
 
 from posekit.config.schema_mim import MAEPretrainConfig
 from posekit.data.augment import colour_jitter, jitter_factors, normalise, sample_affine, warp_images
-from posekit.data.segaug import segment_augment
 from posekit.engine.method import Method, augment_seed
 from posekit.losses.wmae import patch_targets, pixel_weights, wmae_loss
+from posekit.methods.segaug import segment_augment
 from posekit.models.vit import MaskedAutoencoder, patchify, random_masking
 
 

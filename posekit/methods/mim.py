@@ -10,13 +10,14 @@ from posekit.config.schema_mim import MIMAdaptConfig
 from posekit.data.augment import flip_joints
 from posekit.data.codec import HeatmapCodec
 from posekit.data.meta import KeypointMeta
-from posekit.engine.method import Method, augment_seed
+from posekit.engine.method import augment_seed
 from posekit.losses.attention import attention_distribution, attention_loss
 from posekit.losses.pose3d import Keypoint25DLoss, root_relative_depth
+from posekit.methods.views import ViewMethod
 from posekit.models.vit_pose import ViTPose25D
 
 
-class MIMMethod(Method):
+class MIMMethod(ViewMethod):
     """``L = L_kpt + λ_attn · L_attn``.
 
     ``L_kpt``: heatmap MSE plus λ_z × L1 on root-relative depth, on augmented source images. ``L_attn``: the

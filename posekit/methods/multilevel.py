@@ -20,12 +20,12 @@ from posekit.data.augment import (
 )
 from posekit.data.codec import HeatmapCodec, from_heatmap_coords
 from posekit.data.meta import KeypointMeta
-from posekit.data.occlusion import occlude_in_base, occlude_patches, pick_confident_joints
 from posekit.data.warp import view_to_base
 from posekit.losses.adversarial import DomainAdversarialLoss, reversal_coefficient
 from posekit.losses.consistency import MaskedConsistency, confidence_mask
 from posekit.losses.infomax import InfoMaxLoss
 from posekit.methods.ema import EMATeacher
+from posekit.methods.occlusion import occlude_in_base, occlude_patches, pick_confident_joints
 from posekit.methods.supervised import SupervisedMethod
 from posekit.models.discriminator import FeatureEnhancement, PatchDiscriminator
 

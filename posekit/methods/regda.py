@@ -24,12 +24,13 @@ from torch import nn
 from posekit.config.schema_regda import RegDAConfig
 from posekit.data.codec import HeatmapCodec
 from posekit.data.meta import KeypointMeta
-from posekit.engine.method import Method, augment_seed
+from posekit.engine.method import augment_seed
 from posekit.losses.regda import heatmap_kl, pseudo_labels, scale_gradient, warm_start_coefficient
+from posekit.methods.views import ViewMethod
 from posekit.models.pose_net import SoftmaxPoseNet, conv_head
 
 
-class RegDAMethod(Method):
+class RegDAMethod(ViewMethod):
     """Batch: ``image``/``keypoints`` (source, uint8 / crop pixels) and ``target_image`` uint8 (labels never read).
 
     :meth:`train_step` returns ``loss`` (the three updates' weighted losses summed) and the unweighted terms ``sup``

@@ -8,11 +8,12 @@ from torch import nn
 from posekit.config.schema import AugmentConfig
 from posekit.data.codec import HeatmapCodec
 from posekit.data.meta import KeypointMeta
-from posekit.engine.method import Method, augment_seed
+from posekit.engine.method import augment_seed
 from posekit.losses.heatmap import WeightedHeatmapMSE
+from posekit.methods.views import ViewMethod
 
 
-class SupervisedMethod(Method):
+class SupervisedMethod(ViewMethod):
     """Augment a uint8 batch on the device, encode Gaussian targets, regress heatmaps.
 
     Batch: ``image`` uint8 ``[B,3,H,W]``, ``keypoints`` ``[B,K,3]`` in stored-crop pixels.

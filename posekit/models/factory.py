@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from posekit.models.backbones import BACKBONES
+from posekit.config.backbones import BACKBONES
 from posekit.models.pose_net import PoseNet, SoftmaxPoseNet
 from posekit.models.vit import MAEDecoder, MaskedAutoencoder, ViTEncoder
 from posekit.models.vit_pose import ViTPose25D

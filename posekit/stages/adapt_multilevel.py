@@ -34,8 +34,9 @@ class MultiLevelAdapt(AdaptFromPretrain):
     def build_optimizer(self, method: Method):
         cfg = self.cfg
         student, disc = method.param_groups()
-        optimizer, scheduler = build_optimizer(cfg.optim, cfg.train.steps, student, method.model.backbone.parameters(),
-                                               [{"params": disc, "lr": cfg.adversarial.lr}] if disc else [])
+        optimizer, scheduler = build_optimizer(
+            student, method.model.backbone.parameters(), total_steps=cfg.train.steps,
+            constant=[{"params": disc, "lr": cfg.adversarial.lr}] if disc else [], **cfg.optim.schedule_numbers())
         if cfg.optim.state == "pretrain" and self.init is not None:  # DAML: adaptation continues the pretraining Adam
             carry_adam_state(optimizer, list(method.model.parameters()), pretrain_optimiser_state(self.init_path),
                              str(self.init_path))
@@ -53,6 +54,6 @@ class MultiLevelAdapt(AdaptFromPretrain):
             "levels": ", ".join(levels) or "none (source-only continuation)",
             "weights": f"cons {cfg.consistency.weight:g}, adv {cfg.adversarial.weight:g}, im {cfg.infomax.weight:g}; "
                        f"EMA {cfg.teacher.ema:g} ({cfg.teacher.buffers} buffers)",
-            "schedule": f"{t.steps} steps × batch {t.batch_size}+{t.batch_size}, {schedule_summary(cfg.optim, t.steps)}",
+            "schedule": f"{t.steps} steps × batch {t.batch_size}+{t.batch_size}, {schedule_summary(t.steps, **cfg.optim.schedule_numbers())}",
             "select": t.select + ("  [ORACLE: uses target test labels]" if t.select == "oracle" else ""),
         }

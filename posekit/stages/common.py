@@ -16,7 +16,6 @@ from pydantic import BaseModel
 from rich.panel import Panel
 from torch.utils.data import DataLoader, Dataset
 
-from posekit import __version__
 from posekit.config.load import config_to_yaml
 from posekit.data.dataset import StepBatchSampler
 from posekit.engine import distributed
@@ -26,6 +25,7 @@ from posekit.engine.precision import Precision, cpu_units
 from posekit.engine.trainer import Trainer
 from posekit.errors import MissingArtifactError
 from posekit.signals import dataloader_worker_init
+from posekit.version import __version__
 from posekit.workspace import Workspace, atomic_write_json, atomic_write_text, now_iso
 
 M = TypeVar("M", bound=BaseModel)

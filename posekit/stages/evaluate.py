@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from rich.table import Table
 
-from posekit import __version__
 from posekit.data.h5format import validate_h5
 from posekit.data.roots import root_joints
 from posekit.engine.device import pick_device
@@ -21,6 +20,7 @@ from posekit.evaluation.lift import score_split_3d
 from posekit.evaluation.metrics3d import is_metric3d, parse_metric3d
 from posekit.evaluation.pck import summarise
 from posekit.predictor import load_predictor
+from posekit.version import __version__
 from posekit.workspace import Workspace, atomic_write_json, now_iso
 
 

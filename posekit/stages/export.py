@@ -7,12 +7,12 @@ from pathlib import Path
 
 import torch
 
-from posekit import __version__
 from posekit.data.augment import IMAGENET_MEAN, IMAGENET_STD
 from posekit.errors import ConfigError
 from posekit.inference import resolve_model_ref
 from posekit.models.export import FORMATS, INPUT_NAME, export_network, parity, require_onnx
 from posekit.predictor import load_predictor
+from posekit.version import __version__
 from posekit.workspace import Workspace, atomic_write_json, now_iso
 
 STRIDE = 4  # every posekit network's heatmaps are 1/4 of its input side

@@ -26,7 +26,6 @@ from pathlib import Path
 
 from PIL import Image
 
-from posekit import __version__
 from posekit.data.boxes import Detection, read_boxes
 from posekit.data.image_files import check_box, collect_images, image_size, load_image
 from posekit.engine.device import pick_device
@@ -34,6 +33,7 @@ from posekit.engine.logging import console, make_progress
 from posekit.errors import ConfigError
 from posekit.inference import resolve_model_ref
 from posekit.predictor import load_predictor
+from posekit.version import __version__
 from posekit.viz.overlay import draw_people
 from posekit.workspace import Workspace, atomic_write_json, now_iso
 

@@ -19,7 +19,6 @@ import os
 import time
 from pathlib import Path
 
-from posekit import __version__
 from posekit.data.boxes import Detection
 from posekit.data.image_files import check_box
 from posekit.data.video import VideoWriter, video_info
@@ -28,6 +27,7 @@ from posekit.engine.logging import make_progress
 from posekit.errors import ConfigError
 from posekit.inference import resolve_model_ref
 from posekit.predictor import load_predictor
+from posekit.version import __version__
 from posekit.video_predict import check_options, predict_video
 from posekit.viz.overlay import draw_people
 from posekit.workspace import Workspace, atomic_write_json, now_iso

@@ -24,10 +24,10 @@ def run_prepare(ws: Workspace, dataset: str, raw: Path | None, name: str | None,
     real converters' options that were given (None values dropped); options of the other kind are refused, naming
     them.
     """
-    from posekit.data.converters import CONVERTERS
-    from posekit.data.converters.base import run_plan
-    from posekit.data.converters.real import RealConverter
     from posekit.data.h5format import IMAGE_CODECS
+    from posekit.datasets.converters import CONVERTERS
+    from posekit.datasets.converters.base import run_plan
+    from posekit.datasets.converters.real import RealConverter
 
     converter_cls = CONVERTERS.get(dataset)
     if codec not in IMAGE_CODECS:
@@ -68,9 +68,9 @@ def run_prepare(ws: Workspace, dataset: str, raw: Path | None, name: str | None,
 def _synthetic_params(config: SyntheticConfig, name: str | None, size: int, codec: str) -> dict[str, Any]:
     """The generator's settings (the dataset's settings hash) from ``config``, each option checked and named by its
     flag; the look and source options enter only when given."""
-    from posekit.data.converters.synthetic import source_params
-    from posekit.data.synthetic.bodies import BODIES
-    from posekit.data.synthetic.domains import SHIFTS
+    from posekit.datasets.converters.synthetic import source_params
+    from posekit.datasets.synthetic.bodies import BODIES
+    from posekit.datasets.synthetic.domains import SHIFTS
 
     opts = config.model_dump()
     skeleton, gap = opts["skeleton"], opts["gap"]

@@ -48,8 +48,8 @@ class SupervisedPretrain(RunBuilder):
         return SupervisedMethod(self.model, codec, self.cfg.augment, self.meta, t.seed)
 
     def build_optimizer(self, method: Method):
-        return build_optimizer(self.cfg.optim, self.cfg.train.steps, self.model.parameters(),
-                               self.model.backbone.parameters())
+        return build_optimizer(self.model.parameters(), self.model.backbone.parameters(),
+                               total_steps=self.cfg.train.steps, **self.cfg.optim.schedule_numbers())
 
     def batches(self, start_step: int, device: torch.device) -> Iterator[dict]:
         d, t = self.cfg.data, self.cfg.train
@@ -68,6 +68,6 @@ class SupervisedPretrain(RunBuilder):
                      f"{sum(p.numel() for p in self.model.parameters()) / 1e6:.2f} M params, {cfg.model.pretrained} init",
             "data": f"{d.source}:{d.train_split} ({len(self.train_ds)} images, {self.meta.num_joints} joints)   "
                     f"val {d.source}:{d.val_split if self.val_path else '-'}",
-            "schedule": f"{t.steps} steps × batch {t.batch_size}, {schedule_summary(cfg.optim, t.steps)}",
+            "schedule": f"{t.steps} steps × batch {t.batch_size}, {schedule_summary(t.steps, **cfg.optim.schedule_numbers())}",
             "select": t.select,
         }

@@ -11,7 +11,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from posekit import __version__
 from posekit.config.schema import StylizeConfig
 from posekit.data.dataset import H5KeypointDataset
 from posekit.engine.checkpoint import checkpoint_header, load_checkpoint
@@ -28,6 +27,7 @@ from posekit.stages.common import dataset_lineage, paired_batches, step_batches,
 from posekit.stylize.cache import StyleCacheWriter
 from posekit.stylize.transfer import DEFAULT_ALPHA, colour_match, fda
 from posekit.stylize.weights import load_lite_encoder, load_sequential, load_torchvision_vgg
+from posekit.version import __version__
 from posekit.workspace import Workspace, atomic_write_bytes, atomic_write_json, now_iso
 
 METHODS = ("colour", "fda", "adain")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
-from posekit.viz.fonts import font, text_size
+from posekit.fonts import font, text_size
 
 PANEL_W, PANEL_H = 440, 290
 LEFT, RIGHT, TOP, BOTTOM = 88, 16, 30, 46  # plot-box margins inside a panel, pixels

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from posekit.viz.fonts import font, text_size
+from posekit.fonts import font, text_size
 
 BACKGROUND = (255, 255, 255)
 INK = (20, 20, 20)

@@ -1,6 +1,6 @@
 """Dataset converters for ``posekit prepare``: each turns a raw source into workspace HDF5 splits."""
 
-from posekit.data.converters import (  # noqa: F401  (each module registers its converters)
+from posekit.datasets.converters import (  # noqa: F401  (each module registers its converters)
     animalpose,
     coco,
     h36m,
@@ -12,4 +12,4 @@ from posekit.data.converters import (  # noqa: F401  (each module registers its 
     synthetic,
     tigdog,
 )
-from posekit.data.converters.base import CONVERTERS, Converter  # noqa: F401
+from posekit.datasets.converters.base import CONVERTERS, Converter  # noqa: F401

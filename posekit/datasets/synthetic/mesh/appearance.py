@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from posekit.data.meta import MPII16
-from posekit.data.synthetic.domains import SKIN_TONES, DomainStyle, random_colour
+from posekit.datasets.synthetic.domains import SKIN_TONES, DomainStyle, random_colour
 
 GROUPS = ("head", "neck", "torso", "hips", "arm", "hand", "leg", "foot")
 _GROUP_OF_BONE = (("neck", "neck"), ("eye", "head"), ("head", "head"), ("clavicle", "torso"),
@@ -145,7 +145,7 @@ def _fabric_colour(rng: np.random.Generator, style: DomainStyle) -> np.ndarray:
 
 def _print_mask(rng: np.random.Generator) -> np.ndarray:
     """A ``[32, 32]`` bool print: a one- or two-digit number, a disc or a chevron."""
-    from posekit.viz.fonts import font
+    from posekit.fonts import font
 
     img = Image.new("L", (32, 32), 0)
     draw = ImageDraw.Draw(img)

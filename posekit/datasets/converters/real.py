@@ -7,7 +7,6 @@ records (in a process pool when ``workers > 1``) into one HDF5 file per split th
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -18,11 +17,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from posekit.data.converters.base import Converter, SplitPlan
-from posekit.data.converters.records import CropRule, Record, crop_chunk, in_image, person_box
 from posekit.data.h5format import H5Writer
 from posekit.data.images import UNREADABLE, displayed_size
 from posekit.data.meta import KeypointMeta
+from posekit.datasets.converters.base import Converter, SplitPlan
+from posekit.datasets.converters.records import CropRule, Record, crop_chunk, in_image, person_box
 from posekit.errors import ConfigError, DataError, MissingArtifactError
 from posekit.signals import pool_worker_init
 from posekit.workspace import file_digest, resolve_path
@@ -184,31 +183,6 @@ def _ordered_map(fn: Callable, jobs: list, workers: int) -> Iterator:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def read_json(path: Path) -> Any:
-    """Parse a JSON annotation file; invalid JSON is a DataError naming the file."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: invalid JSON ({exc})", hint="re-download or re-extract this annotation file") from None
-
-
-def read_mat(path: Path, key: str) -> Any:
-    """Variable ``key`` of a MATLAB v5/v7 ``.mat`` file (scipy); DataError naming the file if unreadable or absent."""
-    import scipy.io
-    from scipy.io.matlab import MatReadError
-
-    try:
-        mat = scipy.io.loadmat(path)
-    except NotImplementedError:
-        raise DataError(f"{path}: MATLAB v7.3 (HDF5) files are not read",
-                        hint="re-save it in MATLAB with save(..., '-v7'), or use the official file") from None
-    except (MatReadError, OSError, ValueError, TypeError, EOFError, IndexError, KeyError) as exc:
-        raise DataError(f"{path}: not a readable .mat file ({exc.__class__.__name__}: {str(exc)[:120]})",
-                        hint="re-download or re-extract this file") from None
-    if key not in mat:
-        raise DataError(f"{path}: no variable {key!r} (found {', '.join(k for k in mat if not k.startswith('__'))})",
-                        hint="use the file of the official release")
-    return mat[key]
 
 
 def read_indices(path: Path, n: int) -> list[int]:

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posekit.data.synthetic.bodies import BODIES, BodyModel, euler_to_matrix, kinematic_chain
-from posekit.data.synthetic.mesh import require_anny
+from posekit.datasets.synthetic.bodies import BODIES, BodyModel, euler_to_matrix, kinematic_chain
+from posekit.datasets.synthetic.mesh import require_anny
 
 BODY_TO_ANNY = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # anny = BODY_TO_ANNY @ body
 PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions")

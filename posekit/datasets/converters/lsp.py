@@ -13,10 +13,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from posekit.data.converters.base import CONVERTERS
-from posekit.data.converters.real import Loaded, RealConverter, read_mat
-from posekit.data.converters.records import CropRule, Record, check_finite
+from posekit.data.annotation_files import read_mat
 from posekit.data.meta import LSP_TO_MPII16, LSP_UNMAPPED_MPII16, MPII16
+from posekit.datasets.converters.base import CONVERTERS
+from posekit.datasets.converters.real import Loaded, RealConverter
+from posekit.datasets.converters.records import CropRule, Record, check_finite
 from posekit.errors import ConfigError, DataError
 
 

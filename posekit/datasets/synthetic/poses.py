@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posekit.data.synthetic.bodies import BodyModel, euler_to_matrix, sample_angles
+from posekit.datasets.synthetic.bodies import BodyModel, euler_to_matrix, sample_angles
 
 Angles = dict[str, tuple[float, float, float]]
 

@@ -15,10 +15,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from posekit.data.converters.base import CONVERTERS
-from posekit.data.converters.real import Loaded, RealConverter, read_indices
-from posekit.data.converters.records import CropRule, Record
 from posekit.data.meta import ANIMALPOSE14, TIGDOG18, KeypointMeta
+from posekit.datasets.converters.base import CONVERTERS
+from posekit.datasets.converters.real import Loaded, RealConverter, read_indices
+from posekit.datasets.converters.records import CropRule, Record
 from posekit.errors import ConfigError, DataError
 
 VERTICES: dict[str, tuple[KeypointMeta, tuple[int, ...]]] = {

@@ -25,11 +25,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from posekit.data.converters.base import CONVERTERS
-from posekit.data.converters.real import Loaded, RealConverter, read_json
-from posekit.data.converters.records import CropRule, Record, check_finite
-from posekit.data.converters.rhd import ann_file_params, relative, split_files
+from posekit.data.annotation_files import read_json
 from posekit.data.meta import H36M17
+from posekit.datasets.converters.base import CONVERTERS
+from posekit.datasets.converters.real import Loaded, RealConverter
+from posekit.datasets.converters.records import CropRule, Record, check_finite
+from posekit.datasets.converters.rhd import ann_file_params, relative, split_files
 from posekit.errors import DataError
 
 H36M_NAME = re.compile(r"(S\d+)_.*\.(\d+)_\d+\.\w+")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from posekit.data.synthetic.bodies import BodyModel, euler_to_matrix, forward_kinematics
-from posekit.data.synthetic.domains import (
+from posekit.datasets.synthetic.bodies import BodyModel, euler_to_matrix, forward_kinematics
+from posekit.datasets.synthetic.domains import (
     SKIN_TONES,
     DomainStyle,
     apply_effects,
@@ -13,8 +13,8 @@ from posekit.data.synthetic.domains import (
     draw_occluders,
     random_colour,
 )
-from posekit.data.synthetic.poses import sample_pose
-from posekit.data.synthetic.render import Capsule, project, render_capsules
+from posekit.datasets.synthetic.poses import sample_pose
+from posekit.datasets.synthetic.render import Capsule, project, render_capsules
 
 JOINT_CROP_MARGIN = 1.25  # the crop rule of posekit's LSPET converter (CropRule("box", margin=1.25))
 FLIP_YZ = np.diag([1.0, -1.0, -1.0])  # body (X left, Y up, Z forward) → camera (X right, Y down, Z ahead)

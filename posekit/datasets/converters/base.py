@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from posekit import __version__
 from posekit.data.h5format import validate_h5
 from posekit.errors import ConfigError, DataError
 from posekit.registry import Registry
+from posekit.version import __version__
 from posekit.workspace import Workspace, atomic_write_json, check_name, now_iso
 
 

@@ -19,10 +19,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from posekit.data.converters.base import CONVERTERS
-from posekit.data.converters.real import Loaded, RealConverter, read_indices, read_mat
-from posekit.data.converters.records import CropRule, Record, check_finite
+from posekit.data.annotation_files import read_mat
 from posekit.data.meta import TIGDOG18
+from posekit.datasets.converters.base import CONVERTERS
+from posekit.datasets.converters.real import Loaded, RealConverter, read_indices
+from posekit.datasets.converters.records import CropRule, Record, check_finite
 from posekit.errors import DataError
 
 ROWS = {

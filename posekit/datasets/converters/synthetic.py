@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from posekit.data.converters.base import CONVERTERS, Converter, SplitPlan
 from posekit.data.h5format import H5Writer
-from posekit.data.synthetic.bodies import BODIES
-from posekit.data.synthetic.domains import IMAGE_SUFFIXES, domain_style, list_images
-from posekit.data.synthetic.generate import render_sample
-from posekit.data.synthetic.mesh import require_anny
-from posekit.data.synthetic.poses import MESH_DEFAULT_FAMILIES, parse_families
+from posekit.datasets.converters.base import CONVERTERS, Converter, SplitPlan
+from posekit.datasets.synthetic.bodies import BODIES
+from posekit.datasets.synthetic.domains import IMAGE_SUFFIXES, domain_style, list_images
+from posekit.datasets.synthetic.generate import render_sample
+from posekit.datasets.synthetic.mesh import require_anny
+from posekit.datasets.synthetic.poses import MESH_DEFAULT_FAMILIES, parse_families
 from posekit.errors import ConfigError
 from posekit.signals import pool_worker_init
 
@@ -109,7 +109,7 @@ def _render_chunk(args: tuple) -> dict[str, np.ndarray]:
     source = rest[0] if rest else {"body": "capsule", "families": None, "full_range": False}
     body, style = BODIES[skeleton], dataclasses.replace(domain_style(domain, gap, shift), **overrides)
     if source["body"] == "mesh":
-        from posekit.data.synthetic.mesh.sample import load_mesh_kit, render_mesh_sample
+        from posekit.datasets.synthetic.mesh.sample import load_mesh_kit, render_mesh_sample
 
         kit = load_mesh_kit()
 

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posekit.data.synthetic.domains import DomainStyle, draw_background
-from posekit.data.synthetic.generate import (
+from posekit.datasets.synthetic.domains import DomainStyle, draw_background
+from posekit.datasets.synthetic.generate import (
     camera_rotation,
     draw_distractors,
     finish_sample,
     frame_intrinsics,
     sample_light,
 )
-from posekit.data.synthetic.mesh.appearance import (
+from posekit.datasets.synthetic.mesh.appearance import (
     GROUPS,
     Landmarks,
     albedo,
@@ -29,11 +29,11 @@ from posekit.data.synthetic.mesh.appearance import (
     hair_weight,
     sample_outfit,
 )
-from posekit.data.synthetic.mesh.body import MeshBody, load_mesh_body
-from posekit.data.synthetic.mesh.labels import JointRegressor, skin_depth, visibility
-from posekit.data.synthetic.mesh.raster import lambert, rasterize, vertex_normals
-from posekit.data.synthetic.poses import sample_pose
-from posekit.data.synthetic.render import project
+from posekit.datasets.synthetic.mesh.body import MeshBody, load_mesh_body
+from posekit.datasets.synthetic.mesh.labels import JointRegressor, skin_depth, visibility
+from posekit.datasets.synthetic.mesh.raster import lambert, rasterize, vertex_normals
+from posekit.datasets.synthetic.poses import sample_pose
+from posekit.datasets.synthetic.render import project
 
 
 @dataclass

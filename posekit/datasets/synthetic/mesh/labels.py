@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from posekit.data.meta import MPII16
-from posekit.data.synthetic.mesh.body import MeshBody, PosedBody
+from posekit.datasets.synthetic.mesh.body import MeshBody, PosedBody
 
 COCO_JOINTS = ("right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",
                "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist")

@@ -24,11 +24,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from posekit.data.converters.base import CONVERTERS
-from posekit.data.converters.coco_meta import canonical_mapping, meta_from_category
-from posekit.data.converters.real import Loaded, RealConverter, read_json
-from posekit.data.converters.records import CropRule, Record, check_finite, check_visibility
+from posekit.data.annotation_files import read_json
 from posekit.data.meta import SKELETONS, KeypointMeta
+from posekit.datasets.converters.base import CONVERTERS
+from posekit.datasets.converters.coco_meta import canonical_mapping, meta_from_category
+from posekit.datasets.converters.real import Loaded, RealConverter
+from posekit.datasets.converters.records import CropRule, Record, check_finite, check_visibility
 from posekit.errors import ConfigError, DataError
 
 SPLIT_NAME = re.compile(r"[a-z][a-z0-9_]*")

@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from posekit.data.converters.base import CONVERTERS
-from posekit.data.converters.real import Loaded, RealConverter, read_json
-from posekit.data.converters.records import CropRule, Record
+from posekit.data.annotation_files import read_json
 from posekit.data.meta import MPII16
+from posekit.datasets.converters.base import CONVERTERS
+from posekit.datasets.converters.real import Loaded, RealConverter
+from posekit.datasets.converters.records import CropRule, Record
 from posekit.errors import DataError
 
 SMPL_TO_MPII16 = (7, 4, 1, 2, 5, 8, 0, 9, 12, 15, 20, 18, 13, 14, 19, 21)

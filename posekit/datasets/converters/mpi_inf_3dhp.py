@@ -19,8 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from posekit.data.converters.base import CONVERTERS
-from posekit.data.converters.h36m import Body3DConverter
+from posekit.datasets.converters.base import CONVERTERS
+from posekit.datasets.converters.h36m import Body3DConverter
 
 MPI3DHP_TO_H36M17 = (14, 8, 9, 10, 11, 12, 13, 15, 1, 16, 0, 5, 6, 7, 2, 3, 4)
 

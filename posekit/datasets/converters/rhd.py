@@ -20,12 +20,13 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
-from posekit.data.converters.base import CONVERTERS
-from posekit.data.converters.coco import SPLIT_NAME, coco_box
-from posekit.data.converters.real import Loaded, RealConverter, read_json
-from posekit.data.converters.records import CropRule, Record, check_finite
+from posekit.data.annotation_files import read_json
 from posekit.data.crop import warp_crop
 from posekit.data.meta import HAND21
+from posekit.datasets.converters.base import CONVERTERS
+from posekit.datasets.converters.coco import SPLIT_NAME, coco_box
+from posekit.datasets.converters.real import Loaded, RealConverter
+from posekit.datasets.converters.records import CropRule, Record, check_finite
 from posekit.errors import ConfigError, DataError
 
 RHD_TO_HAND21 = (0, 4, 3, 2, 1, 8, 7, 6, 5, 12, 11, 10, 9, 16, 15, 14, 13, 20, 19, 18, 17)

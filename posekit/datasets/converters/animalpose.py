@@ -16,10 +16,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from posekit.data.converters.base import CONVERTERS
-from posekit.data.converters.real import Loaded, RealConverter, read_json
-from posekit.data.converters.records import CropRule, Record, check_finite
+from posekit.data.annotation_files import read_json
 from posekit.data.meta import ANIMALPOSE14
+from posekit.datasets.converters.base import CONVERTERS
+from posekit.datasets.converters.real import Loaded, RealConverter
+from posekit.datasets.converters.records import CropRule, Record, check_finite
 from posekit.errors import DataError
 
 AP20_TO_14 = (0, 1, 13, 14, 15, 16, 9, 10, 11, 12, 5, 6, 7, 8)
