@@ -39,10 +39,10 @@ from posekit.data.augment import jitter_factors, render_views, sample_affine, tr
 from posekit.data.codec import HeatmapCodec
 from posekit.data.dataset import H5KeypointDataset
 from posekit.data.h5format import H5Writer
+from posekit.data.loaders import step_batches
 from posekit.datasets.synthetic.bodies import BODIES
 from posekit.datasets.synthetic.domains import domain_style
 from posekit.datasets.synthetic.generate import render_sample
-from posekit.stages.common import step_batches
 
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 

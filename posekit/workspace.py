@@ -273,6 +273,12 @@ class Workspace:
     def set_latest(self, stage: str, run_dir: Path) -> None:
         atomic_write_text(self.runs_dir(stage) / "latest", run_dir.name + "\n")
 
+    def dataset_lineage(self, dataset: str) -> dict:
+        """What a run records of a dataset it read: its name, parameter digest and converter (from its manifest)."""
+        manifest = self.data_dir(dataset) / "manifest.json"
+        info = json.loads(manifest.read_text()) if manifest.exists() else {}
+        return {"dataset": dataset, "params_sha1": info.get("params_sha1"), "converter": info.get("converter")}
+
     def resolve_resumable(self, stage: str, ref: str) -> Path:
         """The run to ``--resume``: a run directory, ``STAGE/RUN_ID``, ``RUN_ID``, or ``latest`` / ``STAGE/latest``
         (the newest run of ``stage`` that has a resumable ``ckpt/last.pt``, finished or not)."""

@@ -349,3 +349,24 @@ def test_a_second_writer_of_the_same_dataset_is_refused(ws_copy):
         result = invoke(ws_copy, *TINY_PREPARE)
     assert result.exit_code == 5 and "data/synth_src" in result.output and "being written by pid" in result.output
     assert invoke(ws_copy, *TINY_PREPARE).exit_code == 0  # released
+
+
+def test_resuming_a_finished_run_changes_nothing_and_leaves_latest_alone(trained, tmp_path):
+    """A finished run is final: `--resume` of an older finished run neither rewrites its final.pt nor points
+    `latest` back at it (the next adapt, eval and predict would silently use old weights)."""
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(trained, ws)
+    old = next((ws / "runs/pretrain").glob("*-supervised"))
+    result = invoke(ws, "pretrain", *TINY_TRAIN, "--set", "train.steps=2", "--name", "newer")
+    assert result.exit_code == 0, result.output
+    newer = (ws / "runs/pretrain/latest").read_text().strip()
+    assert newer != old.name
+    final = old / "ckpt" / "final.pt"
+    before = (final.read_bytes(), final.stat().st_mtime_ns)
+    result = invoke(ws, "pretrain", "--resume", str(old))
+    assert result.exit_code == 0, result.output
+    assert "finished" in result.output and "nothing to resume" in result.output
+    assert (final.read_bytes(), final.stat().st_mtime_ns) == before
+    assert (ws / "runs/pretrain/latest").read_text().strip() == newer

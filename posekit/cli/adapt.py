@@ -8,8 +8,6 @@ import typer
 
 from posekit.cli import app
 from posekit.cli._common import handle_errors, workspace
-from posekit.errors import ConfigError
-from posekit.workspace import check_name
 
 
 @app.command(short_help="Adapt a pretrain run to the unlabelled target domain (multilevel 2D, mim 3D, regda).")
@@ -31,23 +29,8 @@ def adapt(
     """Multi-level alignment in a mean teacher (--method mim: docs/mim.md; --method regda: docs/regda.md). Levels switch off one by one for baselines and ablations:
     [bold]style.enabled[/], [bold]consistency.enabled[/], [bold]occlusion.enabled[/], [bold]adversarial.enabled[/],
     [bold]infomax.enabled[/] (presets: adapt_demo, and see docs/adapt.md)."""
-    from posekit.config.load import resolve_config
-    from posekit.stages import builder_for, resolve_method
-    from posekit.stages.common import resume_config
-    from posekit.stages.template import run_training
+    from posekit.stages import train
 
-    if name is not None:
-        check_name(name, "--name")
-    ws = workspace().require()
-    if resume:
-        if config or set_ or source or target or steps or select or init:
-            raise ConfigError("--resume continues with the run's saved configuration", hint="drop the other options")
-        run_dir = ws.resolve_resumable("adapt", resume)
-    method = resolve_method("adapt", method, config, run_dir if resume else None)
-    Builder = builder_for("adapt", method)
-    if resume:
-        run_training(Builder(ws, resume_config(run_dir, Builder.config), run_dir), name or method)
-        return
-    cfg = resolve_config(Builder.config, config, set_, {"init": init, "data.source": source, "data.target": target,
-                                                       "train.steps": steps, "train.select": select}, stage="adapt")
-    run_training(Builder(ws, cfg, None), name or method)
+    train(workspace().require(), "adapt", method=method, preset=config, sets=set_, name=name, resume=resume,
+          options={"init": init, "data.source": source, "data.target": target, "train.steps": steps,
+                   "train.select": select})

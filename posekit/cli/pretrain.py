@@ -8,8 +8,6 @@ import typer
 
 from posekit.cli import app
 from posekit.cli._common import handle_errors, workspace
-from posekit.errors import ConfigError
-from posekit.workspace import check_name
 
 
 @app.command(short_help="Train on the labelled source domain (supervised, or mae for the 3D method).")
@@ -28,26 +26,7 @@ def pretrain(
 ) -> None:
     """Train on the source domain (and, for mae, target images). Writes [bold]runs/pretrain/<run>/[/] (config,
     metrics.jsonl, ckpt/)."""
-    from posekit.config.load import resolve_config
-    from posekit.stages import builder_for, resolve_method
-    from posekit.stages.common import resume_config
-    from posekit.stages.template import run_training
+    from posekit.stages import train
 
-    if name is not None:
-        check_name(name, "--name")
-    ws = workspace().require()
-    if resume:
-        if config or set_ or source or target or steps:
-            raise ConfigError("--resume continues with the run's saved configuration",
-                              hint="drop --config/--set/--source/--steps when resuming")
-        run_dir = ws.resolve_resumable("pretrain", resume)
-    method = resolve_method("pretrain", method, config, run_dir if resume else None)
-    Builder = builder_for("pretrain", method)
-    if resume:
-        run_training(Builder(ws, resume_config(run_dir, Builder.config), run_dir), name or method)
-        return
-    if target is not None and "target" not in Builder.config.model_fields["data"].annotation.model_fields:
-        raise ConfigError(f"--target is for --method mae (this is {method})", hint="drop --target")
-    cfg = resolve_config(Builder.config, config, set_, {"data.source": source, "data.target": target,
-                                                       "train.steps": steps}, stage="pretrain")
-    run_training(Builder(ws, cfg, None), name or method)
+    train(workspace().require(), "pretrain", method=method, preset=config, sets=set_, name=name, resume=resume,
+          options={"data.source": source, "data.target": target, "train.steps": steps})

@@ -44,6 +44,11 @@ def world_size() -> int:
     return dist.get_world_size() if active() else 1
 
 
+def shard() -> tuple[int, int]:
+    """(rank, world size): which rows of each global batch this process reads."""
+    return rank(), world_size()
+
+
 def is_main() -> bool:
     """Rank 0: the one process that writes metrics, checkpoints and the console."""
     return rank() == 0

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
-from posekit.config.load import read_preset
+from posekit.config.load import read_preset, resolve_config
+from posekit.engine.logging import console
 from posekit.errors import ConfigError
 from posekit.stages import adapt_mim, adapt_multilevel, adapt_regda, pretrain_mae, pretrain_supervised  # noqa: F401
-from posekit.stages.template import METHODS, RunBuilder, default_method
+from posekit.stages.template import METHODS, RunBuilder, default_method, resume_config, run_training
+from posekit.workspace import Workspace, check_name
 
 
 def builder_for(stage: str, method: str | None = None) -> type[RunBuilder]:
@@ -47,3 +51,52 @@ class MethodInfo:
 def method_table() -> list[MethodInfo]:
     return [MethodInfo(stage, m, reg.get(m).config.__name__, reg.get(m).summary)
             for stage, reg in METHODS.items() for m in reg.names()]
+
+
+def train(ws: Workspace, stage: str, *, method: str | None = None, preset: str | None = None,
+          sets: list[str] | None = None, options: dict[str, Any] | None = None, name: str | None = None,
+          resume: str | None = None) -> Path:
+    """``posekit pretrain`` and ``posekit adapt``: resolve the method and its configuration (defaults, preset,
+    ``--set``, then ``options``: dotted config keys from the command's own flags, None when not given) and run it
+    through the template, or continue the run ``resume`` with its saved configuration. A finished run is final:
+    resuming it changes nothing and says so. Returns the run directory."""
+    options = {key: value for key, value in (options or {}).items() if value is not None}
+    if name is not None:
+        check_name(name, "--name")
+    if resume:
+        given = [flag for flag, on in (("--config", preset), ("--set", sets)) if on]
+        given += [_flag(key) for key in options]
+        if given:
+            raise ConfigError("--resume continues with the run's saved configuration",
+                              hint=f"drop {'/'.join(given)} when resuming")
+        run_dir = ws.resolve_resumable(stage, resume)
+        if (run_dir / "ckpt" / "final.pt").exists():
+            console.print(f"{run_dir} finished (ckpt/final.pt): nothing to resume; {stage}/latest is unchanged. "
+                          f"Start a new run to train again.")
+            return run_dir
+        Builder = builder_for(stage, resolve_method(stage, None, None, run_dir))
+        return run_training(Builder(ws, resume_config(run_dir, Builder.config), run_dir), name or Builder.method)
+    Builder = builder_for(stage, resolve_method(stage, method, preset))
+    for key in options:
+        if not _has_key(Builder.config, key):
+            takers = [m for m in METHODS[stage].names() if _has_key(METHODS[stage].get(m).config, key)]
+            raise ConfigError(f"{_flag(key)} is for --method {' or '.join(takers)} (this is {Builder.method})",
+                              hint=f"drop {_flag(key)}")
+    cfg = resolve_config(Builder.config, preset, sets, options, stage=stage)
+    return run_training(Builder(ws, cfg, None), name or Builder.method)
+
+
+def _flag(key: str) -> str:
+    """The command-line flag of a dotted config key a command exposes (``data.target`` → ``--target``)."""
+    return "--" + key.rsplit(".", 1)[-1]
+
+
+def _has_key(model: type[BaseModel], key: str) -> bool:
+    head, _, rest = key.partition(".")
+    field = model.model_fields.get(head)
+    if field is None:
+        return False
+    if not rest:
+        return True
+    sub = field.annotation
+    return isinstance(sub, type) and issubclass(sub, BaseModel) and _has_key(sub, rest)

@@ -10,10 +10,11 @@ import torch
 
 from posekit.config.schema import AdaptConfig, ModelConfig
 from posekit.data.dataset import H5KeypointDataset
+from posekit.data.loaders import domain_batches
+from posekit.engine import distributed
 from posekit.engine.checkpoint import load_checkpoint
 from posekit.errors import CheckpointError, ConfigError, DataError
 from posekit.evaluation.evaluate import SELECT_METRIC, split_scorer
-from posekit.stages.common import dataset_lineage, domain_batches
 from posekit.stages.template import RunBuilder
 from posekit.stylize.cache import StyledSourceDataset, validate_cache
 from posekit.workspace import Workspace
@@ -69,7 +70,7 @@ class AdaptFromPretrain(RunBuilder):
         self.cache_path = self.style_cache()
         src_ds = H5KeypointDataset(src_path)
         if self.cache_path is not None:
-            validate_cache(self.cache_path, len(src_ds), dataset_lineage(self.ws, d.source)["params_sha1"])
+            validate_cache(self.cache_path, len(src_ds), self.ws.dataset_lineage(d.source)["params_sha1"])
             src_ds = StyledSourceDataset(src_path, self.cache_path)
         tgt_ds = H5KeypointDataset(tgt_path)
         meta = src_ds.meta
@@ -86,7 +87,7 @@ class AdaptFromPretrain(RunBuilder):
         self.lineage = {
             "init": {"checkpoint": str(self.init_path),
                      "config_sha1": self.init.get("config_sha1") if self.init else None},
-            "source": dataset_lineage(self.ws, d.source), "target": dataset_lineage(self.ws, d.target),
+            "source": self.ws.dataset_lineage(d.source), "target": self.ws.dataset_lineage(d.target),
             "style_cache": str(self.cache_path) if self.cache_path else None}
 
     def style_cache(self) -> Path | None:
@@ -96,7 +97,8 @@ class AdaptFromPretrain(RunBuilder):
 
     def batches(self, start_step: int, device: torch.device) -> Iterator[dict]:
         d, t = self.cfg.data, self.cfg.train
-        return domain_batches(self.src_ds, self.tgt_ds, t.batch_size, t.seed, start_step, d.num_workers, device)
+        return domain_batches(self.src_ds, self.tgt_ds, t.batch_size, t.seed, start_step, d.num_workers, device,
+                              distributed.shard())
 
     def validator(self, device: torch.device):
         d, t = self.cfg.data, self.cfg.train

@@ -10,6 +10,7 @@ import torch
 from posekit.config.schema_mim import MIMAdaptConfig, ViTConfig
 from posekit.data.codec import HeatmapCodec
 from posekit.data.dataset import H5KeypointDataset
+from posekit.data.loaders import domain_batches
 from posekit.data.roots import root_joints
 from posekit.engine import distributed
 from posekit.engine.checkpoint import load_checkpoint
@@ -20,7 +21,6 @@ from posekit.evaluation.evaluate import split_scorer
 from posekit.methods.mim import MIMMethod
 from posekit.models.factory import build_vitpose
 from posekit.models.vit_weights import load_mae_imagenet
-from posekit.stages.common import dataset_lineage, domain_batches
 from posekit.stages.template import RunBuilder, register
 from posekit.workspace import Workspace
 
@@ -89,8 +89,8 @@ class MIMAdapt(RunBuilder):
                 raise DataError(f"{ds.path}: {len(ds)} samples, fewer than one batch of {t.batch_size}")
         self.lineage = {
             "init": {"checkpoint": self.init_label, "config_sha1": self.init.get("config_sha1") if self.init else None},
-            "source": dataset_lineage(self.ws, d.source),
-            "target": dataset_lineage(self.ws, d.target) if self.uses_target() else None}
+            "source": self.ws.dataset_lineage(d.source),
+            "target": self.ws.dataset_lineage(d.target) if self.uses_target() else None}
         self.root = root_joints(self.meta)
 
     def build_method(self, device: torch.device) -> Method:
@@ -114,7 +114,8 @@ class MIMAdapt(RunBuilder):
 
     def batches(self, start_step: int, device: torch.device) -> Iterator[dict]:
         d, t = self.cfg.data, self.cfg.train
-        return domain_batches(self.src_ds, self.tgt_ds, t.batch_size, t.seed, start_step, d.num_workers, device)
+        return domain_batches(self.src_ds, self.tgt_ds, t.batch_size, t.seed, start_step, d.num_workers, device,
+                              distributed.shard())
 
     def validator(self, device: torch.device):
         if self.val_path is None:

@@ -9,12 +9,13 @@ import torch
 
 from posekit.config.schema_mim import MAEPretrainConfig
 from posekit.data.dataset import H5KeypointDataset
+from posekit.data.loaders import domain_batches
+from posekit.engine import distributed
 from posekit.engine.method import Method
 from posekit.engine.vit_optim import vit_param_groups, warmup_cosine_lambda
 from posekit.errors import DataError
 from posekit.methods.mae import MAEMethod
 from posekit.models.factory import build_mae
-from posekit.stages.common import dataset_lineage, domain_batches
 from posekit.stages.template import RunBuilder, register
 
 
@@ -53,8 +54,8 @@ class MAEPretrain(RunBuilder):
                 raise DataError(f"{path}: {len(ds)} samples, fewer than one batch of {self.half}")
         self.rank_batch = self.half
         self.meta = self.src_ds.meta
-        self.lineage = {"source": dataset_lineage(self.ws, d.source),
-                        "target": dataset_lineage(self.ws, d.target) if d.target else None}
+        self.lineage = {"source": self.ws.dataset_lineage(d.source),
+                        "target": self.ws.dataset_lineage(d.target) if d.target else None}
 
     def build_method(self, device: torch.device) -> Method:
         self.mae = build_mae(self.cfg.model, self.cfg.mae).to(device)
@@ -69,7 +70,8 @@ class MAEPretrain(RunBuilder):
 
     def batches(self, start_step: int, device: torch.device) -> Iterator[dict]:
         d, t = self.cfg.data, self.cfg.train
-        return domain_batches(self.src_ds, self.tgt_ds, self.half, t.seed, start_step, d.num_workers, device)
+        return domain_batches(self.src_ds, self.tgt_ds, self.half, t.seed, start_step, d.num_workers, device,
+                              distributed.shard())
 
     def panel(self, method: Method) -> dict[str, str]:
         cfg, d, t, v = self.cfg, self.cfg.data, self.cfg.train, self.cfg.model

@@ -9,13 +9,14 @@ import torch
 from posekit.config.schema import PretrainConfig
 from posekit.data.codec import HeatmapCodec
 from posekit.data.dataset import H5KeypointDataset
+from posekit.data.loaders import step_batches
+from posekit.engine import distributed
 from posekit.engine.method import Method
 from posekit.engine.optim import build_optimizer, schedule_summary
 from posekit.errors import ConfigError, DataError
 from posekit.evaluation.evaluate import split_scorer
 from posekit.methods.supervised import SupervisedMethod
 from posekit.models.factory import build_pose_net
-from posekit.stages.common import dataset_lineage, step_batches
 from posekit.stages.template import RunBuilder, register
 
 
@@ -38,7 +39,7 @@ class SupervisedPretrain(RunBuilder):
             raise DataError(f"{train_path}: {len(self.train_ds)} samples, fewer than one batch of {t.batch_size}",
                             hint="lower train.batch_size or prepare more samples")
         self.meta = self.train_ds.meta
-        self.lineage = {"source": dataset_lineage(self.ws, d.source)}
+        self.lineage = {"source": self.ws.dataset_lineage(d.source)}
         self.run_inputs = {"inputs": [self.lineage["source"]]}
 
     def build_method(self, device: torch.device) -> Method:
@@ -53,7 +54,8 @@ class SupervisedPretrain(RunBuilder):
 
     def batches(self, start_step: int, device: torch.device) -> Iterator[dict]:
         d, t = self.cfg.data, self.cfg.train
-        return step_batches(self.train_ds, t.batch_size, t.seed, start_step, d.num_workers, device)
+        return step_batches(self.train_ds, t.batch_size, t.seed, start_step, d.num_workers, device,
+                              distributed.shard())
 
     def validator(self, device: torch.device):
         d = self.cfg.data

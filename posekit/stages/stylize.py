@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from posekit.config.schema import StylizeConfig
 from posekit.data.dataset import H5KeypointDataset
+from posekit.data.loaders import paired_batches, step_batches, target_seed
 from posekit.engine.checkpoint import checkpoint_header, load_checkpoint
 from posekit.engine.device import pick_device
 from posekit.engine.logging import console, labelled, make_progress
@@ -23,7 +24,6 @@ from posekit.errors import ConfigError
 from posekit.faults import crash_point
 from posekit.methods.adain_decoder import AdaINDecoderMethod
 from posekit.models.adain import ENCODERS, StyleTransfer
-from posekit.stages.common import dataset_lineage, paired_batches, step_batches, target_seed
 from posekit.stylize.cache import StyleCacheWriter
 from posekit.stylize.transfer import DEFAULT_ALPHA, colour_match, fda
 from posekit.stylize.weights import load_lite_encoder, load_sequential, load_torchvision_vgg
@@ -40,8 +40,8 @@ DECODER_KEYS = ("encoder", "vgg", "source", "target", "seed", "decoder_steps", "
 def _params(opts: StylizeConfig, ws: Workspace) -> dict:
     p = {"source": opts.source, "target": opts.target, "method": opts.method, "variants": opts.variants,
          "alpha": list(opts.alpha), "seed": opts.seed,
-         "source_data": dataset_lineage(ws, opts.source)["params_sha1"],
-         "target_data": dataset_lineage(ws, opts.target)["params_sha1"]}
+         "source_data": ws.dataset_lineage(opts.source)["params_sha1"],
+         "target_data": ws.dataset_lineage(opts.target)["params_sha1"]}
     if opts.method == "fda":
         p["beta"] = opts.beta
     if opts.method == "adain":
