@@ -48,3 +48,17 @@ def test_extras_names_are_shown_in_help(command, shown):
     result = CliRunner().invoke(app, [command, "--help"], terminal_width=400, env={"COLUMNS": "400"})
     assert result.exit_code == 0
     assert shown in result.output
+
+
+def test_help_lists_the_pipeline_in_order():
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "120"})
+    listed = re.findall(r"^│ ([a-z-]+) ", result.output.split("Commands")[1], flags=re.MULTILINE)
+    assert listed[:9] == ["prepare", "pretrain", "stylize", "adapt", "eval", "predict", "report", "export", "show"]
+    assert set(listed) == set(typer.main.get_command(app).commands)
+
+
+@pytest.mark.parametrize("path", [p for p, _ in _commands(typer.main.get_command(app))], ids=" ".join)
+def test_no_help_shows_a_bool_type(path):
+    """A flag takes no value, so --help shows no ``<bool>`` beside it (nor beside --help itself)."""
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0 and "<bool>" not in result.output, result.output

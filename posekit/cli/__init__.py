@@ -4,14 +4,45 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from posekit.cli._common import State, fail, torchrun_guard
 from posekit.errors import ConfigError
 from posekit.signals import install_signal_handlers
 from posekit.version import __version__
 
+# `posekit --help` lists the pipeline in the order it runs, then what reads its results, then the tools
+PIPELINE_ORDER = ("prepare", "pretrain", "stylize", "adapt", "eval", "predict", "report", "export", "show", "list",
+                  "config", "ckpt", "fetch-model")
+
+
+class PosekitGroup(TyperGroup):
+    """Commands listed in pipeline order; ``--help`` shown without a type (it takes no value)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = super().list_commands(ctx)
+        return [n for n in PIPELINE_ORDER if n in names] + [n for n in names if n not in PIPELINE_ORDER]
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        return _untyped(super().get_help_option(ctx))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None and not isinstance(command, PosekitGroup):
+            _untyped(command.get_help_option(ctx))
+        return command
+
+
+def _untyped(option: click.Option | None) -> click.Option | None:
+    if option is not None:
+        option.metavar = ""
+    return option
+
+
 app = typer.Typer(
+    cls=PosekitGroup,
     name="posekit",
     help="Unsupervised domain-adaptive pose estimation in one workspace: prepare → pretrain → stylize → adapt → eval, "
          "then predict and report. `posekit COMMAND --help` explains each stage.",

@@ -10,12 +10,11 @@ from posekit.cli import app
 from posekit.cli._common import handle_errors, workspace
 
 
-@app.command(short_help="Adapt a pretrain run to the unlabelled target domain (multilevel 2D, mim 3D, regda).")
+@app.command(short_help="Adapt a pretrain run to the unlabelled target domain (`posekit list methods`).")
 @handle_errors
 def adapt(
-    method: Annotated[str | None, typer.Option(help="multilevel (2D, docs/adapt.md), mim (3D fine-tuning of an MAE "
-                                             "run with attention regularisation, docs/mim.md) or regda (tllib's RegDA "
-                                             "baseline, docs/regda.md); default: the preset's method, else multilevel")] = None,
+    method: Annotated[str | None, typer.Option(help="the adaptation method (`posekit list methods` lists them, with "
+                                             "their docs); default: the preset's method, else the stage's default")] = None,
     init: Annotated[str | None, typer.Option(help="pretrain run to start from (default: pretrain/latest); mim: an MAE run, or scratch")] = None,
     config: Annotated[str | None, typer.Option("--config", "-c", help="preset name or YAML file")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a key, e.g. --set infomax.enabled=false")] = None,

@@ -10,11 +10,11 @@ from posekit.cli import app
 from posekit.cli._common import handle_errors, workspace
 
 
-@app.command(short_help="Train on the labelled source domain (supervised, or mae for the 3D method).")
+@app.command(short_help="Train on the labelled source domain (`posekit list methods`).")
 @handle_errors
 def pretrain(
-    method: Annotated[str | None, typer.Option(help="supervised (SimpleBaseline on source labels) or mae (masked "
-                                             "reconstruction of source and target images, docs/mim.md); default: the preset's method, else supervised")] = None,
+    method: Annotated[str | None, typer.Option(help="the pretraining method (`posekit list methods` lists them, "
+                                             "with their docs); default: the preset's method, else the stage's default")] = None,
     config: Annotated[str | None, typer.Option("--config", "-c", help="preset name or YAML file")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a key: --set train.steps=500 (repeatable)")] = None,
     source: Annotated[str | None, typer.Option(help="prepared source dataset (data.source)")] = None,

@@ -10,14 +10,14 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from posekit.cli import app
+from posekit.cli import PosekitGroup, app
 from posekit.cli._common import handle_errors
 from posekit.engine.logging import results
 from posekit.errors import ConfigError
 
-config_app = typer.Typer(help="Show a stage's resolved configuration (or every key, with --explain).",
+config_app = typer.Typer(cls=PosekitGroup, help="Show a stage's resolved configuration (or every key, with --explain).",
                          no_args_is_help=True)
-ckpt_app = typer.Typer(help="Look inside a checkpoint: stage, method, step, metrics.", no_args_is_help=True)
+ckpt_app = typer.Typer(cls=PosekitGroup, help="Look inside a checkpoint: stage, method, step, metrics.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(ckpt_app, name="ckpt")
 
@@ -29,11 +29,12 @@ def list_(kind: Annotated[str, typer.Argument(help="datasets, presets, skeletons
     if kind == "methods":
         from posekit.stages import method_table
 
-        table = Table(title="training methods (posekit STAGE --method METHOD)")
-        for col in ("stage", "method", "configuration", "what it trains"):
+        table = Table(title="training methods (posekit STAGE --method METHOD; * = the stage's default)")
+        for col in ("stage", "method", "outputs", "starts from", "configuration", "docs", "what it trains"):
             table.add_column(col)
         for row in method_table():
-            table.add_row(row.stage, row.method, row.config, row.summary)
+            table.add_row(row.stage, row.method + (" *" if row.default else ""), row.outputs, row.starts_from,
+                          row.config, row.doc, row.summary)
         results.print(table)
     elif kind == "datasets":
         from posekit.datasets.converters import CONVERTERS
@@ -73,8 +74,8 @@ def list_(kind: Annotated[str, typer.Argument(help="datasets, presets, skeletons
 def config_show(
     stage: Annotated[str | None, typer.Argument(help="pretrain or adapt (default: the preset's stage, else "
                                                      "pretrain)")] = None,
-    method: Annotated[str | None, typer.Option(help="pretrain: supervised or mae; adapt: multilevel, mim or regda "
-                                                    "(default: the preset's method, else the first)")] = None,
+    method: Annotated[str | None, typer.Option(help="a method of the stage (`posekit list methods`; default: the "
+                                                    "preset's method, else the stage's default)")] = None,
     config: Annotated[str | None, typer.Option("--config", "-c", help="preset name or YAML file")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override KEY=VALUE (repeatable)")] = None,
     explain: Annotated[bool, typer.Option(help="list every key with its description instead", metavar="")] = False,

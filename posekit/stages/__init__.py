@@ -22,7 +22,7 @@ from posekit.workspace import Workspace, check_name
 
 
 def builder_for(stage: str, method: str | None = None) -> type[RunBuilder]:
-    """The registered builder of ``stage`` with ``method`` (None: the stage's default, the first registered)."""
+    """The registered builder of ``stage`` with ``method`` (None: the default its builders declare)."""
     if stage not in METHODS:
         raise ConfigError(f"unknown stage {stage!r}", hint=f"use one of {', '.join(METHODS)}")
     return METHODS[stage].get(method or default_method(stage))
@@ -38,19 +38,39 @@ def resolve_method(stage: str, method: str | None, preset: str | None, run_dir: 
     return method or (read_preset(preset)[0].get("method") if preset else None) or default_method(stage)
 
 
+def builder_of(header: dict) -> type[RunBuilder] | None:
+    """The registered builder whose run wrote a checkpoint with this ``header`` (runs from before methods were
+    named have their stage's default); None for a stage or method this version does not register."""
+    stage = header.get("stage")
+    if stage not in METHODS:
+        return None
+    method = header.get("method") or default_method(stage)
+    return METHODS[stage].get(method) if method in METHODS[stage].names() else None
+
+
 @dataclass(frozen=True)
 class MethodInfo:
-    """One row of ``posekit list methods``."""
+    """One row of ``posekit list methods``: what the (stage, method) pair's builder declares."""
 
     stage: str
     method: str
+    default: bool
+    outputs: str
+    starts_from: str
     config: str
+    doc: str
     summary: str
 
 
 def method_table() -> list[MethodInfo]:
-    return [MethodInfo(stage, m, reg.get(m).config.__name__, reg.get(m).summary)
-            for stage, reg in METHODS.items() for m in reg.names()]
+    rows = []
+    for stage, reg in METHODS.items():
+        for m in reg.names():
+            b = reg.get(m)
+            outputs = ("2D keypoints + depth" if b.depth else "2D keypoints") if b.keypoint_head else "no keypoints"
+            rows.append(MethodInfo(stage, m, b.default, outputs, "/".join(b.starts_from) if b.starts_from else "-",
+                                   b.config.__name__, b.doc, b.summary))
+    return rows
 
 
 def train(ws: Workspace, stage: str, *, method: str | None = None, preset: str | None = None,

@@ -53,6 +53,7 @@ class MIMAdapt(RunBuilder):
     stage, method, config = "adapt", "mim", MIMAdaptConfig
     summary = "3D: ViT + 2.5D head fine-tuned from an MAE run, attention regularised on source and target"
     architecture = "vitpose25d"
+    depth, starts_from, doc = True, ("pretrain", "mae"), "docs/mim.md"
     cfg: MIMAdaptConfig
 
     def uses_target(self) -> bool:

@@ -21,6 +21,7 @@ class MultiLevelAdapt(AdaptFromPretrain):
     stage, method, config = "adapt", "multilevel", AdaptConfig
     summary = "2D: image (style), feature (adversarial) and pose (information maximisation) alignment in a mean teacher"
     architecture = "simplebaseline"
+    starts_from, default, doc = ("pretrain", "supervised"), True, "docs/adapt.md"
     cfg: AdaptConfig
 
     def build_method(self, device: torch.device) -> Method:

@@ -42,6 +42,7 @@ class RegDAAdapt(AdaptFromPretrain):
     summary = ("2D baseline (tllib RegDA): adversarial regressor head, minimax on target ground-false heatmaps; "
                "softmax heatmaps, KL losses")
     architecture = "simplebaseline_softmax"
+    starts_from, doc = ("pretrain", "supervised"), "docs/regda.md"
     cfg: RegDAConfig
 
     def check(self) -> None:

@@ -20,6 +20,8 @@ from posekit.evaluation.lift import score_split_3d
 from posekit.evaluation.metrics3d import is_metric3d, parse_metric3d
 from posekit.evaluation.pck import summarise
 from posekit.predictor import load_predictor
+from posekit.stages import builder_of
+from posekit.stages.template import METHODS
 from posekit.version import __version__
 from posekit.workspace import Workspace, atomic_write_json, now_iso
 
@@ -60,8 +62,11 @@ def _eval_one(ws: Workspace, run: str, request: EvalRequest, device: torch.devic
     predictor = load_predictor(ckpt_path, r.weights, device, r.amp)
     ckpt, meta, weights_used, input_size = predictor.header, predictor.meta, predictor.weights, predictor.input_size
     metric3d = parse_metric3d(metric) if is_metric3d(metric) else None
-    if metric3d is not None and ckpt.get("method") != "mim":
-        raise ConfigError(f"{ckpt_path}: {metric} needs a 3D model (adapt --method mim); this is a "
+    builder = builder_of(ckpt)
+    if metric3d is not None and not (builder is not None and builder.depth):
+        depth_methods = [f"{stage} --method {m}" for stage, reg in METHODS.items() for m in reg.names()
+                         if reg.get(m).depth]
+        raise ConfigError(f"{ckpt_path}: {metric} needs a 3D model ({', '.join(depth_methods)}); this is a "
                           f"{ckpt.get('stage')} {ckpt.get('method')!r} run", hint="use --metric pck@0.05 for 2D models")
     if metric3d is not None and protocol != "standard":
         raise ConfigError("--protocol legacy is a 2D protocol", hint="drop --protocol for 3D metrics")

@@ -32,6 +32,7 @@ class MAEPretrain(RunBuilder):
     stage, method, config = "pretrain", "mae", MAEPretrainConfig
     summary = "masked autoencoder on source and target images (stage 1 of the 3D method; no keypoint head)"
     architecture = None
+    keypoint_head, doc = False, "docs/mim.md"
     cfg: MAEPretrainConfig
 
     def uses_target(self) -> bool:

@@ -25,6 +25,7 @@ class SupervisedPretrain(RunBuilder):
     stage, method, config = "pretrain", "supervised", PretrainConfig
     summary = "SimpleBaseline (ResNet + deconvolutions) on the source labels"
     architecture = "simplebaseline"
+    default, doc = True, "docs/cli.md"
     cfg: PretrainConfig
 
     def check(self) -> None:

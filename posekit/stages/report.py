@@ -29,6 +29,7 @@ from posekit.engine.device import pick_device
 from posekit.engine.precision import Precision
 from posekit.errors import DataError, MissingArtifactError
 from posekit.inference import checkpoint_precision, heatmap_settings, load_model, network_crop, predict_crops
+from posekit.stages import builder_for, builder_of
 from posekit.viz.curves import render_curves
 from posekit.viz.document import to_html, to_markdown
 from posekit.viz.grid import image_grid
@@ -68,14 +69,14 @@ def build_report(ws: Workspace, run_ref: str, data: list[str] | None, num: int, 
     run_dir = ws.resolve_run(run_ref)
     device = pick_device(device_name)
     final = ws.resolve_checkpoint(str(run_dir), "final")
-    if load_checkpoint(final).get("method") == "mae":
+    if not _draws_keypoints(load_checkpoint(final)):
         return build_mae_report(ws, run_dir, final, data, num, log_losses, device)
     after, ckpt, meta = load_weights(final, device)
     lineage = _read_json(run_dir / "lineage.json") if (run_dir / "lineage.json").exists() else ckpt.get("lineage", {})
     stage = ckpt.get("stage")
     after.label = f"{stage} ({after.label})"
     rows = [after]
-    if stage == "adapt" and ckpt.get("method") != "mim":  # a mim run starts from an MAE encoder: no "before" head
+    if _has_before(ckpt):
         init_path = Path(lineage.get("init", {}).get("checkpoint") or ckpt["config"].get("init") or "")
         if not init_path.is_file():
             raise MissingArtifactError(f"the init checkpoint {init_path} of {run_dir.name} is missing",
@@ -237,13 +238,13 @@ def report_blocks(ws: Workspace, run_dir: Path, ckpt: dict, weights_used: str, m
     blocks.append(("table", ["field", "value"], facts))
 
     blocks += [("h2", "Training curves"), ("image", "curves.png", "Training curves from metrics.jsonl")]
-    if ckpt.get("method") == "mae":
+    if not _draws_keypoints(ckpt):
         blocks += [("h2", "Reconstructions"), ("p", ("Fixed, evenly spaced images of each split: the network input, "
                     "the visible patches (masked ones grey: the mean colour), and the reconstruction with the visible patches pasted "
                     "back. Reconstructions from norm_pix models are shown with each true patch's mean and std."))]
     else:
         blocks.append(("h2", "Predictions"))
-        before = stage == "adapt" and ckpt.get("method") != "mim"
+        before = _has_before(ckpt)
         blocks.append(("p", "Fixed, evenly spaced images of each split, enlarged; predictions are discs, ground "
                             "truth crosses, in crop pixels. Colours: blue left, red right, green centre joints."
                        + (" Rows: before = the init pretrain weights, after = this run's weights." if before else "")))
@@ -336,3 +337,16 @@ def dataset_line(ws: Workspace, role: str, entry: dict) -> str:
         now = ("this workspace's copy has the same parameters" if current == sha
                else f"this workspace's copy was prepared with other parameters since (SHA-1 {str(current)[:12]})")
     return f"{role} dataset {name} (converter {entry.get('converter')}, parameters SHA-1 {sha[:12]}): {now}"
+
+
+def _draws_keypoints(header: dict) -> bool:
+    """Whether the run's method predicts keypoints (else the report shows reconstructions)."""
+    builder = builder_of(header)
+    return builder is None or builder.keypoint_head
+
+
+def _has_before(header: dict) -> bool:
+    """Whether the run continues a run that predicts keypoints, whose weights the overlays show as "before" (an MAE
+    encoder has no keypoint head)."""
+    builder = builder_of(header)
+    return bool(builder and builder.starts_from and builder_for(*builder.starts_from).keypoint_head)

@@ -63,6 +63,12 @@ class RunBuilder:
     config: ClassVar[type[BaseModel]]
     summary: ClassVar[str]
     architecture: ClassVar[str | None] = None  # the keypoint network it trains (posekit.models.factory)
+    # what the method is (report, eval, `posekit list methods` and the CLI read these, never the method's name):
+    keypoint_head: ClassVar[bool] = True  # its runs predict keypoints (False: a reconstruction-only pretraining)
+    depth: ClassVar[bool] = False  # it also predicts root-relative depth (3D metrics apply)
+    starts_from: ClassVar[tuple[str, str] | None] = None  # (stage, method) of the run it continues, if any
+    default: ClassVar[bool] = False  # the stage's method when neither --method nor the preset names one
+    doc: ClassVar[str] = ""  # the page that explains it
 
     def __init__(self, ws: Workspace, cfg: BaseModel, resume: Path | None):
         self.ws, self.cfg, self.resume = ws, cfg, resume
@@ -120,7 +126,11 @@ def register(builder: type[RunBuilder]) -> type[RunBuilder]:
 
 
 def default_method(stage: str) -> str:
-    return {"pretrain": "supervised", "adapt": "multilevel"}[stage]
+    """The method the stage's builders declare as its default (exactly one per stage)."""
+    defaults = [name for name in METHODS[stage].names() if METHODS[stage].get(name).default]
+    if len(defaults) != 1:
+        raise ValueError(f"{stage} has {len(defaults)} default methods ({defaults}); exactly one builder must say so")
+    return defaults[0]
 
 
 def _check_target_split(builder: RunBuilder) -> None:
