@@ -69,8 +69,9 @@ def resolve_model_ref(ws: Workspace, ref: str | Path) -> Path:
 
 
 def load_model(ckpt_path: Path, weights: str, device: torch.device) -> tuple[nn.Module, str, dict, KeypointMeta]:
-    """Build the network from a checkpoint, in eval mode and NHWC memory format; returns (model, a label saying which
-    weights, checkpoint dict, meta). ``weights``: auto (the teacher when there is one), teacher or student."""
+    """Build the network from a checkpoint, in eval mode and NHWC memory format; returns (model, which weights were
+    loaded: ``teacher``, ``student`` or ``model`` for a checkpoint without a teacher (:func:`weights_note` explains
+    each), checkpoint dict, meta). ``weights``: auto (the teacher when there is one), teacher or student."""
     ckpt = load_checkpoint(ckpt_path)
     try:
         meta = KeypointMeta.from_json(json.dumps(ckpt["keypoints"]))
@@ -81,7 +82,7 @@ def load_model(ckpt_path: Path, weights: str, device: torch.device) -> tuple[nn.
     teacher = ckpt.get("teacher")
     if weights == "auto":
         weights = "teacher" if teacher is not None else "student"
-    label = weights if teacher is not None else "model (this checkpoint has no teacher)"
+    label = weights if teacher is not None else "model"
     if weights == "teacher" and teacher is None:
         raise ConfigError(f"{ckpt_path} has no teacher (stage {ckpt.get('stage')})", hint="use --weights student")
     state = teacher if weights == "teacher" else ckpt["model"]
@@ -93,6 +94,11 @@ def load_model(ckpt_path: Path, weights: str, device: torch.device) -> tuple[nn.
                                    "ckpt/final.pt or re-run the stage") from None
     # NHWC, as in training (train.channels_last): on a CPU its max-pooling alone is ~10× faster than in NCHW
     return model.to(device, memory_format=torch.channels_last).eval(), label, ckpt, meta
+
+
+def weights_note(weights: str) -> str:
+    """:func:`load_model`'s ``teacher`` / ``student`` / ``model`` for people: ``model`` says why there is no choice."""
+    return "model (this checkpoint has no teacher)" if weights == "model" else weights
 
 
 def mirror_maps(maps: torch.Tensor, flip_perm: list[int]) -> torch.Tensor:

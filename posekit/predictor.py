@@ -38,6 +38,7 @@ from posekit.inference import (
     network_crop,
     predict_crops,
     resolve_model_ref,
+    weights_note,
 )
 
 WEIGHTS = ("auto", "teacher", "student")
@@ -141,6 +142,11 @@ class Predictor:
         self.precision = precision
 
     @property
+    def weights_note(self) -> str:
+        """:attr:`weights` (``teacher``, ``student`` or ``model``: a checkpoint without a teacher) for people."""
+        return weights_note(self.weights)
+
+    @property
     def joint_names(self) -> tuple[str, ...]:
         return self.meta.names
 
@@ -150,7 +156,7 @@ class Predictor:
 
     def __repr__(self) -> str:
         return (f"Predictor({self.checkpoint}, {self.header.get('stage')} {self.header.get('method')} step "
-                f"{self.header.get('step')}, weights {self.weights.split(' ')[0]}, {len(self.joint_names)} joints, "
+                f"{self.header.get('step')}, weights {self.weights}, {len(self.joint_names)} joints, "
                 f"input {self.input_size}px, {self.device}, {self.precision.label})")
 
     def predict(self, images: ImageLike | Sequence[ImageLike], boxes: Any = None, flip: bool = False,

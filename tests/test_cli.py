@@ -70,6 +70,7 @@ def test_pretrain_then_eval_writes_artifacts(ws_copy):
     assert result.exit_code == 0 and "pretrain" in result.output and "optim" in result.output
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_matches_an_uninterrupted_run(ws_copy, monkeypatch):
     from posekit.methods.supervised import SupervisedMethod
 
@@ -198,6 +199,7 @@ def test_adapt_refuses_evaluation_splits_and_style_less_runs_without_cache(ws_co
     assert result.exit_code == 3 and "posekit stylize" in result.output
 
 
+@pytest.mark.slow
 def test_adapt_resume_after_interruption_matches_an_uninterrupted_run(ws_copy, monkeypatch):
     from posekit.methods.multilevel import MultiLevelMethod
 

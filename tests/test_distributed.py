@@ -37,6 +37,8 @@ from posekit.engine.method import Method
 from posekit.errors import ConfigError
 from tests.conftest import TINY_TRAIN
 
+pytestmark = pytest.mark.slow  # torchrun jobs
+
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAIN = ["pretrain", *TINY_TRAIN, "--set", "train.steps=4"]
 ADAPT = ["adapt", "--set", "data.num_workers=0", "--set", "train.batch_size=8", "--set", "train.log_every=1",

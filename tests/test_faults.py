@@ -25,6 +25,8 @@ from posekit.errors import MissingArtifactError
 from posekit.stylize.cache import validate_cache
 from tests.conftest import TINY_PREPARE, TINY_TRAIN
 
+pytestmark = pytest.mark.slow  # real processes killed with SIGKILL/SIGTERM and resumed
+
 ROOT = Path(__file__).resolve().parents[1]
 ADAPT = ["--set", "data.num_workers=0", "--set", "train.batch_size=8", "--set", "train.log_every=1",
          "--set", "train.ckpt_every=2", "--set", "occlusion.size=2", "--set", "occlusion.threshold=0.0"]

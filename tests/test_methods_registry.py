@@ -42,6 +42,7 @@ def test_every_stage_declares_exactly_one_default_and_every_start_is_registered(
     assert [(r.stage, r.method) for r in method_table()] == PAIRS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage, method", PAIRS, ids=[f"{s}-{m}" for s, m in PAIRS])
 def test_each_pair_trains_two_steps_stops_and_resumes(stage, method, trained, tmp_path, monkeypatch):
     assert (stage, method) in TINY, f"give {stage} --method {method} tiny settings in TINY"

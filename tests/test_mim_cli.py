@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -87,6 +88,7 @@ def test_scratch_baseline_needs_no_mae_run_and_2d_models_refuse_3d_metrics(ws_co
     assert result.exit_code == 2 and "needs a 3D model" in result.output
 
 
+@pytest.mark.slow
 def test_mae_and_mim_killed_and_resumed_equal_uninterrupted_runs(ws_copy):
     from tests.test_faults import killed, posekit
 

@@ -145,6 +145,7 @@ def test_regda_runs_from_the_command_line_and_eval_predict_report_load_it(regda_
     assert result.exit_code == 0 and "regda" in result.output and "RegDAConfig" in result.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("crash", ["train.step:3", "write last.pt:2"])
 def test_regda_killed_and_resumed_equals_an_uninterrupted_run(regda_ws, tmp_path, crash):
     ws = tmp_path / "ws"

@@ -58,6 +58,7 @@ def test_tensorboard_events_mirror_metrics_jsonl(ws_copy):
     assert [s for s, _ in scalar_series(run)["loss/loss"]] == [1, 2, 3, 4]
 
 
+@pytest.mark.slow
 def test_tensorboard_after_a_kill_and_resume_shows_each_step_once(ws_copy):
     pytest.importorskip("tensorboard")
     env = {**os.environ, "POSEKIT_WORKSPACE": str(ws_copy), "POSEKIT_CRASH_AT": "train.step:3"}

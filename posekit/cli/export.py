@@ -33,7 +33,7 @@ def export(
         raise ConfigError(f"unknown --format {fmt!r}", hint=f"use {' or '.join(FORMATS)}")
     record = run_export(workspace(), run, fmt, out, weights)
     p = record["parity"]
-    console.print(f"wrote {out / record['file']} ({fmt}, {record['weights'].split(' ')[0]} weights of "
+    console.print(f"wrote {out / record['file']} ({fmt}, {record['weights']} weights of "
                   f"{record['checkpoint']}) and {record['json']}", highlight=False)
     console.print(f"parity with PyTorch (batch sizes {', '.join(map(str, p['batch_sizes']))}): max |difference| "
                   f"{p['max_abs_diff']:.2e} for heatmaps up to {p['max_abs_heatmap']:.3g}", highlight=False)

@@ -118,6 +118,7 @@ def predict_images(images, checkpoint, weights, box, boxes, found, margin, out, 
                    category, amp) -> None:
     from rich.table import Table
 
+    from posekit.inference import weights_note
     from posekit.stages.predict import run_predict
 
     result = run_predict(workspace(), images, checkpoint, weights, box, margin, out, batch_size, device, flip=flip,
@@ -137,7 +138,7 @@ def predict_images(images, checkpoint, weights, box, boxes, found, margin, out, 
     if len(result["images"]) > SHOWN_ROWS:
         table.add_row(f"… {len(result['images']) - SHOWN_ROWS} more", "", "", "", "", "")
     results.print(table)
-    results.print(f"{result['checkpoint']}: {result['weights']}, step {result['step']}, selected by "
+    results.print(f"{result['checkpoint']}: {weights_note(result['weights'])}, step {result['step']}, selected by "
                   f"{result['selected_by']}", highlight=False)
     if result["selected_by"] == "oracle":
         console.print("ORACLE: these weights were selected on target test labels", style="bold red")
@@ -148,6 +149,7 @@ def predict_videos(videos, checkpoint, weights, box, found, margin, out, batch_s
                    track, smooth, smooth_cutoff, smooth_beta, amp) -> None:
     from rich.table import Table
 
+    from posekit.inference import weights_note
     from posekit.stages.predict_video import run_predict_video
 
     summaries = run_predict_video(workspace(), videos, checkpoint, weights, box, found, margin, out, batch_size, device,
@@ -164,7 +166,7 @@ def predict_videos(videos, checkpoint, weights, box, found, margin, out, batch_s
                       str(r["tracks"]), f"{r['frames_per_second']:.1f}", r["keypoints"], r["overlay"] or "—")
     results.print(table)
     first = summaries[0]
-    results.print(f"{first['checkpoint']}: {first['weights']}, step {first['step']}, selected by "
+    results.print(f"{first['checkpoint']}: {weights_note(first['weights'])}, step {first['step']}, selected by "
                   f"{first['selected_by']}", highlight=False)
     if first["selected_by"] == "oracle":
         console.print("ORACLE: these weights were selected on target test labels", style="bold red")

@@ -22,6 +22,22 @@ from posekit.errors import TrainingDiverged
 from posekit.faults import crash_point
 
 
+@dataclass(frozen=True)
+class Loop:
+    """The loop's settings: ``steps`` in all; metrics.jsonl every ``log_every`` steps, ``ckpt/last.pt`` every
+    ``ckpt_every``, validation every ``val_every`` (0: only at the end); ``select_key`` names the validation value that
+    picks ``best.pt`` (None: no best.pt), recorded as selected by ``select_name``; ``tensorboard`` mirrors the metrics
+    into ``run_dir/tensorboard/``."""
+
+    steps: int
+    log_every: int = 20
+    ckpt_every: int = 200
+    val_every: int = 0
+    select_key: str | None = None
+    select_name: str = "source_val"
+    tensorboard: bool = False
+
+
 @dataclass
 class TrainState:
     step: int = 0
@@ -74,43 +90,26 @@ class Trainer:
     """Runs ``method`` for ``total_steps`` on the batches ``batches(start_step)`` yields (an infinite iterator
     whose order is a function of the step, so that a resumed run sees the batches an uninterrupted one would).
 
-    ``validate(model) -> {"name": value}`` is called every ``val_every`` steps and at the end when given;
-    ``select_key`` names the value that picks ``best.pt``, whose ``selected_by`` is ``select_name``. ``ckpt_header`` is stored in every checkpoint.
-    ``tensorboard``: mirror metrics.jsonl into ``run_dir/tensorboard/``.
+    ``loop`` holds the schedule of logs, checkpoints and validations (:class:`Loop`); ``validate(model) ->
+    {"name": value}`` is called every ``loop.val_every`` steps and at the end when given. ``ckpt_header`` is stored
+    in every checkpoint.
 
     In a torchrun job every rank runs the loop on its slice of each batch; logged losses are means over the ranks,
     and rank 0 alone validates and writes metrics and checkpoints while the others wait.
     """
 
-    def __init__(
-        self,
-        method: Method,
-        optimizer: torch.optim.Optimizer,
-        scheduler: torch.optim.lr_scheduler.LRScheduler,
-        batches: Callable[[int], Iterator[dict]],
-        run_dir: Path,
-        total_steps: int,
-        device: torch.device,
-        ckpt_header: dict[str, Any],
-        log_every: int = 20,
-        ckpt_every: int = 200,
-        val_every: int = 0,
-        validate: Callable[[torch.nn.Module], dict[str, float]] | None = None,
-        select_key: str | None = None,
-        select_name: str = "source_val",
-        precision: Precision = FP32,
-        tensorboard: bool = False,
-    ):
+    def __init__(self, method: Method, optimizer: torch.optim.Optimizer,
+                 scheduler: torch.optim.lr_scheduler.LRScheduler, batches: Callable[[int], Iterator[dict]],
+                 run_dir: Path, device: torch.device, ckpt_header: dict[str, Any], loop: Loop,
+                 validate: Callable[[torch.nn.Module], dict[str, float]] | None = None, precision: Precision = FP32):
         self.method, self.optimizer, self.scheduler = method, optimizer, scheduler
-        self.make_batches, self.run_dir, self.total = batches, Path(run_dir), total_steps
-        self.device, self.header = device, ckpt_header
-        self.log_every, self.ckpt_every, self.val_every = log_every, ckpt_every, val_every
-        self.validate, self.select_key, self.select_name = validate, select_key, select_name
-        self.precision = precision
+        self.make_batches, self.run_dir, self.loop = batches, Path(run_dir), loop
+        self.total = loop.steps
+        self.device, self.header, self.validate, self.precision = device, ckpt_header, validate, precision
         self.state = TrainState()
         self.main = distributed.is_main()
         self.metrics = MetricsWriter(self.run_dir / "metrics.jsonl", enabled=self.main,
-                                     tensorboard=self.run_dir / "tensorboard" if tensorboard else None)
+                                     tensorboard=self.run_dir / "tensorboard" if loop.tensorboard else None)
 
     # -- checkpoints ---------------------------------------------------------------------------------------
     def full_state(self) -> dict[str, Any]:
@@ -166,16 +165,17 @@ class Trainer:
         results = self.validate(model)
         model.train()
         self.metrics.write({"step": self.state.step, "split": "source_val", **results})
-        if self.select_key and results.get(self.select_key, -math.inf) > self.state.best_metric:
-            self.state.best_metric = results[self.select_key]
+        key = self.loop.select_key
+        if key and results.get(key, -math.inf) > self.state.best_metric:
+            self.state.best_metric = results[key]
             self.state.best_step = self.state.step
-            save_checkpoint(self.run_dir / "ckpt" / "best.pt", self.weights_only_state(self.select_name, results))
+            save_checkpoint(self.run_dir / "ckpt" / "best.pt", self.weights_only_state(self.loop.select_name, results))
         return results
 
     def fit(self) -> dict[str, float]:
         """Train from the current step (0, or where :meth:`load_full_state` left it) to ``total_steps``: log every
-        ``log_every`` steps to metrics.jsonl, validate every ``val_every`` (keeping ``best.pt``), write
-        ``ckpt/last.pt`` every ``ckpt_every`` and at the end. Stops with TrainingDiverged at the first non-finite
+        ``loop.log_every`` steps to metrics.jsonl, validate every ``loop.val_every`` (keeping ``best.pt``), write
+        ``ckpt/last.pt`` every ``loop.ckpt_every`` and at the end. Stops with TrainingDiverged at the first non-finite
         loss term, before any checkpoint could hold it. Returns the last validation's results ({} without one)."""
         batches = self.make_batches(self.state.step)
         self.method.train()
@@ -201,9 +201,9 @@ class Trainer:
                 tick = now
                 count += 1
                 step = self.state.step
-                log_due = step % self.log_every == 0 or step == self.total
-                val_due = self.val_every and step % self.val_every == 0 and step != self.total
-                ckpt_due = step % self.ckpt_every == 0 or step == self.total
+                log_due = step % self.loop.log_every == 0 or step == self.total
+                val_due = self.loop.val_every and step % self.loop.val_every == 0 and step != self.total
+                ckpt_due = step % self.loop.ckpt_every == 0 or step == self.total
                 if log_due or val_due or ckpt_due:
                     for values in pending.read(last_good):
                         for k, v in values.items():

@@ -19,6 +19,7 @@ from posekit.evaluation.evaluate import score_legacy, score_split
 from posekit.evaluation.lift import score_split_3d
 from posekit.evaluation.metrics3d import is_metric3d, parse_metric3d
 from posekit.evaluation.pck import summarise
+from posekit.inference import weights_note
 from posekit.predictor import load_predictor
 from posekit.stages import builder_of
 from posekit.stages.template import METHODS
@@ -176,10 +177,10 @@ def print_table(results: list[dict]) -> None:
     for r in results:
         cells = [_cell(r, r["groups"][g]) for g in groups]
         tag = "ORACLE " if r["selected_by"] == "oracle" else ""
-        table.add_row(f"{tag}{r['run']} ({r['weights'].split(' ')[0]})", r["data"], *cells, str(r["num_samples"]))
+        table.add_row(f"{tag}{r['run']} ({r['weights']})", r["data"], *cells, str(r["num_samples"]))
     results_console.print(table)
     for r in {r["checkpoint"]: r for r in results}.values():
-        results_console.print(f"{r['run']} = {r['weights']} of {r['checkpoint']} (step {r['step']}, selected by "
+        results_console.print(f"{r['run']} = {weights_note(r['weights'])} of {r['checkpoint']} (step {r['step']}, selected by "
                               f"{r['selected_by']})", highlight=False)
     results_console.print(f"JSON: {', '.join(r['json'] for r in results)}", highlight=False)
     if any(r["selected_by"] == "oracle" for r in results):

@@ -28,7 +28,14 @@ from posekit.engine.checkpoint import load_checkpoint
 from posekit.engine.device import pick_device
 from posekit.engine.precision import Precision
 from posekit.errors import DataError, MissingArtifactError
-from posekit.inference import checkpoint_precision, heatmap_settings, load_model, network_crop, predict_crops
+from posekit.inference import (
+    checkpoint_precision,
+    heatmap_settings,
+    load_model,
+    network_crop,
+    predict_crops,
+    weights_note,
+)
 from posekit.stages import builder_for, builder_of
 from posekit.viz.curves import render_curves
 from posekit.viz.document import to_html, to_markdown
@@ -59,7 +66,7 @@ class Weights:
 def load_weights(path: Path, device: torch.device) -> tuple[Weights, dict, KeypointMeta]:
     """The network of a checkpoint (its teacher when it has one, as ``eval`` does), the checkpoint and its meta."""
     model, which, ckpt, meta = load_model(path, "auto", device)
-    return (Weights(which.split(" ")[0], which, model, *heatmap_settings(ckpt["config"]),
+    return (Weights(which, weights_note(which), model, *heatmap_settings(ckpt["config"]),
                     checkpoint_precision(ckpt, "auto", device)), ckpt, meta)
 
 

@@ -19,7 +19,7 @@ from posekit.engine.device import pick_device
 from posekit.engine.logging import console, labelled, make_progress
 from posekit.engine.precision import FP32, Precision, resolve_amp
 from posekit.engine.seed import seed_everything
-from posekit.engine.trainer import Trainer
+from posekit.engine.trainer import Loop, Trainer
 from posekit.errors import ConfigError
 from posekit.faults import crash_point
 from posekit.methods.adain_decoder import AdaINDecoderMethod
@@ -77,8 +77,8 @@ def _build_adain(opts: StylizeConfig, out_dir: Path, src: H5KeypointDataset, tgt
         batches = lambda step: paired_batches(
             step_batches(src, opts.decoder_batch, opts.seed, step, 0, device),
             step_batches(tgt, opts.decoder_batch, target_seed(opts.seed), step, 0, device))
-        trainer = Trainer(method, optimizer, scheduler, batches, run_dir, opts.decoder_steps, device, header,
-                          log_every=20, ckpt_every=max(1, min(100, opts.decoder_steps // 5)), precision=precision)
+        loop = Loop(opts.decoder_steps, log_every=20, ckpt_every=max(1, min(100, opts.decoder_steps // 5)))
+        trainer = Trainer(method, optimizer, scheduler, batches, run_dir, device, header, loop, precision=precision)
         last = run_dir / "ckpt" / "last.pt"
         previous = load_checkpoint(last) if last.exists() else None
         if previous is not None and previous.get("config") == header["config"]:

@@ -42,7 +42,7 @@ from posekit.engine.method import Method
 from posekit.engine.precision import FP32, Precision, cpu_units, resolve_amp
 from posekit.engine.seed import seed_everything
 from posekit.engine.tensorboard import require_tensorboard
-from posekit.engine.trainer import Trainer
+from posekit.engine.trainer import Loop, Trainer
 from posekit.errors import ConfigError, MissingArtifactError
 from posekit.evaluation.evaluate import SELECT_METRIC
 from posekit.models.factory import network_family
@@ -166,11 +166,10 @@ def run_training(builder: RunBuilder, name: str) -> Path:
             stage, method.name, cfg.model_dump(mode="json"), architecture=builder.architecture,
             config_sha1=config_sha1(cfg), keypoints=json.loads(builder.meta.to_json()), lineage=builder.lineage,
             transductive=bool(getattr(cfg.data, "transductive", False)), **builder.header_extra())
-        trainer = Trainer(method, optimizer, scheduler, lambda step: builder.batches(step, device), run_dir, t.steps,
-                          device, header, log_every=t.log_every, ckpt_every=t.ckpt_every,
-                          val_every=getattr(t, "val_every", 0), validate=builder.validator(device),
-                          select_key=builder.select_key(), select_name=t.select, precision=precision,
-                          tensorboard=t.tensorboard)
+        loop = Loop(t.steps, log_every=t.log_every, ckpt_every=t.ckpt_every, val_every=getattr(t, "val_every", 0),
+                    select_key=builder.select_key(), select_name=t.select, tensorboard=t.tensorboard)
+        trainer = Trainer(method, optimizer, scheduler, lambda step: builder.batches(step, device), run_dir, device,
+                          header, loop, validate=builder.validator(device), precision=precision)
         if resume is not None:
             resume_state(trainer, run_dir)
         startup_panel(f"posekit {stage}" + ("" if builder.method == default_method(stage) else f" --method {builder.method}"),
