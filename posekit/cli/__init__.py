@@ -5,14 +5,32 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
-from posekit.cli._common import State, fail, torchrun_guard
+from posekit.cli._common import State, fail, torchrun_guard, usage_error
 from posekit.errors import ConfigError
 from posekit.signals import install_signal_handlers
 from posekit.version import __version__
 
+USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")  # click's (typer vendors it)
+
+
+class PosekitGroup(TyperGroup):
+    """The command group: a subcommand's usage error (an option value that does not parse, as ``--num abc``; an
+    unknown option; a missing argument) is one ``error:`` line with exit code 2, as every other bad input."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except USAGE_ERROR as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `posekit config` alone: its help, as before
+                raise
+            fail(usage_error(exc, ctx.invoked_subcommand))
+
+
 app = typer.Typer(
     name="posekit",
+    cls=PosekitGroup,
     help="Unsupervised domain-adaptive pose estimation in one workspace: prepare → pretrain → stylize → adapt → eval, "
          "then predict and report. `posekit COMMAND --help` explains each stage.",
     add_completion=False,

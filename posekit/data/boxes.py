@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from posekit.data.annotation_files import read_json
-from posekit.errors import DataError, MissingArtifactError
+from posekit.errors import ConfigError, DataError, MissingArtifactError
+from posekit.numbers import check_number
 
 BOXES_HINT = ("expected COCO detections [{image_id or file_name, bbox: [x, y, w, h], score, category_id}] or a COCO "
               "annotations file {images: [{id, file_name}], annotations: [{image_id, bbox}]}")
@@ -37,6 +38,18 @@ class Detection:
     score: float | None = None
     category_id: int | None = None
     index: int | None = None
+
+    def __post_init__(self):
+        """Four finite numbers, a finite score and an integer category (or None): ConfigError otherwise."""
+        if isinstance(self.box, (str, bytes)) or not hasattr(self.box, "__len__") or len(self.box) != 4:
+            raise ConfigError(f"Detection box must be four numbers x0, y0, x1, y1, got {self.box!r}"[:160],
+                              hint="e.g. posekit.Detection((10, 5, 90, 170), score=0.9)")
+        object.__setattr__(self, "box", tuple(check_number(v, "Detection box") for v in self.box))
+        if self.score is not None:
+            object.__setattr__(self, "score", check_number(self.score, "Detection score"))
+        for name in ("category_id", "index"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, check_number(getattr(self, name), f"Detection {name}", integer=True))
 
 
 @dataclass(frozen=True)
