@@ -27,6 +27,7 @@ from PIL import Image
 
 from posekit.data.boxes import Detection
 from posekit.data.image_files import check_box, load_image
+from posekit.data.images import as_rgb8
 from posekit.data.meta import KeypointMeta
 from posekit.engine.precision import AMP_SETTINGS, FP32, Precision
 from posekit.errors import ConfigError
@@ -40,6 +41,7 @@ from posekit.inference import (
     resolve_model_ref,
     weights_note,
 )
+from posekit.numbers import MAX_BATCH, check_flag, check_number
 
 WEIGHTS = ("auto", "teacher", "student")
 WEIGHT_KEYS = ("model", "teacher", "method_state", "optim", "sched", "rng")  # checkpoint keys that are not header
@@ -97,11 +99,18 @@ def _is_single(images: Any) -> bool:
 def as_rgb(image: ImageLike, where: str) -> np.ndarray:
     """An image path, PIL image or ``[H,W,3]`` uint8 array → ``[H,W,3]`` uint8 RGB (files as displayed)."""
     if isinstance(image, (str, os.PathLike)):
-        return load_image(Path(image))
-    if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB"))
-    if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8:
-        return image
+        array = load_image(Path(image))
+    elif isinstance(image, Image.Image):
+        array = np.asarray(as_rgb8(image, where))  # as files are read: 16-bit scaled, alpha dropped
+    elif isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8:
+        array = image
+    else:
+        array = None
+    if array is not None:
+        if array.shape[0] < 1 or array.shape[1] < 1:
+            raise ConfigError(f"{where}: the image has no pixels ({array.shape[1]}×{array.shape[0]})",
+                              hint="pass an image at least 1 pixel wide and high")
+        return array
     found = f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
     raise ConfigError(f"{where}: expected an image path, a PIL image or an H×W×3 uint8 array, got {found}",
                       hint="convert float images with (255 * x).round().astype(np.uint8)")
@@ -171,9 +180,13 @@ class Predictor:
         ``detector``: a detector name (``posekit.detect.DETECTORS``) or a callable image → Detections, run on each
         image that has no boxes given (boxes given keep priority).
         """
-        if margin <= 0 or batch_size < 1:
-            raise ConfigError(f"margin must be > 0 and batch_size ≥ 1 (got {margin}, {batch_size})")
+        margin = check_number(margin, "margin", lo=0, hi=100, lo_open=True)
+        batch_size = check_number(batch_size, "batch_size", lo=1, hi=MAX_BATCH, integer=True)
+        flip = check_flag(flip, "flip")
         single = _is_single(images)
+        if not single and not isinstance(images, (list, tuple, np.ndarray)):
+            raise ConfigError(f"images: expected an image path, a PIL image, an H×W×3 uint8 array or a list of them, "
+                              f"got {type(images).__name__}", hint="e.g. predictor.predict('photo.jpg')")
         items = [images] if single else list(images)
         if boxes is None:
             per_image = [None] * len(items)
@@ -258,6 +271,9 @@ def load(ref: str | os.PathLike, weights: str = "auto", device: str | torch.devi
     from posekit.engine.device import pick_device
     from posekit.workspace import Workspace
 
+    if not isinstance(ref, (str, os.PathLike)) or not str(ref).strip():
+        raise ConfigError(f"load: expected a checkpoint file, a run directory or STAGE/RUN_ID, got {ref!r}"[:160],
+                          hint="e.g. posekit.load('posekit-ws/runs/adapt/latest')")
     ws = Workspace(Path(workspace or os.environ.get("POSEKIT_WORKSPACE", "posekit-ws")))
     dev = device if isinstance(device, torch.device) else pick_device(device)
     return load_predictor(resolve_model_ref(ws, ref), weights, dev, amp)

@@ -74,6 +74,7 @@ def test_no_import_cycle():
 LAYERS = [
     "posekit.version",  # the version string
     "posekit.errors",  # the error types the CLI turns into one line
+    "posekit.numbers",  # the one check of a number a user gives (CLI options, API parameters)
     "posekit.faults",  # fault injection for the crash tests
     "posekit.fonts",  # the one font pictures use
     "posekit.signals",  # SIGTERM and worker start-up

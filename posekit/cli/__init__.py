@@ -8,7 +8,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from posekit.cli._common import State, fail, torchrun_guard
+from posekit.cli._common import State, fail, torchrun_guard, usage_error
 from posekit.errors import ConfigError
 from posekit.signals import install_signal_handlers
 from posekit.version import __version__
@@ -16,10 +16,13 @@ from posekit.version import __version__
 # `posekit --help` lists the pipeline in the order it runs, then what reads its results, then the tools
 PIPELINE_ORDER = ("prepare", "pretrain", "stylize", "adapt", "eval", "predict", "report", "export", "show", "list",
                   "config", "ckpt", "fetch-model")
+USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")  # click's (typer vendors it)
 
 
 class PosekitGroup(TyperGroup):
-    """Commands listed in pipeline order; ``--help`` shown without a type (it takes no value)."""
+    """The command group: commands listed in pipeline order; ``--help`` shown without a type (it takes no value);
+    a subcommand's usage error (an option value that does not parse, as ``--num abc``; an unknown option; a missing
+    argument) is one ``error:`` line with exit code 2, as every other bad input."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = super().list_commands(ctx)
@@ -33,6 +36,14 @@ class PosekitGroup(TyperGroup):
         if command is not None and not isinstance(command, PosekitGroup):
             _untyped(command.get_help_option(ctx))
         return command
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except USAGE_ERROR as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `posekit config` alone: its help, as before
+                raise
+            fail(usage_error(exc, ctx.invoked_subcommand))
 
 
 def _untyped(option: click.Option | None) -> click.Option | None:

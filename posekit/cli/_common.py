@@ -5,14 +5,16 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import typing
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.text import Text
 
 from posekit.engine.logging import console, labelled, results
 from posekit.errors import ConfigError, PosekitError, Terminated
+from posekit.numbers import Bounds
 from posekit.workspace import Workspace, discard_unstarted_runs, forget_created_runs
 
 F = TypeVar("F", bound=Callable)
@@ -92,15 +94,45 @@ def out_of_memory(exc: BaseException, command: str) -> PosekitError | None:
     return PosekitError(f"out of memory ({first})", hint=hint)
 
 
+def option_bounds(fn: Callable) -> dict[str, tuple[str, Bounds]]:
+    """``{parameter: (flag, bounds)}`` of a command function's numeric options: each declared as
+    ``Annotated[int, typer.Option(...), Bounds(...)]``."""
+    found = {}
+    for name, hint in typing.get_type_hints(fn, include_extras=True).items():
+        if typing.get_origin(hint) is not Annotated:
+            continue
+        meta = hint.__metadata__
+        bounds = [m for m in meta if isinstance(m, Bounds)]
+        if bounds:
+            decls = [d for m in meta for d in (getattr(m, "param_decls", None) or ()) if d.startswith("--")]
+            found[name] = (decls[0] if decls else "--" + name.rstrip("_").replace("_", "-"), bounds[0])
+    return found
+
+
+def check_options(bounds: dict[str, tuple[str, Bounds]], values: dict[str, Any]) -> None:
+    """Every bounded option's value (each element of a tuple option) through :func:`posekit.numbers.check_number`;
+    None (an option left out) passes."""
+    for name, (flag, bound) in bounds.items():
+        value = values.get(name)
+        for item in value if isinstance(value, (tuple, list)) else (value,):
+            if item is not None:
+                bound.check(item, flag)
+
+
 def handle_errors(fn: F) -> F:
     """Turn PosekitError, OSError and out-of-memory errors into a short message and exit code, and Ctrl-C/SIGTERM
     into 130/143; ``--debug`` shows the traceback. A run directory this command created but that holds no checkpoint
-    yet is removed when it fails with an error (an interrupted one stays: ``--resume`` restarts it from step 0)."""
+    yet is removed when it fails with an error (an interrupted one stays: ``--resume`` restarts it from step 0).
+    Before the command runs, its numeric options are checked against their :class:`~posekit.numbers.Bounds`."""
+    bounds: list[dict[str, tuple[str, Bounds]]] = []  # read on the first call (the annotations name later imports)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         forget_created_runs()
         try:
+            if not bounds:
+                bounds.append(option_bounds(fn))
+            check_options(bounds[0], kwargs)
             return fn(*args, **kwargs)
         except PosekitError as exc:
             discard_unstarted_runs()
@@ -130,3 +162,10 @@ def handle_errors(fn: F) -> F:
             fail(error)
 
     return wrapper  # type: ignore[return-value]
+
+
+def usage_error(exc: Exception, command: str | None) -> PosekitError:
+    """A click usage error (an option's value that does not parse, an unknown option, a missing argument) as the
+    one-line ConfigError every other bad input gives."""
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    return ConfigError(" ".join(message.split()), hint=f"posekit {command or ''} --help lists the options".replace("  ", " "))

@@ -9,6 +9,7 @@ import typer
 from posekit.cli import app
 from posekit.cli._common import AMP_HELP, check_amp, check_device, handle_errors, workspace
 from posekit.errors import ConfigError
+from posekit.numbers import MAX_BATCH, Bounds
 
 
 @app.command("eval", short_help="Score runs on prepared splits (PCK, or MPJPE for 3D); table + JSON.")
@@ -27,7 +28,7 @@ def eval_(
                                             "swapped; results in *-flip.json)", metavar="")] = False,
     checkpoint: Annotated[str, typer.Option(help="final, best, last, or a checkpoint file")] = "final",
     weights: Annotated[str, typer.Option(help="auto (teacher when present), teacher or student")] = "auto",
-    batch_size: Annotated[int, typer.Option(help="images per forward pass")] = 32,
+    batch_size: Annotated[int, typer.Option(help="images per forward pass"), Bounds(1, MAX_BATCH, integer=True)] = 32,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     amp: Annotated[str, typer.Option(help=AMP_HELP + "; other than auto: results in *-amp-MODE.json")] = "auto",
 ) -> None:

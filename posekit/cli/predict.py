@@ -12,6 +12,7 @@ from posekit.cli import app
 from posekit.cli._common import AMP_HELP, check_amp, check_device, handle_errors, workspace
 from posekit.engine.logging import console, results
 from posekit.errors import ConfigError
+from posekit.numbers import MAX_BATCH, Bounds
 
 SHOWN_ROWS = 20
 
@@ -32,29 +33,29 @@ def predict(
              "--box and --boxes take priority")] = None,
     min_score: Annotated[float | None, typer.Option(
         help="with --boxes or --detector: leave out boxes scored below this (default: 0 for --boxes, the "
-             "detector's own otherwise)")] = None,
+             "detector's own otherwise)"), Bounds(0, 1e6, hint='a detector score: COCO detections score in [0, 1]')] = None,
     nms_iou: Annotated[float, typer.Option(help="with --detector: drop a box overlapping a better one by more than "
-                                                "this IoU")] = 0.45,
-    category: Annotated[int | None, typer.Option(help="with --boxes: keep only this category_id (COCO person: 1)")] = None,
+                                                "this IoU"), Bounds(0, 1)] = 0.45,
+    category: Annotated[int | None, typer.Option(help="with --boxes: keep only this category_id (COCO person: 1)"), Bounds(0, 2**31 - 1, integer=True)] = None,
     margin: Annotated[float | None, typer.Option(help="with --box, --boxes or --detector: crop side = margin × the "
-                                                      "box's longer side (default: 1.25)")] = None,
+                                                      "box's longer side (default: 1.25)"), Bounds(0, 100, lo_open=True, hint='1.0 crops exactly the box\'s longer side')] = None,
     flip: Annotated[bool, typer.Option(help="flip test: average the heatmaps with the mirrored crop's", metavar="")] = False,
-    stride: Annotated[int, typer.Option(help="video: predict every N-th frame")] = 1,
-    start: Annotated[int, typer.Option(help="video: first frame (0-based)")] = 0,
-    end: Annotated[int | None, typer.Option(help="video: stop before this frame (default: the last)")] = None,
+    stride: Annotated[int, typer.Option(help="video: predict every N-th frame"), Bounds(1, 1_000_000, integer=True)] = 1,
+    start: Annotated[int, typer.Option(help="video: first frame (0-based)"), Bounds(0, 10**9, integer=True)] = 0,
+    end: Annotated[int | None, typer.Option(help="video: stop before this frame (default: the last)"), Bounds(1, 10**9, integer=True)] = None,
     track: Annotated[str, typer.Option(help="video: follow people across frames by box overlap (iou), by "
                                             "keypoints, or not (none)")] = "iou",
     smooth: Annotated[bool, typer.Option(help="video: smooth each track's joints with a One-Euro filter",
                                          metavar="")] = False,
     smooth_cutoff: Annotated[float, typer.Option(help="with --smooth: minimum cut-off frequency, Hz (lower: "
-                                                      "smoother)")] = 1.0,
+                                                      "smoother)"), Bounds(0, 1000, lo_open=True)] = 1.0,
     smooth_beta: Annotated[float, typer.Option(help="with --smooth: speed coefficient, per person size per second "
-                                                    "(higher: less lag)")] = 2.0,
+                                                    "(higher: less lag)"), Bounds(0, 1000)] = 2.0,
     weights: Annotated[str, typer.Option(help="auto (teacher when present), teacher or student")] = "auto",
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for predictions.json and <stem>_overlay.png (images)"
                                                           " or <stem>_keypoints.jsonl, _overlay.mp4, _video.json "
                                                           "(videos)")] = Path("posekit-predict"),
-    batch_size: Annotated[int, typer.Option(help="images or frames per forward pass")] = 16,
+    batch_size: Annotated[int, typer.Option(help="images or frames per forward pass"), Bounds(1, MAX_BATCH, integer=True)] = 16,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     amp: Annotated[str, typer.Option(help=AMP_HELP)] = "auto",
 ) -> None:

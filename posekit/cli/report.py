@@ -9,6 +9,7 @@ import typer
 from posekit.cli import app
 from posekit.cli._common import check_device, handle_errors, workspace
 from posekit.errors import ConfigError
+from posekit.numbers import MAX_BATCH, Bounds
 
 
 @app.command("report", short_help="Write a run's report: curves, overlays, metrics, lineage (Markdown + HTML).")
@@ -18,9 +19,9 @@ def report(
     data: Annotated[list[str] | None, typer.Option(
         "--data", "-d", help="DATASET:SPLIT to draw overlays of (repeatable; default: the run's source and target test "
                              "splits)")] = None,
-    num: Annotated[int, typer.Option(help="images per overlay grid (evenly spaced through the split)")] = 6,
+    num: Annotated[int, typer.Option(help="images per overlay grid (evenly spaced through the split)"), Bounds(1, 1000, integer=True)] = 6,
     log_losses: Annotated[bool, typer.Option(help="log-scale y axes for the loss curves", metavar="")] = True,
-    batch_size: Annotated[int, typer.Option(help="images per forward pass")] = 32,
+    batch_size: Annotated[int, typer.Option(help="images per forward pass"), Bounds(1, MAX_BATCH, integer=True)] = 32,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
 ) -> None:
     """Write RUN/report/: curves.png, overlays_source.png and overlays_target.png (for adapt runs the init pretrain

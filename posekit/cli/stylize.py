@@ -11,6 +11,7 @@ import typer
 from posekit.cli import app
 from posekit.cli._common import AMP_HELP, check_amp, check_device, handle_errors, workspace
 from posekit.errors import ConfigError
+from posekit.numbers import MAX_BATCH, MAX_STEPS, Bounds
 from posekit.workspace import check_name
 
 
@@ -20,18 +21,18 @@ def stylize(
     source: Annotated[str, typer.Option(help="prepared source dataset (its train split is stylised)")] = "synth_src",
     target: Annotated[str, typer.Option(help="prepared target dataset (its train split gives the styles)")] = "synth_tgt",
     method: Annotated[str, typer.Option(help="colour (channel statistics), fda (Fourier amplitude) or adain (a neural encoder + decoder)")] = "colour",
-    variants: Annotated[int, typer.Option(help="stylised variants per source image, each with its own style and α")] = 2,
+    variants: Annotated[int, typer.Option(help="stylised variants per source image, each with its own style and α"), Bounds(1, 1000, integer=True)] = 2,
     alpha: Annotated[tuple[float, float] | None, typer.Option(
-        help="α range: 0 keeps the content, 1 is full style (default 0.5 1 for colour and fda, 0 1 for adain as in DAML)")] = None,
-    beta: Annotated[float, typer.Option(help="fda: size of the swapped low-frequency square (fraction of the side)")] = 0.01,
+        help="α range: 0 keeps the content, 1 is full style (default 0.5 1 for colour and fda, 0 1 for adain as in DAML)"), Bounds(0, 1)] = None,
+    beta: Annotated[float, typer.Option(help="fda: size of the swapped low-frequency square (fraction of the side)"), Bounds(0, 0.5, hint='a fraction of the image side; 0.5 already swaps the whole amplitude spectrum (FDA uses 0.01–0.09)')] = 0.01,
     encoder: Annotated[str, typer.Option(help="adain: vgg_normalised (needs --vgg), torchvision (ImageNet VGG-19) or "
                                               "efficientnet_lite0 (posekit\\[weights]; needs --train-decoder or --decoder)")] = "vgg_normalised",
     vgg: Annotated[Path | None, typer.Option(help="adain: vgg_normalised.pth")] = None,
     decoder: Annotated[Path | None, typer.Option(help="adain: decoder.pth (pytorch-AdaIN layout)")] = None,
     train_decoder: Annotated[bool, typer.Option(help="adain: train the decoder on source+target instead of --decoder", metavar="")] = False,
-    decoder_steps: Annotated[int, typer.Option(help="adain: decoder training steps")] = 2000,
-    seed: Annotated[int, typer.Option(help="pairing and α seed")] = 0,
-    batch_size: Annotated[int, typer.Option(help="source images stylised per batch")] = 64,
+    decoder_steps: Annotated[int, typer.Option(help="adain: decoder training steps"), Bounds(1, MAX_STEPS, integer=True)] = 2000,
+    seed: Annotated[int, typer.Option(help="pairing and α seed"), Bounds(0, 2**32 - 1, integer=True)] = 0,
+    batch_size: Annotated[int, typer.Option(help="source images stylised per batch"), Bounds(1, MAX_BATCH, integer=True)] = 64,
     name: Annotated[str | None, typer.Option(help="cache name under styles/ (default SOURCE__TARGET)")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     amp: Annotated[str, typer.Option(help="adain: " + AMP_HELP)] = "auto",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from posekit.config.schema import AdaptDataConfig, AdaptTrainConfig, AugmentConfig, ModelConfig, Strict
 
@@ -33,6 +33,13 @@ class RegDALossConfig(Strict):
     gradient_alpha: float = Field(1.0, gt=0, description="... steepness α (tllib: 1)")
     gradient_max_iters: int = Field(1000, ge=1, description="... steps N of 2(hi−lo)/(1+e^(−α·step/N)) − (hi−lo) + "
                                                             "lo (tllib: 1000, of 15,000 steps)")
+
+    @model_validator(mode="after")
+    def _gradient_rises(self):
+        """The warm-start factor rises from lo to hi: lo > hi would turn the schedule upside down."""
+        if self.gradient_lo > self.gradient_hi:
+            raise ValueError(f"gradient_lo ({self.gradient_lo:g}) must be ≤ gradient_hi ({self.gradient_hi:g})")
+        return self
 
 
 class RegDAConfig(Strict):

@@ -10,11 +10,16 @@ from posekit.errors import DataError
 
 
 def read_json(path: Path) -> Any:
-    """Parse a JSON annotation file; invalid JSON is a DataError naming the file."""
+    """Parse a JSON annotation file; invalid JSON (and JSON nested too deeply for the parser, or with an integer too
+    long to convert) is a DataError naming the file."""
     try:
         return json.loads(Path(path).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: invalid JSON ({exc})", hint="re-download or re-extract this annotation file") from None
+    except RecursionError:
+        raise DataError(f"{path}: invalid JSON (nested too deeply)",
+                        hint="re-download or re-extract this annotation file") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer of more than 4,300 digits
+        raise DataError(f"{path}: invalid JSON ({str(exc).splitlines()[0][:160]})",
+                        hint="re-download or re-extract this annotation file") from None
 
 
 def read_mat(path: Path, key: str) -> Any:

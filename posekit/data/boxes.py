@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from posekit.data.annotation_files import read_json
-from posekit.errors import DataError, MissingArtifactError
+from posekit.errors import ConfigError, DataError, MissingArtifactError
+from posekit.numbers import check_number
 
 BOXES_HINT = ("expected COCO detections [{image_id or file_name, bbox: [x, y, w, h], score, category_id}] or a COCO "
               "annotations file {images: [{id, file_name}], annotations: [{image_id, bbox}]}")
@@ -37,6 +38,18 @@ class Detection:
     score: float | None = None
     category_id: int | None = None
     index: int | None = None
+
+    def __post_init__(self):
+        """Four finite numbers, a finite score and an integer category (or None): ConfigError otherwise."""
+        if isinstance(self.box, (str, bytes)) or not hasattr(self.box, "__len__") or len(self.box) != 4:
+            raise ConfigError(f"Detection box must be four numbers x0, y0, x1, y1, got {self.box!r}"[:160],
+                              hint="e.g. posekit.Detection((10, 5, 90, 170), score=0.9)")
+        object.__setattr__(self, "box", tuple(check_number(v, "Detection box") for v in self.box))
+        if self.score is not None:
+            object.__setattr__(self, "score", check_number(self.score, "Detection score"))
+        for name in ("category_id", "index"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, check_number(getattr(self, name), f"Detection {name}", integer=True))
 
 
 @dataclass(frozen=True)
@@ -62,7 +75,7 @@ def _detection(entry: Any, where: str, index: int) -> Detection:
     if not isinstance(bbox, list) or len(bbox) != 4:
         raise DataError(f"{where}: bbox must be [x, y, w, h], got {bbox!r}", hint=BOXES_HINT)
     x, y, w, h = (_number(v, where, "bbox") for v in bbox)
-    if w <= 0 or h <= 0:
+    if w <= 0 or h <= 0 or not (x < x + w and y < y + h):  # the second: w lost in rounding next to a huge x
         raise DataError(f"{where}: bbox {bbox} has no area (w and h must be > 0)", hint=BOXES_HINT)
     score = entry.get("score")
     category = entry.get("category_id")
@@ -75,12 +88,20 @@ def _image_names(images: Any, path: Path) -> dict[Any, str]:
     """A COCO ``images`` list → {id: file name without folders}."""
     if not isinstance(images, list):
         raise DataError(f"{path}: images must be a list of {{id, file_name}}", hint=BOXES_HINT)
-    names = {}
+    names: dict[Any, str] = {}
     for i, image in enumerate(images):
-        if not isinstance(image, dict) or "id" not in image or not isinstance(image.get("file_name"), str):
-            raise DataError(f"{path}: images[{i}] needs an id and a file_name", hint=BOXES_HINT)
-        names[image["id"]] = Path(image["file_name"]).name
+        if not isinstance(image, dict) or not _is_id(image.get("id")) or not isinstance(image.get("file_name"), str):
+            raise DataError(f"{path}: images[{i}] needs an integer or string id and a file_name", hint=BOXES_HINT)
+        key, name = image["id"], Path(image["file_name"]).name
+        if key in names and names[key] != name:  # as prepare coco refuses it: boxes would go to whichever came last
+            raise DataError(f"{path}: images[] lists id {key!r} twice ({names[key]} and {name})",
+                            hint="give each image its own id; annotations name images by id")
+        names[key] = name
     return names
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
 
 
 def read_boxes(path: Path, inputs: Sequence[Path], min_score: float = 0.0, category: int | None = None) -> BoxesFile:
@@ -122,6 +143,9 @@ def read_boxes(path: Path, inputs: Sequence[Path], min_score: float = 0.0, categ
             image = by_name.get(Path(entry["file_name"]).name)
         elif "image_id" in entry:
             image_id = entry["image_id"]
+            if not _is_id(image_id):
+                raise DataError(f"{where}: image_id must be an integer or a string, got {image_id!r}"[:200],
+                                hint=BOXES_HINT)
             if names is not None:
                 if image_id not in names:
                     raise DataError(f"{where}: image_id {image_id!r} is not in the file's images list", hint=BOXES_HINT)

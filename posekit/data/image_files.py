@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from posekit.data.images import UNREADABLE, as_rgb8, displayed_size
+from posekit.data.images import UNREADABLE, displayed_size, open_rgb
 from posekit.errors import ConfigError, DataError, MissingArtifactError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
@@ -52,12 +51,7 @@ def image_size(path: Path) -> tuple[int, int]:
 def load_image(path: Path) -> np.ndarray:
     """The decoded image as displayed: ``[H,W,3]`` uint8 RGB (:func:`posekit.data.images.as_rgb8`: EXIF rotation
     applied, 16-bit scaled to 8, alpha dropped), as ``prepare`` reads images too."""
-    try:
-        with Image.open(path) as im:
-            return np.asarray(as_rgb8(im, str(path)))
-    except (OSError, Image.DecompressionBombError) as exc:
-        raise DataError(f"{path}: cannot decode the image ({str(exc).splitlines()[0][:120]})",
-                        hint="the file may be truncated or corrupt") from None
+    return np.asarray(open_rgb(str(path), hint="the file may be truncated or corrupt", what="cannot decode the image"))
 
 
 def check_box(box: Sequence[float], height: int, width: int, where: str, image: str) -> None:

@@ -6,7 +6,12 @@
   clipped: a plain ``convert("RGB")`` would clip every value above 255 and give an all-white image (16-bit RGB PNGs
   are already reduced to 8 bits by Pillow);
 - floating-point images (mode ``F``) and 32-bit integers beyond 16 bits are refused, since their range is unknown;
-- alpha is dropped, palettes are expanded.
+- alpha is dropped, palettes are expanded;
+- an image without pixels (0 wide or high) is refused.
+
+This module is the only one that opens a user's image file (tests/test_image_reader.py scans the package for other
+``Image.open`` calls): ``open_rgb`` for photos (prepare, predict, the Python API, ``--backgrounds``), ``open_labels``
+for label maps (RHD's masks), ``displayed_size`` for a header.
 """
 
 from __future__ import annotations
@@ -29,17 +34,38 @@ def as_rgb8(image: Image.Image, where: str) -> Image.Image:
         return Image.fromarray(np.repeat(grey[..., None], 3, axis=-1))
     if image.mode == "F":
         raise DataError(f"{where}: floating-point pixels are not read", hint="convert the image to 8 or 16 bits per channel")
-    return image.convert("RGB")
+    if image.width < 1 or image.height < 1:
+        raise DataError(f"{where}: the image has no pixels ({image.width}×{image.height})",
+                        hint="pass an image at least 1 pixel wide and high")
+    try:
+        return image.convert("RGB")
+    except ValueError as exc:  # a mode Pillow cannot turn into RGB (HSV, LAB, ...)
+        raise DataError(f"{where}: {image.mode} images are not read ({exc})", hint="save the image as RGB") from None
 
 
-def open_rgb(path: str) -> Image.Image:
-    """Decode an image file as 8-bit RGB as displayed (``as_rgb8``); an unreadable file is a DataError naming it."""
+PREPARE_HINT = "re-download or re-extract this file, then re-run the same prepare command"
+
+
+def open_rgb(path: str, hint: str = PREPARE_HINT, what: str = "unreadable image") -> Image.Image:
+    """Decode an image file as 8-bit RGB as displayed (``as_rgb8``); an unreadable file is a DataError naming it
+    (``what``: the message's words, ``hint``: what to do)."""
     try:
         with Image.open(path) as im:
             return as_rgb8(im, str(path))
     except UNREADABLE as exc:
-        raise DataError(f"{path}: unreadable image ({exc.__class__.__name__}: {exc})",
-                        hint="re-download or re-extract this file, then re-run the same prepare command") from None
+        first = str(exc).splitlines()[0][:160] if str(exc) else ""
+        raise DataError(f"{path}: {what} ({exc.__class__.__name__}: {first})", hint=hint) from None
+
+
+def open_labels(path: str, hint: str = PREPARE_HINT) -> np.ndarray:
+    """A label map (class index per pixel, e.g. RHD's masks) as its stored values ``[H,W]`` (the first channel of a
+    colour file), without any colour conversion; an unreadable file is a DataError naming it."""
+    try:
+        with Image.open(path) as im:
+            labels = np.asarray(im)
+    except UNREADABLE as exc:
+        raise DataError(f"{path}: unreadable mask ({exc.__class__.__name__}: {exc})", hint=hint) from None
+    return labels[..., 0] if labels.ndim == 3 else labels
 
 
 UNREADABLE = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)  # what decoding a bad file raises

@@ -11,6 +11,7 @@ from rich.table import Table
 from posekit.config.schema import SyntheticConfig
 from posekit.engine.logging import make_progress, results
 from posekit.errors import ConfigError
+from posekit.numbers import MAX_COUNT, MAX_SIDE, check_number
 from posekit.workspace import Workspace
 
 SHARED_FLAGS = "--name, --size, --codec, --workers, --force"
@@ -76,10 +77,10 @@ def _synthetic_params(config: SyntheticConfig, name: str | None, size: int, code
     skeleton, gap = opts["skeleton"], opts["gap"]
     if skeleton not in BODIES:
         raise ConfigError(f"unknown --skeleton {skeleton!r}", hint=f"use one of {', '.join(BODIES)}")
-    if not 0 <= gap <= 1:
-        raise ConfigError(f"--gap {gap} is outside [0, 1]", hint="0 makes the target look like the source, 1 is the hardest")
-    if opts["num_train"] < 1 or opts["num_test"] < 1 or opts["num_val"] < 0:
-        raise ConfigError("--num-train and --num-test must be ≥ 1 and --num-val ≥ 0")
+    gap = check_number(gap, "--gap", lo=0, hi=1, hint="0 makes the target look like the source, 1 is the hardest")
+    for key, lo in (("num_train", 1), ("num_val", 0), ("num_test", 1)):
+        check_number(opts[key], "--" + key.replace("_", "-"), lo=lo, hi=MAX_COUNT, integer=True)
+    check_number(opts["seed"], "--seed", lo=0, hi=2**32 - 1, integer=True)
     params = {"skeleton": skeleton, "size": size, "num_train": opts["num_train"], "num_val": opts["num_val"],
               "num_test": opts["num_test"], "seed": opts["seed"], "gap": gap, "codec": codec,
               "name": name or ("synth" if skeleton == "human" else "synth_animal")}
@@ -88,14 +89,12 @@ def _synthetic_params(config: SyntheticConfig, name: str | None, size: int, code
             raise ConfigError(f"unknown --shift {opts['shift']!r}", hint="use all or appearance")
         params["shift"] = opts["shift"]
     if opts.get("pose_spread") is not None:
-        if opts["pose_spread"] <= 0:
-            raise ConfigError(f"--pose-spread {opts['pose_spread']} must be > 0",
-                              hint="a fraction of each joint's range, e.g. 0.3; 1 or more draws uniformly over the range")
+        check_number(opts["pose_spread"], "--pose-spread", lo=0, hi=100, lo_open=True,
+                     hint="a fraction of each joint's range, e.g. 0.3; 1 or more draws uniformly over the range")
         params["pose_spread"] = opts["pose_spread"]
     if opts.get("roll") is not None:
-        if not 0 <= opts["roll"] <= 180:
-            raise ConfigError(f"--roll {opts['roll']} is outside [0, 180]",
-                              hint="degrees either side of upright; 180 allows every in-plane rotation")
+        check_number(opts["roll"], "--roll", lo=0, hi=180,
+                     hint="degrees either side of upright; 180 allows every in-plane rotation")
         params["roll"] = opts["roll"]
     if opts.get("framing") is not None:
         if opts["framing"] not in ("body", "joints"):
@@ -110,9 +109,7 @@ def _synthetic_params(config: SyntheticConfig, name: str | None, size: int, code
 
 
 def _check_size(size: int) -> int:
-    if size < 32:
-        raise ConfigError(f"--size {size} is too small", hint="use at least 32 pixels")
-    return size
+    return check_number(size, "--size", lo=32, hi=MAX_SIDE, integer=True, hint="use at least 32 pixels")
 
 
 def _flags(keys) -> str:

@@ -156,8 +156,9 @@ def _choose_categories(docs: dict[str, dict], files: dict[str, Path],
     for split, doc in docs.items():
         cats = [c for c in doc["categories"] if c.get("keypoints")]
         if any(not _is_id(c.get("id")) or not isinstance(c.get("name"), str) or not isinstance(c["keypoints"], list)
-               for c in cats):
-            raise DataError(f"{files[split]}: categories need an integer or string id, a name and a keypoints list",
+               or not all(isinstance(k, str) for k in c["keypoints"]) for c in cats):
+            raise DataError(f"{files[split]}: categories need an integer or string id, a name and a keypoints list "
+                            "of names",
                             hint=FORMAT_HINT)
         by_name = {c["name"]: c for c in cats}
         if not by_name:

@@ -38,7 +38,7 @@ def meta_from_category(category: dict, meta_name: str, where: str) -> KeypointMe
             raise TypeError
         names = tuple(category["keypoints"])
         edges = [(int(a), int(b)) for a, b in category.get("skeleton") or []]
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: an edge index of Infinity
         raise DataError(f"{where}: a category needs keypoints [names] and skeleton [[a, b], …]",
                         hint="fix the categories[] entry of the annotation file") from None
     twice = sorted({n for n in names if names.count(n) > 1} | {n for n in names if _tokens(n) in

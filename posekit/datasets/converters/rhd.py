@@ -22,6 +22,7 @@ from PIL import Image
 
 from posekit.data.annotation_files import read_json
 from posekit.data.crop import warp_crop
+from posekit.data.images import open_labels
 from posekit.data.meta import HAND21
 from posekit.datasets.converters.base import CONVERTERS
 from posekit.datasets.converters.coco import SPLIT_NAME, coco_box
@@ -107,13 +108,7 @@ class RhdRecord(Record):
         """The hand's pixels as a ``[S,S]`` uint8 0/1 crop: the same warp as the image, thresholded at ½."""
         if self.mask_file is None:
             return None
-        try:
-            with Image.open(self.mask_file) as im:
-                labels = np.asarray(im)
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise DataError(f"{self.mask_file}: unreadable mask ({exc.__class__.__name__}: {exc})",
-                            hint="re-extract the RHD archive") from None
-        labels = labels[..., 0] if labels.ndim == 3 else labels
+        labels = open_labels(self.mask_file, hint="re-extract the RHD archive")
         hand = np.isin(labels, HAND_CLASSES[self.hand_type]).astype(np.uint8) * 255
         crop = warp_crop(Image.fromarray(np.repeat(hand[..., None], 3, axis=-1)), affine, size)
         return (crop[..., 0] >= 128).astype(np.uint8)

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from posekit.data.images import open_rgb
+
 
 @dataclass(frozen=True)
 class DomainStyle:
@@ -139,12 +141,11 @@ def photo_background(rng: np.random.Generator, size: int, folder: str) -> np.nda
     mirrored half of the time, of a random image of ``folder``."""
     paths = list_images(folder)
     path = paths[int(rng.integers(len(paths)))]
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        w, h = im.size
-        side = max(1, int(min(w, h) * rng.uniform(0.4, 1.0)))
-        x0, y0 = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
-        crop = im.resize((size, size), Image.BILINEAR, box=(x0, y0, x0 + side, y0 + side))
+    im = open_rgb(str(path), hint="remove or re-save this file in the --backgrounds folder")  # as prepare reads photos
+    w, h = im.size
+    side = max(1, int(min(w, h) * rng.uniform(0.4, 1.0)))
+    x0, y0 = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
+    crop = im.resize((size, size), Image.BILINEAR, box=(x0, y0, x0 + side, y0 + side))
     if rng.random() < 0.5:
         crop = crop.transpose(Image.FLIP_LEFT_RIGHT)
     return np.asarray(crop, dtype=np.float64) / 255.0

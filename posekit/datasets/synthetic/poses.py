@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from posekit.datasets.synthetic.bodies import BodyModel, euler_to_matrix, sample_angles
+from posekit.errors import ConfigError
+from posekit.numbers import parse_number
 
 Angles = dict[str, tuple[float, float, float]]
 
@@ -87,11 +89,11 @@ def parse_families(text: str) -> dict[str, float]:
         name = name.strip()
         if name not in FAMILIES:
             raise ValueError(f"unknown pose family {name!r} (known: {', '.join(FAMILIES)})")
-        try:
-            weight = float(value) if sep else 1.0
-        except ValueError:
-            raise ValueError(f"pose family weight {value!r} is not a number") from None
-        if weight < 0 or name in out:
+        try:  # finite and at most 1e6: a weight of inf or 1e308 would make the weights' sum infinite
+            weight = parse_number(value, f"pose family {name!r}: weight", lo=0, hi=1e6) if sep else 1.0
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
+        if name in out:
             raise ValueError(f"pose family {name!r}: give each family once, with a weight ≥ 0")
         out[name] = weight
     if sum(out.values()) <= 0:
