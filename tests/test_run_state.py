@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +127,60 @@ def test_a_folder_that_is_not_a_run(ws, tmp_path, make, expected):
         assert result.exit_code == 3 and len(out) == 2, (args, result.output)
         assert out[0] == f"error: {folder} is not a posekit run (no config.yaml, no ckpt/)", args
         assert expected in out[1] and "--resume" not in out[1], (args, out[1])
+
+
+def test_a_torchscript_export_given_as_a_checkpoint_says_what_it_is(ws, tmp_path):
+    out = tmp_path / "exp"
+    assert invoke(ws, "export", "pretrain/m0", "--format", "torchscript", "-o", str(out)).exit_code == 0
+    model = out / "model.pt"
+    source = m0(ws) / "ckpt/final.pt"
+    bare = tmp_path / "bare.pt"  # the same archive without the export's JSON beside it
+    shutil.copy(model, bare)
+    cases = [(model, f"it was exported from {source}: pass that checkpoint or its run"),
+             (bare, "pass the run it was exported from, or its ckpt/*.pt (e.g. RUN/ckpt/final.pt)")]
+    for path, hint in cases:
+        for args in (["eval", "--checkpoint", str(path), "--data", "synth_tgt:test"],
+                     ["predict", str(save_png(tmp_path / "in")), "-c", str(path), "-o", str(tmp_path / "o")],
+                     ["ckpt", "inspect", str(path)]):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = invoke(ws, *args)
+            out_lines = lines(result)
+            assert result.exit_code == 4 and len(out_lines) == 2, (args, result.output)
+            assert out_lines == [f"error: {path}: this is a TorchScript export, not a checkpoint", f"hint: {hint}"]
+            assert not [w for w in caught if "TorchScript" in str(w.message)], [str(w.message) for w in caught]
+
+
+def test_files_that_are_not_checkpoints_are_named_for_what_they_are(ws, tmp_path):
+    foreign = tmp_path / "weights.zip"
+    with zipfile.ZipFile(foreign, "w") as archive:
+        archive.writestr("weights/readme.txt", "not torch")
+    (tmp_path / "model.onnx").write_bytes(b"\x08\x07\x12\x07pytorch")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    cases = [(foreign, "not a readable checkpoint (a zip archive that torch.save did not write)",
+              "pass a .pt file written by posekit pretrain/adapt (e.g. RUN/ckpt/final.pt)"),
+             (tmp_path / "model.onnx", "this is an ONNX export, not a checkpoint", "pass the run it was exported from"),
+             (tmp_path / "empty.pt", "not a readable checkpoint (empty file, 0 bytes)", "pass a .pt file written by")]
+    for path, error, hint in cases:
+        result = invoke(ws, "eval", "--checkpoint", str(path), "--data", "synth_tgt:test")
+        out_lines = lines(result)
+        assert result.exit_code == 4 and len(out_lines) == 2, result.output
+        assert out_lines[0] == f"error: {path}: {error}" and out_lines[1].startswith(f"hint: {hint}"), out_lines
+
+
+def test_an_empty_last_checkpoint(ws):
+    """Under --resume of an unfinished run: delete it and resume from step 0; of a finished run: final.pt holds the
+    weights."""
+    run = m0(ws)
+    (run / "ckpt/last.pt").write_bytes(b"")
+    result = invoke(ws, "eval", "pretrain/m0", "--checkpoint", "last", "--data", "synth_tgt:test")
+    assert result.exit_code == 4 and lines(result) == [
+        f"error: {run}/ckpt/last.pt: not a readable checkpoint (empty file, 0 bytes)",
+        ("hint: a copy or write was cut short; the run is finished: its ckpt/final.pt holds the selected weights "
+        "(eval, predict and export read it)")], result.output
+    (run / "ckpt/final.pt").unlink()
+    result = invoke(ws, "pretrain", "--resume", "pretrain/m0")
+    assert result.exit_code == 4 and lines(result) == [
+        f"error: {run}/ckpt/last.pt: not a readable checkpoint (empty file, 0 bytes)",
+        (f"hint: a copy or write was cut short; delete it and `posekit pretrain --resume pretrain/{run.name}` "
+        "restarts the run from step 0, or re-run the stage")], result.output
