@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from posekit.cli import app
@@ -184,3 +185,34 @@ def test_an_empty_last_checkpoint(ws):
         f"error: {run}/ckpt/last.pt: not a readable checkpoint (empty file, 0 bytes)",
         (f"hint: a copy or write was cut short; delete it and `posekit pretrain --resume pretrain/{run.name}` "
         "restarts the run from step 0, or re-run the stage")], result.output
+
+
+# -- 3. eval results never collide or leave the workspace --------------------------------------------------------------
+def test_eval_results_are_named_by_the_checkpoint_they_score(ws, tmp_path, monkeypatch):
+    run = m0(ws)
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    a, b = folder / "A.pt", folder / "B.pt"
+    shutil.copy(run / "ckpt/final.pt", a)
+    ckpt = torch.load(run / "ckpt/last.pt", weights_only=True)
+    ckpt["step"] = 1  # B differs from A
+    torch.save(ckpt, b)
+    monkeypatch.chdir(folder)
+    written = {}
+    for path in (a, b, run / "ckpt/last.pt", run / "ckpt/final.pt"):
+        result = invoke(ws, "eval", "--checkpoint", path.name if path.parent == folder else str(path),
+                        "--data", "synth_tgt:test")
+        assert result.exit_code == 0, result.output
+        written[path.name] = [Path(p) for line in result.stdout.splitlines() if line.startswith("JSON: ")
+                              for p in line[6:].split(", ")]
+        assert ("is not in a run of this workspace" in result.stderr) == (path.parent == folder), result.stderr
+    assert not (folder / "eval").exists()  # nothing beside the checkpoints, outside the workspace
+    (ja,), (jb,) = written["A.pt"], written["B.pt"]
+    assert ja.parent.parent == ws / "eval/external" and ja.parent.name.startswith("A-") and ja.name == "synth_tgt-test.json"
+    assert jb.parent.name.startswith("B-") and ja != jb
+    assert json.loads(ja.read_text())["checkpoint"] == str(a) and json.loads(jb.read_text())["step"] == 1
+    assert written["last.pt"] == [run / "eval/synth_tgt-test-last.json"]
+    assert written["final.pt"] == [run / "eval/synth_tgt-test.json"]  # the run's own name is kept
+    assert json.loads(written["last.pt"][0].read_text())["checkpoint"].endswith("ckpt/last.pt")
+    result = invoke(ws, "eval", "pretrain/m0", "--data", "synth_tgt:test", "--amp", "off")
+    assert result.exit_code == 0 and (run / "eval/synth_tgt-test-amp-off.json").is_file()
