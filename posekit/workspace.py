@@ -275,7 +275,8 @@ class Workspace:
 
     def resolve_resumable(self, stage: str, ref: str) -> Path:
         """The run to ``--resume``: a run directory, ``STAGE/RUN_ID``, ``RUN_ID``, ``STAGE/NAME`` or ``NAME`` (its
-        ``--name``, :meth:`resolve_run`), or ``latest`` / ``STAGE/latest`` (the newest run of ``stage`` that has a resumable ``ckpt/last.pt``, finished or not)."""
+        ``--name``, :meth:`resolve_run`), or ``latest`` / ``STAGE/latest`` (the newest run of ``stage`` that has a
+        resumable ``ckpt/last.pt``, finished or not)."""
         path = Path(ref)
         other = next((s for s in STAGES if s != stage and ref.startswith(f"{s}/")), None)
         if path.is_dir():
