@@ -54,7 +54,7 @@ def build_network(ckpt_path: Path, ckpt: dict, num_joints: int) -> tuple[nn.Modu
 
 def resolve_model_ref(ws: Workspace, ref: str | Path) -> Path:
     """A ``.pt`` file, a run directory, a workspace's ``runs/STAGE/latest`` file, or (inside ``ws``) ``STAGE/RUN_ID``,
-    ``STAGE/latest`` or ``latest`` → the checkpoint file (a run's ``ckpt/final.pt``)."""
+    ``STAGE/NAME``, ``STAGE/latest`` or ``latest`` → the checkpoint file (a run's ``ckpt/final.pt``)."""
     path = Path(ref)
     if path.is_file() and path.name == "latest" and path.parent.parent.name == "runs":
         path = path.parent / path.read_text().strip()  # the marker names the newest finished run
@@ -64,7 +64,7 @@ def resolve_model_ref(ws: Workspace, ref: str | Path) -> Path:
     if path.is_file():
         return path.resolve()
     if path.suffix == ".pt":
-        raise MissingArtifactError(f"no checkpoint file {path}", hint="pass a .pt file, a run directory, or STAGE/RUN_ID")
+        raise MissingArtifactError(f"no checkpoint file {path}", hint="pass a .pt file, a run directory, STAGE/RUN_ID or STAGE/NAME")
     return (ws if path.is_dir() else ws.require()).resolve_checkpoint(str(path), "final")
 
 

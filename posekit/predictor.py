@@ -262,7 +262,7 @@ def load(ref: str | os.PathLike, weights: str = "auto", device: str | torch.devi
     """Load a trained network for prediction.
 
     ``ref``: a checkpoint file (``.pt``), a run directory (its ``ckpt/final.pt``), a workspace's
-    ``runs/STAGE/latest`` file, or ``STAGE/RUN_ID``, ``STAGE/latest`` or ``latest`` inside ``workspace``
+    ``runs/STAGE/latest`` file, or ``STAGE/RUN_ID``, ``STAGE/NAME``, ``STAGE/latest`` or ``latest`` inside ``workspace``
     (default: ``$POSEKIT_WORKSPACE``, else ``posekit-ws``, as the command line). ``weights``: auto (the mean
     teacher when the run has one, as ``posekit eval`` scores), teacher or student. ``device``: auto, cpu, cuda,
     cuda:N or a ``torch.device``. ``amp``: auto (bf16 autocast on CUDA, and on CPUs with bf16 units for the networks

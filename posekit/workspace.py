@@ -280,12 +280,13 @@ class Workspace:
         return {"dataset": dataset, "params_sha1": info.get("params_sha1"), "converter": info.get("converter")}
 
     def resolve_resumable(self, stage: str, ref: str) -> Path:
-        """The run to ``--resume``: a run directory, ``STAGE/RUN_ID``, ``RUN_ID``, or ``latest`` / ``STAGE/latest``
-        (the newest run of ``stage`` that has a resumable ``ckpt/last.pt``, finished or not)."""
+        """The run to ``--resume``: a run directory, ``STAGE/RUN_ID``, ``RUN_ID``, ``STAGE/NAME`` or ``NAME`` (its
+        ``--name``, :meth:`resolve_run`), or ``latest`` / ``STAGE/latest`` (the newest run of ``stage`` that has a
+        resumable ``ckpt/last.pt``, finished or not)."""
         path = Path(ref)
         other = next((s for s in STAGES if s != stage and ref.startswith(f"{s}/")), None)
         if path.is_dir():
-            path = resolve_path(path, "run")
+            path = check_run_dir(resolve_path(path, "run"))
             other = path.parent.name if path.parent.name in STAGES and path.parent.name != stage else None
         if other is not None:
             raise ConfigError(f"{ref} is a{'n' if other[0] in 'aeiou' else ''} {other} run; `{stage} --resume` "
@@ -302,10 +303,11 @@ class Workspace:
         return self.resolve_run(ref if "/" in ref else f"{stage}/{ref}")
 
     def resolve_run(self, ref: str) -> Path:
-        """``ref`` is a run directory, ``STAGE/RUN_ID``, ``STAGE/latest`` or ``latest`` (newest of any stage)."""
+        """``ref`` is a run directory, ``STAGE/RUN_ID``, ``STAGE/NAME`` (the ``--name`` of a run: the one run id ending
+        in ``-NAME``), ``STAGE/latest`` or ``latest`` (newest of any stage). Exact ids and ``latest`` come first."""
         p = Path(ref)
         if p.is_dir():
-            return resolve_path(p, "run")
+            return check_run_dir(resolve_path(p, "run"))
         parts = ref.split("/")
         if ref == "latest":
             candidates = []
@@ -323,10 +325,23 @@ class Workspace:
             run = self.runs_dir(stage) / check_name(run_id, "run id")
             if run.is_dir():
                 return run
+            named = self.runs_named(stage, run_id)
+            if len(named) == 1:
+                return named[0]
+            if named:
+                raise ConfigError(f"{ref!r} names {len(named)} {stage} runs",
+                                  hint=f"pass one by its id: {', '.join(f'{stage}/{r.name}' for r in named)}")
         raise MissingArtifactError(
             f"no run {ref!r} in {self.root / 'runs'}",
-            hint="pass a run directory, STAGE/RUN_ID, STAGE/latest or latest",
+            hint="pass a run directory, STAGE/RUN_ID, STAGE/NAME (its --name), STAGE/latest or latest",
         )
+
+    def runs_named(self, stage: str, name: str) -> list[Path]:
+        """The runs of ``stage`` whose id ends in ``-NAME`` (``<date>-<time>-NAME``, or ``…-NAME-2`` for a second run
+        of that name started in the same second), oldest first."""
+        same_second = re.compile(rf"\d{{8}}-\d{{6}}-{re.escape(name)}-\d+")
+        return sorted(p for p in self.runs_dir(stage).glob("*")
+                      if p.is_dir() and (p.name.endswith(f"-{name}") or same_second.fullmatch(p.name)))
 
     def latest_run(self, stage: str) -> Path:
         """The run ``runs/<stage>/latest`` names; a marker naming no run of the stage is a DataError naming it."""
@@ -352,9 +367,49 @@ class Workspace:
         run_dir = self.resolve_run(run)
         path = run_dir / "ckpt" / f"{checkpoint}.pt"
         if not path.exists():
-            have = sorted(p.stem for p in (run_dir / "ckpt").glob("*.pt"))
-            resume = f"`posekit {run_dir.parent.name} --resume {run_dir.parent.name}/{run_dir.name}`"
-            hint = (f"this run has {', '.join(have)}.pt only; finish it with {resume}" if have
-                    else f"the run has no checkpoint yet; continue it with {resume} or re-run the stage")
-            raise MissingArtifactError(f"{path} does not exist (run not finished?)", hint=hint)
+            raise missing_checkpoint(run_dir, checkpoint)
         return path
+
+
+def check_run_dir(path: Path) -> Path:
+    """``path`` if it is a run directory (it holds config.yaml or ckpt/), else MissingArtifactError saying what is
+    expected there."""
+    if (path / "config.yaml").is_file() or (path / "ckpt").is_dir():
+        return path
+    if (path / "workspace.json").is_file():
+        what = "it is a workspace; pass one of its runs as STAGE/RUN_ID, STAGE/NAME or STAGE/latest (with -w)"
+    elif path.name == "runs" or path.name in STAGES and path.parent.name == "runs":
+        what = "it holds runs; pass one of them (runs/STAGE/RUN_ID), or STAGE/latest"
+    else:
+        what = "pass a run directory (runs/STAGE/RUN_ID), STAGE/RUN_ID, STAGE/NAME, STAGE/latest or latest"
+    raise MissingArtifactError(f"{path} is not a posekit run (no config.yaml, no ckpt/)", hint=what)
+
+
+def missing_checkpoint(run_dir: Path, checkpoint: str) -> MissingArtifactError:
+    """The error for a run without ``ckpt/<checkpoint>.pt``, from what the run holds: finished (final.pt) or not."""
+    path = run_dir / "ckpt" / f"{checkpoint}.pt"
+    have = sorted(p.stem for p in (run_dir / "ckpt").glob("*.pt"))
+    if "final" in have:
+        if checkpoint == "best":
+            return MissingArtifactError(
+                f"{path} does not exist: the run is finished and selected its last weights ({_selection(run_dir)})",
+                hint="its final.pt holds them (the same weights as last.pt); use --checkpoint final")
+        return MissingArtifactError(f"{path} does not exist: the run is finished and holds {', '.join(have)}.pt",
+                                    hint="use --checkpoint final, its selected weights")
+    resume = f"`posekit {run_dir.parent.name} --resume {run_dir.parent.name}/{run_dir.name}`"
+    hint = (f"this run has {', '.join(have)}.pt only; finish it with {resume}" if have
+            else f"the run has no checkpoint yet; continue it with {resume} or re-run the stage")
+    return MissingArtifactError(f"{path} does not exist (run not finished?)", hint=hint)
+
+
+def _selection(run_dir: Path) -> str:
+    """How a finished run without best.pt chose its final weights, from its config.yaml (train.select)."""
+    import yaml
+
+    try:
+        select = (yaml.safe_load((run_dir / "config.yaml").read_text()) or {}).get("train", {}).get("select")
+    except (OSError, yaml.YAMLError, AttributeError):
+        select = None
+    if select in (None, "last"):
+        return "train.select=last"
+    return f"train.select={select}, but no validation picked a best step"

@@ -130,6 +130,33 @@ def unfinished_run(ws: Path) -> str:
     return f"pretrain/{cut.name}"
 
 
+def torchscript_export(ws: Path, tmp: Path) -> Path:
+    result = runner.invoke(app, ["-w", str(ws), "export", "pretrain/latest", "--format", "torchscript", "-o",
+                                 str(tmp / "exported")])
+    assert result.exit_code == 0, result.output
+    return tmp / "exported/model.pt"
+
+
+def empty_last(ws: Path) -> str:
+    """The unfinished copy of the pretrain run (:func:`unfinished_run`) with an empty ckpt/last.pt."""
+    ref = unfinished_run(ws)
+    (ws / "runs" / ref / "ckpt/last.pt").write_bytes(b"")
+    return ref
+
+
+def foreign_zip(tmp: Path) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(tmp / "weights.zip", "w") as archive:
+        archive.writestr("weights/readme.txt", "not torch")
+    return tmp / "weights.zip"
+
+
+def second_run_named(ws: Path) -> None:
+    run = ckpt_path(ws).parent.parent
+    shutil.copytree(run, run.with_name("20200101-000000-supervised"))
+
+
 def marker(ws: Path, text: str) -> None:
     (ws / "workspace.json").write_text(text)
 
@@ -319,6 +346,22 @@ CASES: list[tuple[str, Callable, int, str]] = [
     ("predict writing into its input folder",
      lambda ws, tmp: ["predict", str(save_png(tmp).parent), "--checkpoint", "pretrain/latest", "--out", str(tmp)], 2,
      "the overlays written there would be read as inputs"),
+    # -- issue 31: runs by name, hints from what a run or file is -------------------------------------------------
+    ("best weights of a run that selected its last",
+     lambda ws, tmp: ["eval", "pretrain/latest", "--checkpoint", "best", "--data", "synth_tgt:test"], 3,
+     "the run is finished and selected its last weights"),
+    ("a folder that is not a run", lambda ws, tmp: ["eval", str(tmp), "--data", "synth_tgt:test"], 3,
+     "is not a posekit run (no config.yaml, no ckpt/)"),
+    ("TorchScript export given as a checkpoint",
+     lambda ws, tmp: ["predict", str(save_png(tmp)), "--checkpoint", str(torchscript_export(ws, tmp)), "--out",
+                      str(tmp / "out")], 4, "this is a TorchScript export, not a checkpoint"),
+    ("empty last checkpoint under --resume", lambda ws, tmp: ["pretrain", "--resume", empty_last(ws)], 4,
+     "not a readable checkpoint (empty file, 0 bytes)"),
+    ("zip file given as a checkpoint",
+     lambda ws, tmp: ["eval", "--checkpoint", str(foreign_zip(tmp)), "--data", "synth_tgt:test"], 4,
+     "a zip archive that torch.save did not write"),
+    ("run name shared by two runs", lambda ws, tmp: (second_run_named(ws), ["eval", "pretrain/supervised"])[1], 2,
+     "'pretrain/supervised' names 2 pretrain runs"),
 ]
 # the workspace option of each case: its own copy, except where the case is about the option itself
 WORKSPACE_ARG = {"empty --workspace": ""}

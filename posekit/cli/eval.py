@@ -16,7 +16,8 @@ from posekit.numbers import MAX_BATCH, Bounds
 @handle_errors
 def eval_(
     runs: Annotated[list[str] | None, typer.Argument(
-        help="runs to score, one table row each: run dir, STAGE/RUN_ID, STAGE/latest or latest (default: latest)")] = None,
+        help="runs to score, one table row each: run dir, STAGE/RUN_ID, STAGE/NAME (its --name), STAGE/latest "
+             "or latest (default: latest)")] = None,
     data: Annotated[list[str] | None, typer.Option("--data", "-d", help="DATASET:SPLIT to score (repeatable; default synth_tgt:test)")] = None,
     metric: Annotated[str, typer.Option(help="pck@T: fraction of joints within T × reference length; 3D models "
                                              "(adapt --method mim): mpjpe, pa-mpjpe (mm), pck3d@T (T in mm), auc "
@@ -26,7 +27,8 @@ def eval_(
     include_occluded: Annotated[bool, typer.Option(help="also count labelled but occluded joints", metavar="")] = False,
     flip: Annotated[bool, typer.Option(help="flip test: average each crop's heatmaps with its mirror's (joints "
                                             "swapped; results in *-flip.json)", metavar="")] = False,
-    checkpoint: Annotated[str, typer.Option(help="final, best, last, or a checkpoint file")] = "final",
+    checkpoint: Annotated[str, typer.Option(help="final, best, last (results in *-best.json, *-last.json), or a "
+                                                 "checkpoint file (results in WS/eval/external/)")] = "final",
     weights: Annotated[str, typer.Option(help="auto (teacher when present), teacher or student")] = "auto",
     batch_size: Annotated[int, typer.Option(help="images per forward pass"), Bounds(1, MAX_BATCH, integer=True)] = 32,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",

@@ -15,7 +15,7 @@ from posekit.errors import ConfigError
 @app.command("export", short_help="A run's network as ONNX or TorchScript, with its input/output spec in JSON.")
 @handle_errors
 def export(
-    run: Annotated[str, typer.Argument(help="run (dir, STAGE/RUN_ID, STAGE/latest, latest: its ckpt/final.pt) or a .pt file")],
+    run: Annotated[str, typer.Argument(help="run (dir, STAGE/RUN_ID, STAGE/NAME, STAGE/latest, latest: its ckpt/final.pt) or a .pt file")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="onnx (needs posekit\\[export]) or torchscript")] = "onnx",
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for model.onnx|model.pt and its .json")] = Path(
         "posekit-export"),

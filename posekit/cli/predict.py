@@ -23,7 +23,7 @@ def predict(
     images: Annotated[list[str], typer.Argument(
         help="image files, directories (the images inside) or glob patterns; or video files (.mp4, .mov, …)")],
     checkpoint: Annotated[str, typer.Option(
-        "--checkpoint", "-c", help="run (dir, STAGE/RUN_ID, STAGE/latest, latest: its ckpt/final.pt) or a .pt file")],
+        "--checkpoint", "-c", help="run (dir, STAGE/RUN_ID, STAGE/NAME, STAGE/latest, latest: its ckpt/final.pt) or a .pt file")],
     box: Annotated[str | None, typer.Option(
         help="person box x0,y0,x1,y1 in original pixels, used for every image or frame (default: the whole image)")] = None,
     boxes: Annotated[Path | None, typer.Option(

@@ -15,7 +15,7 @@ from posekit.numbers import MAX_BATCH, Bounds
 @app.command("report", short_help="Write a run's report: curves, overlays, metrics, lineage (Markdown + HTML).")
 @handle_errors
 def report(
-    run: Annotated[str, typer.Argument(help="run dir, STAGE/RUN_ID, STAGE/latest or latest")] = "latest",
+    run: Annotated[str, typer.Argument(help="run dir, STAGE/RUN_ID, STAGE/NAME (its --name), STAGE/latest or latest")] = "latest",
     data: Annotated[list[str] | None, typer.Option(
         "--data", "-d", help="DATASET:SPLIT to draw overlays of (repeatable; default: the run's source and target test "
                              "splits)")] = None,

@@ -304,7 +304,7 @@ class AdaptConfig(Strict):
         "null = the same setting as target_augment (DAML's README sets both alike); when set, keys it leaves out take "
         "the augment defaults, not target_augment's; flip is ignored for target views, crop comes from target_augment")
     model: ModelConfig | None = Field(None, description="filled from the init checkpoint; must match it if given")
-    init: str | None = Field(None, description="pretrain run (dir, pretrain/ID or pretrain/latest) to start from")
+    init: str | None = Field(None, description="pretrain run (dir, pretrain/ID, pretrain/NAME or pretrain/latest) to start from")
     optim: AdaptOptimConfig = Field(AdaptOptimConfig(lr=1e-4, milestones=(0.167, 0.667)),
                                description="student optimiser; paper LR drops at 2.5k and 10k of 15k adaptation steps")
     train: AdaptTrainConfig = AdaptTrainConfig()

@@ -52,7 +52,7 @@ class RegDAConfig(Strict):
     target_augment: AugmentConfig = Field(
         AugmentConfig(flip=0.0), description="augmentation of the target view (one per step; steps B and C see it)")
     model: ModelConfig | None = Field(None, description="filled from the init checkpoint; must match it if given")
-    init: str | None = Field(None, description="pretrain run (dir, pretrain/ID or pretrain/latest) whose backbone and "
+    init: str | None = Field(None, description="pretrain run (dir, pretrain/ID, pretrain/NAME or pretrain/latest) whose backbone and "
                                                "deconvolutions start the network; both heads start fresh, as in tllib")
     optim: RegDAOptimConfig = RegDAOptimConfig()
     train: AdaptTrainConfig = AdaptTrainConfig()

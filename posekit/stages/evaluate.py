@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -12,7 +15,7 @@ from rich.table import Table
 from posekit.data.h5format import validate_h5
 from posekit.data.roots import root_joints
 from posekit.engine.device import pick_device
-from posekit.engine.logging import console, make_progress
+from posekit.engine.logging import console, labelled, make_progress
 from posekit.engine.logging import results as results_console
 from posekit.errors import ConfigError, DataError
 from posekit.evaluation.evaluate import score_legacy, score_split
@@ -24,7 +27,7 @@ from posekit.predictor import load_predictor
 from posekit.stages import builder_of
 from posekit.stages.template import METHODS
 from posekit.version import __version__
-from posekit.workspace import Workspace, atomic_write_json, now_iso
+from posekit.workspace import STAGES, Workspace, atomic_write_json, now_iso
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,8 @@ def run_eval(ws: Workspace, runs: list[str], request: EvalRequest, device_name: 
 
 
 def _eval_one(ws: Workspace, run: str, request: EvalRequest, device: torch.device) -> list[dict]:
-    """Score one run on every split of ``request``; writes ``RUN/eval/DATASET-SPLIT[suffix].json`` each."""
+    """Score one run on every split of ``request``; writes ``RUN/eval/DATASET-SPLIT[-CKPT][suffix].json`` each
+    (:func:`results_place`: another checkpoint file's go to ``<ws>/eval/external/``)."""
     r = request
     thr, metric, protocol, normalisation, include_occluded = (r.threshold, r.metric, r.protocol, r.normalisation,
                                                               r.include_occluded)
@@ -71,7 +75,10 @@ def _eval_one(ws: Workspace, run: str, request: EvalRequest, device: torch.devic
                           f"{ckpt.get('stage')} {ckpt.get('method')!r} run", hint="use --metric pck@0.05 for 2D models")
     if metric3d is not None and protocol != "standard":
         raise ConfigError("--protocol legacy is a 2D protocol", hint="drop --protocol for 3D metrics")
-    out_dir = ckpt_path.parent.parent / "eval" if ckpt_path.parent.name == "ckpt" else ckpt_path.parent / "eval"
+    out_dir, tag = results_place(ws, ckpt_path)
+    if out_dir.parent == ws.root / "eval" / "external":
+        console.print(labelled("note:", "yellow", f"{ckpt_path} is not in a run of this workspace: its results go to "
+                                                  f"{out_dir}"), highlight=False, soft_wrap=True)
     run_id = ckpt_path.parent.parent.name
     label = f"{ckpt.get('stage')}:{run_id.split('-', 2)[-1]}" if ckpt_path.parent.name == "ckpt" else ckpt_path.name
     selected = ckpt.get("selected_by", "last")
@@ -128,10 +135,28 @@ def _eval_one(ws: Workspace, run: str, request: EvalRequest, device: torch.devic
             record["transductive"] = True
         suffix = result_suffix(protocol, metric3d.name if metric3d else None, thr, normalisation, include_occluded,
                                r.flip, r.amp)
-        atomic_write_json(out_dir / f"{dataset}-{split}{suffix}.json", record)
-        record["json"] = str(out_dir / f"{dataset}-{split}{suffix}.json")
+        atomic_write_json(out_dir / f"{dataset}-{split}{tag}{suffix}.json", record)
+        record["json"] = str(out_dir / f"{dataset}-{split}{tag}{suffix}.json")
         results.append(record)
     return results
+
+
+def results_place(ws: Workspace, ckpt_path: Path) -> tuple[Path, str]:
+    """Where the eval JSONs of a checkpoint go, and what follows ``DATASET-SPLIT`` in their names before the settings'
+    suffix: a run of this workspace writes into its ``eval/`` (``final.pt`` with no tag, ``-best``/``-last`` for the
+    others); any other checkpoint file into ``<ws>/eval/external/<stem>-<digest>/``, named by a digest of its path,
+    so two files never replace each other's results and nothing is written outside the workspace."""
+    path = ckpt_path.resolve()
+    run = path.parent.parent
+    if path.parent.name == "ckpt" and run.parent.name in STAGES and run.parent.parent == ws.root / "runs":
+        return run / "eval", "" if path.name == "final.pt" else f"-{_file_name(path.stem)}"
+    stem = _file_name(f"{run.name}-{path.stem}" if path.parent.name == "ckpt" else path.stem)
+    return ws.root / "eval" / "external" / f"{stem}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}", ""
+
+
+def _file_name(text: str) -> str:
+    """``text`` as part of a file name: runs of other characters than letters, digits, '.', '_', '-' become '_'."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).lstrip("._-")[:60] or "checkpoint"
 
 
 def result_suffix(protocol: str, metric3d: str | None, thr: float, normalisation: str, include_occluded: bool,
