@@ -15,7 +15,7 @@ from posekit.cli._common import handle_errors, workspace
 def adapt(
     method: Annotated[str | None, typer.Option(help="the adaptation method (`posekit list methods` lists them, with "
                                              "their docs); default: the preset's method, else the stage's default")] = None,
-    init: Annotated[str | None, typer.Option(help="pretrain run to start from (default: pretrain/latest); mim: an MAE run, or scratch")] = None,
+    init: Annotated[str | None, typer.Option(help="pretrain run to start from: RUN dir, pretrain/ID, pretrain/NAME or pretrain/latest (the default); mim: an MAE run, or scratch")] = None,
     config: Annotated[str | None, typer.Option("--config", "-c", help="preset name or YAML file")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a key, e.g. --set infomax.enabled=false")] = None,
     source: Annotated[str | None, typer.Option(help="prepared source dataset (data.source)")] = None,
@@ -23,7 +23,7 @@ def adapt(
     steps: Annotated[int | None, typer.Option(help="adaptation steps (train.steps)")] = None,
     select: Annotated[str | None, typer.Option(help="last, source_val, or oracle (target labels; labelled ORACLE)")] = None,
     name: Annotated[str | None, typer.Option(help="suffix of the run id (default: the method)")] = None,
-    resume: Annotated[str | None, typer.Option(help="continue an interrupted run (RUN dir, adapt/ID or adapt/latest)")] = None,
+    resume: Annotated[str | None, typer.Option(help="continue an interrupted run (RUN dir, adapt/ID, adapt/NAME, NAME or adapt/latest; a finished run is left as it is)")] = None,
 ) -> None:
     """Multi-level alignment in a mean teacher (--method mim: docs/mim.md; --method regda: docs/regda.md). Levels switch off one by one for baselines and ablations:
     [bold]style.enabled[/], [bold]consistency.enabled[/], [bold]occlusion.enabled[/], [bold]adversarial.enabled[/],

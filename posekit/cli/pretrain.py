@@ -22,7 +22,7 @@ def pretrain(
                                                     "(data.target)")] = None,
     steps: Annotated[int | None, typer.Option(help="optimisation steps (train.steps)")] = None,
     name: Annotated[str | None, typer.Option(help="suffix of the run id (default: the method)")] = None,
-    resume: Annotated[str | None, typer.Option(help="continue an interrupted run (RUN dir, pretrain/ID or pretrain/latest)")] = None,
+    resume: Annotated[str | None, typer.Option(help="continue an interrupted run (RUN dir, pretrain/ID, pretrain/NAME, NAME or pretrain/latest; a finished run is left as it is)")] = None,
 ) -> None:
     """Train on the source domain (and, for mae, target images). Writes [bold]runs/pretrain/<run>/[/] (config,
     metrics.jsonl, ckpt/)."""
