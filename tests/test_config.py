@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from posekit.config.load import parse_sets, resolve_config
@@ -52,14 +54,17 @@ def test_missing_preset_and_bad_set_syntax(tmp_path):
 
 def test_every_builtin_preset_validates_against_its_stage():
     from posekit.config.load import builtin_presets, read_preset
-    from posekit.stages import builder_for
+    from posekit.stages import stage_config
 
     names = builtin_presets()
-    assert {"demo", "adapt_demo", "daml_pretrain", "daml_adapt", "daml_code", "mae_demo", "mim_demo"} <= set(names)
+    assert {"demo", "adapt_demo", "daml_pretrain", "daml_adapt", "daml_code", "mae_demo", "mim_demo",
+            "mesh_source"} <= set(names)
     for name in names:
         preset = read_preset(name)[0]
-        assert preset.get("stage") in ("pretrain", "adapt"), f"preset {name} does not declare its stage"
-        resolve_config(builder_for(preset["stage"], preset.get("method")).config, name, stage=preset["stage"])
+        stage = preset.get("stage")
+        assert stage in ("prepare", "pretrain", "stylize", "adapt"), f"preset {name} does not declare its stage"
+        method = preset.get("method") if stage in ("pretrain", "adapt") else None
+        resolve_config(stage_config(stage, method), name, stage=stage)
 
 
 def test_a_preset_for_another_stage_is_refused():
@@ -151,3 +156,61 @@ def test_a_set_changes_one_key_of_a_section_with_stage_specific_defaults():
     assert cfg.optim == AdaptConfig().optim.model_copy(update={"gamma": 0.5})
     assert cfg.target_augment.flip == 0.0 and cfg.target_augment.rotation == 10
     assert resolve_config(AdaptConfig) == AdaptConfig() and resolve_config(PretrainConfig) == PretrainConfig()
+
+
+def test_the_generator_and_stylize_configs_are_strict_with_cross_field_rules():
+    from pydantic import ValidationError
+
+    from posekit.config.schema import StylizeConfig, SyntheticConfig
+
+    for bad in ({"gap": 2}, {"gap": float("nan")}, {"num_train": 0}, {"shift": "poses"}, {"roll": 181},
+                {"nope": 1}, {"num_train": True}, {"body": "mesh", "skeleton": "quadruped"},
+                {"phenotypes": "all"}, {"pose_families": "prior=1", "skeleton": "quadruped"}):
+        with pytest.raises(ValidationError):
+            SyntheticConfig(**bad)
+    assert SyntheticConfig(body="mesh", phenotypes="all").phenotypes == "all"
+    for bad in ({"alpha": (0.8, 0.2)}, {"alpha": (0.0, 1.5)}, {"beta": 0.6}, {"variants": 0}, {"name": "../x"},
+                {"encoder": "vgg19"}, {"method": "adain", "encoder": "efficientnet_lite0"}):
+        with pytest.raises(ValidationError):
+            StylizeConfig(**bad)
+    assert StylizeConfig(method="adain", encoder="efficientnet_lite0", train_decoder=True).train_decoder
+
+
+def test_prepare_and_stylize_take_presets_and_set_like_the_training_stages(tmp_path):
+    from typer.testing import CliRunner
+
+    from posekit.cli import app
+
+    preset = tmp_path / "tiny.yaml"
+    preset.write_text("stage: prepare\nnum_train: 4\nnum_val: 2\nnum_test: 2\nroll: 30\n")
+    ws = tmp_path / "ws"
+    result = CliRunner().invoke(app, ["-w", str(ws), "prepare", "synthetic", "-c", str(preset), "--set", "num_val=0",
+                                      "--num-test", "3", "--size", "32", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    params = json.loads((ws / "data/synth_src/manifest.json").read_text())["params"]
+    assert (params["num_train"], params["num_val"], params["num_test"], params["roll"]) == (4, 0, 3, 30.0)
+    assert not (ws / "data/synth_src/val.h5").exists()
+    result = CliRunner().invoke(app, ["-w", str(ws), "prepare", "synthetic", "-c", "demo"])
+    assert result.exit_code == 2 and "is for `posekit pretrain`, not `posekit prepare`" in result.output
+    result = CliRunner().invoke(app, ["-w", str(ws), "prepare", "lspet", "--set", "num_train=3"])
+    assert result.exit_code == 2 and "--num-train only applies to `prepare synthetic`" in result.output
+    result = CliRunner().invoke(app, ["config", "show", "prepare", "-c", "mesh_source"])
+    assert result.exit_code == 0 and "body: mesh" in result.output and "framing: joints" in result.output
+
+    style = tmp_path / "style.yaml"
+    style.write_text("stage: stylize\nmethod: fda\nvariants: 1\n")
+    result = CliRunner().invoke(app, ["-w", str(ws), "stylize", "-c", str(style), "--set", "beta=0.05",
+                                      "--batch-size", "2"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((ws / "styles/synth_src__synth_tgt/manifest.json").read_text())
+    assert (manifest["method"], manifest["variants"], manifest["params"]["beta"]) == ("fda", 1, 0.05)
+    result = CliRunner().invoke(app, ["-w", str(ws), "stylize", "--method", "fdaa"])
+    assert result.exit_code == 2 and "did you mean 'fda'" in result.output
+
+
+def test_the_stylizer_registry_is_what_stylize_runs():
+    from posekit.stylize.methods import STYLIZERS
+
+    assert STYLIZERS.names() == ["adain", "colour", "fda"]
+    assert [n for n in STYLIZERS.names() if STYLIZERS.get(n).network] == ["adain"]
+    assert STYLIZERS.get("fda").keys == ("beta",)

@@ -172,24 +172,24 @@ def test_prepare_mesh_writes_valid_splits_and_pretrain_trains_on_them(kit, tmp_p
 
 
 def test_pose_families_apply_to_capsule_bodies_too():
-    from posekit.datasets.converters.synthetic import _render_chunk
+    from posekit.datasets.converters.synthetic import PeopleSource, RenderJob, _render_chunk
 
     head, pelvis = NAMES.index("head_top"), NAMES.index("pelvis")
-    source = {"body": "capsule", "families": {"handstand": 1.0}, "full_range": False}
-    kp = _render_chunk(("human", "source", "train", 48, 0, 0.6, "all", {}, 0, 12, source))["keypoints"]
+    source = PeopleSource("capsule", {"handstand": 1.0})
+    kp = _render_chunk(RenderJob("human", "source", "train", 48, 0, 0, 12, source=source))["keypoints"]
     assert (kp[:, head, 1] > kp[:, pelvis, 1]).all()  # upside down in the image (y points down)
-    plain = _render_chunk(("human", "source", "train", 48, 0, 0.6, "all", {}, 0, 12))["keypoints"]
+    plain = _render_chunk(RenderJob("human", "source", "train", 48, 0, 0, 12))["keypoints"]
     assert (plain[:, head, 1] < plain[:, pelvis, 1]).all()
 
 
 def test_backgrounds_option_uses_the_users_images(tmp_path):
     from PIL import Image
 
-    from posekit.datasets.converters.synthetic import _render_chunk
+    from posekit.datasets.converters.synthetic import RenderJob, _render_chunk
 
     (tmp_path / "notes.txt").write_text("not an image")
     Image.new("RGB", (90, 60), (200, 30, 40)).save(tmp_path / "red.png")
-    batch = _render_chunk(("human", "source", "train", 48, 0, 0.6, "all", {"backgrounds": str(tmp_path)}, 0, 4))
+    batch = _render_chunk(RenderJob("human", "source", "train", 48, 0, 0, 4, overrides={"backgrounds": str(tmp_path)}))
     background = batch["images"][batch["masks"] == 0].astype(float)
     assert np.abs(np.median(background, 0) - [200, 30, 40]).max() <= 3
 
@@ -198,7 +198,7 @@ def test_backgrounds_option_uses_the_users_images(tmp_path):
     (["--body", "blob"], 2, "unknown --body 'blob'"),
     (["--body", "mesh", "--skeleton", "quadruped"], 2, "--body mesh draws humans only"),
     (["--phenotypes", "all"], 2, "--phenotypes applies to --body mesh only"),
-    (["--pose-families", "running=fast"], 2, "is not a number"),
+    (["--pose-families", "running=fast"], 2, "weight must be a number, got 'fast'"),
     (["--pose-families", "swimming"], 2, "unknown pose family 'swimming'"),
     (["--backgrounds", "/nonexistent/folder"], 2, "not a folder holding images"),
 ])
@@ -244,10 +244,10 @@ def test_show_writes_a_contact_sheet(tiny_ws, tmp_path):
 
 def test_worker_processes_render_the_same_samples(kit):
     """prepare's mesh workers (spawned processes) give the samples this process gives, bit for bit."""
-    from posekit.datasets.converters.synthetic import _mesh_pool, _render_chunk
+    from posekit.datasets.converters.synthetic import PeopleSource, RenderJob, _mesh_pool, _render_chunk
 
-    source = {"body": "mesh", "families": {"prior": 1.0, "running": 1.0}, "full_range": False}
-    jobs = [("human", "target", "val", 32, 4, 0.6, "all", {}, start, start + 2, source) for start in (0, 2)]
+    source = PeopleSource("mesh", {"prior": 1.0, "running": 1.0})
+    jobs = [RenderJob("human", "target", "val", 32, 4, start, start + 2, source=source) for start in (0, 2)]
     here = [_render_chunk(job) for job in jobs]
     there = list(_mesh_pool(2).map(_render_chunk, jobs))
     for a, b in zip(here, there):

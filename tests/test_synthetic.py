@@ -58,9 +58,9 @@ def test_quadruped_renders_tigdog_keypoints():
 
 
 def _chunk(overrides: dict, n: int = 40, size: int = 48, shift: str = "all") -> dict:
-    from posekit.datasets.converters.synthetic import _render_chunk
+    from posekit.datasets.converters.synthetic import RenderJob, _render_chunk
 
-    return _render_chunk(("human", "target", "train", size, 0, 0.6, shift, overrides, 0, n))
+    return _render_chunk(RenderJob("human", "target", "train", size, 0, 0, n, shift=shift, overrides=overrides))
 
 
 def test_pose_spread_option_widens_the_pose_prior():
@@ -135,7 +135,7 @@ def test_scene_background_has_a_horizon_and_differs_from_clutter():
 
 def test_appearance_shift_keeps_the_source_poses_and_changes_only_the_look():
     from posekit.data.meta import MPII16
-    from posekit.datasets.converters.synthetic import _render_chunk
+    from posekit.datasets.converters.synthetic import RenderJob, _render_chunk
     from posekit.datasets.synthetic.domains import GEOMETRY_FIELDS, SOURCE
 
     full, look_only = domain_style("target", 0.6), domain_style("target", 0.6, "appearance")
@@ -151,7 +151,7 @@ def test_appearance_shift_keeps_the_source_poses_and_changes_only_the_look():
         v = kp[:, thorax, :2] - kp[:, pelvis, :2]
         return float(np.abs(np.degrees(np.arctan2(v[:, 0], -v[:, 1]))).mean())
 
-    source = mean_torso_tilt(_render_chunk(("human", "source", "train", 48, 0, 0.6, "all", {}, 0, 200))["keypoints"])
+    source = mean_torso_tilt(_render_chunk(RenderJob("human", "source", "train", 48, 0, 0, 200))["keypoints"])
     target = mean_torso_tilt(_chunk({}, n=200)["keypoints"])
     target_look_only = mean_torso_tilt(_chunk({}, n=200, shift="appearance")["keypoints"])
     assert target > source + 4 and abs(target_look_only - source) < 2

@@ -49,12 +49,15 @@ def prepare(
     pose_families: Annotated[str | None, typer.Option(help="synthetic humans: pose family weights, e.g. prior=4,running=2,jumping=1,kicking=1,throwing=1,splits=0.5,handstand=0.5 (default: that mix for --body mesh, the plain prior for capsules)", rich_help_panel="Synthetic benchmark (prepare synthetic)")] = None,
     phenotypes: Annotated[str | None, typer.Option(help="synthetic --body mesh: adult (adult men and women) or all (every slider over its whole range, children included) (default: adult)", rich_help_panel="Synthetic benchmark (prepare synthetic)")] = None,
     backgrounds: Annotated[Path | None, typer.Option(help="synthetic: a folder of images; every background is a random crop of one of them, in both domains (default: drawn backgrounds, see --background)", rich_help_panel="Synthetic benchmark (prepare synthetic)")] = None,
+    config: Annotated[str | None, typer.Option("--config", "-c", help="synthetic: a preset (stage: prepare) or YAML file of the generator's options; the flags above override it (`posekit config show prepare --explain` lists the keys)", rich_help_panel="Synthetic benchmark (prepare synthetic)")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="synthetic: override a key, e.g. --set body=mesh (repeatable)", rich_help_panel="Synthetic benchmark (prepare synthetic)")] = None,
 ) -> None:
     """Convert a dataset into the workspace (`data/<name>/<split>.h5`). Re-running an up-to-date prepare does nothing.
 
     Real datasets read a user-supplied raw folder (`--raw`); docs/datasets.md gives each one's source, layout,
     splits and command. `synthetic` generates the built-in benchmark and needs no download.
     """
+    from posekit.config.load import resolve_config
     from posekit.config.schema import SyntheticConfig
     from posekit.stages.prepare import run_prepare
 
@@ -69,7 +72,7 @@ def prepare(
     if name is not None:
         check_name(name, "--name")
     run_prepare(workspace(), dataset, raw, name, size, codec, workers, force,
-                SyntheticConfig(**{k: v for k, v in synthetic.items() if v is not None}),
+                resolve_config(SyntheticConfig, config, set_, synthetic, stage="prepare"),
                 {k: v for k, v in real.items() if v is not None})
 
 

@@ -22,10 +22,10 @@ app.add_typer(config_app, name="config")
 app.add_typer(ckpt_app, name="ckpt")
 
 
-@app.command("list", short_help="List datasets, presets, skeletons, training methods or backbones.")
+@app.command("list", short_help="List datasets, presets, skeletons, training methods, stylizers or backbones.")
 @handle_errors
-def list_(kind: Annotated[str, typer.Argument(help="datasets, presets, skeletons, methods or backbones")]) -> None:
-    """List registered datasets, built-in presets, skeletons, training methods or backbones."""
+def list_(kind: Annotated[str, typer.Argument(help="datasets, presets, skeletons, methods, stylizers or backbones")]) -> None:
+    """List registered datasets, built-in presets, skeletons, training methods, style methods or backbones."""
     if kind == "methods":
         from posekit.stages import method_table
 
@@ -65,15 +65,26 @@ def list_(kind: Annotated[str, typer.Argument(help="datasets, presets, skeletons
         table.add_row("timm:<name>", "—", "—", "32",
                       escape(f"any timm model with a stride-32 feature level; {TIMM_WEIGHTS}"))
         results.print(table)
+    elif kind == "stylizers":
+        from posekit.stylize.methods import STYLIZERS
+
+        table = Table(title="style methods (posekit stylize --method METHOD)")
+        for col in ("method", "default α", "its own options", "what it does"):
+            table.add_column(col)
+        for name in STYLIZERS.names():
+            s = STYLIZERS.get(name)
+            table.add_row(name, f"{s.default_alpha[0]:g}–{s.default_alpha[1]:g}", ", ".join(s.keys) or "-", s.summary)
+        results.print(table)
     else:
-        raise ConfigError(f"unknown kind {kind!r}", hint="use datasets, presets, skeletons, methods or backbones")
+        raise ConfigError(f"unknown kind {kind!r}",
+                          hint="use datasets, presets, skeletons, methods, stylizers or backbones")
 
 
 @config_app.command("show")
 @handle_errors
 def config_show(
-    stage: Annotated[str | None, typer.Argument(help="pretrain or adapt (default: the preset's stage, else "
-                                                     "pretrain)")] = None,
+    stage: Annotated[str | None, typer.Argument(help="prepare (the synthetic generator), pretrain, stylize or adapt "
+                                                     "(default: the preset's stage, else pretrain)")] = None,
     method: Annotated[str | None, typer.Option(help="a method of the stage (`posekit list methods`; default: the "
                                                     "preset's method, else the stage's default)")] = None,
     config: Annotated[str | None, typer.Option("--config", "-c", help="preset name or YAML file")] = None,
@@ -82,11 +93,15 @@ def config_show(
 ) -> None:
     """Print the resolved configuration of a stage as YAML (or, with --explain, every key and what it does)."""
     from posekit.config.load import config_to_yaml, read_preset, resolve_config
-    from posekit.stages import builder_for
+    from posekit.stages import stage_config
 
     preset = read_preset(config)[0] if config else {}
     stage = stage or preset.get("stage") or "pretrain"
-    cfg = resolve_config(builder_for(stage, method or preset.get("method")).config, config, set_, stage=stage)
+    if stage in ("prepare", "stylize"):
+        schema = stage_config(stage, method)
+    else:
+        schema = stage_config(stage, method or preset.get("method"))
+    cfg = resolve_config(schema, config, set_, stage=stage)
     if not explain:
         typer.echo(config_to_yaml(cfg))
         return

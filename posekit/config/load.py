@@ -107,14 +107,20 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def format_validation_error(exc: ValidationError, origin: str) -> str:
+def format_validation_error(exc: ValidationError, origin: str, flags: dict[str, str] | None = None) -> str:
+    """One line for every error of ``exc``: its key (or, for a value a command-line flag gave, the flag: ``flags``
+    maps dotted keys to flags) and what is wrong; an unknown choice names the value and the choices."""
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
+        name = (flags or {}).get(loc, loc)
         msg = err["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's own message
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        lines.append(f"{loc}: {msg}" if loc else msg)
+        if err["type"] == "literal_error":
+            lines.append(f"unknown {name} {err['input']!r}: use {err['ctx']['expected']}")
+            continue
+        lines.append(f"{name}: {msg}" if loc else msg)
     return f"invalid configuration ({origin}): " + "; ".join(lines)
 
 
@@ -178,14 +184,16 @@ def resolve_config(
                               hint=f"use it with `posekit {meant}`, or list presets with `posekit list presets`")
         tree = deep_merge(tree, preset_tree)
     tree = deep_merge(tree, parse_sets(sets or []))
-    for key, value in (flags or {}).items():
-        if value is not None:
-            _set_dotted(tree, key, value)
+    given = {key: value for key, value in (flags or {}).items() if value is not None}
+    for key, value in given.items():
+        _set_dotted(tree, key, value)
     try:
         return model.model_validate(tree)
     except ValidationError as exc:
-        hint = suggest_key(model, exc) or "run `posekit config show --explain` to list every key"
-        raise ConfigError(format_validation_error(exc, origin), hint=hint) from None
+        shown = {key: "--" + key.rsplit(".", 1)[-1].replace("_", "-") for key in given}
+        show = f"posekit config show {stage} --explain" if stage else "posekit config show --explain"
+        hint = suggest_key(model, exc) or f"run `{show}` to list every key"
+        raise ConfigError(format_validation_error(exc, origin, shown), hint=hint) from None
 
 
 def config_to_yaml(cfg: BaseModel) -> str:

@@ -331,55 +331,88 @@ class AdaptConfig(Strict):
         """The teacher's (weak) target-view augmentation."""
         return self.teacher_augment or self.target_augment
 
-class StylizeConfig(BaseModel):
-    """``posekit stylize``: a cache of source images in the target's style (checked by the stage, which names the
-    offending option)."""
+class StylizeConfig(Strict):
+    """``posekit stylize``: a cache of source images in the target's style. Presets for it say ``stage: stylize``;
+    ``-c`` and ``--set`` work as for the training stages."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    source: str = Field(description="prepared source dataset; its train split is stylised")
-    target: str = Field(description="prepared target dataset; its train split gives the styles")
-    method: str = Field("colour", description="colour (channel statistics), fda (Fourier amplitude) or adain")
-    variants: int = Field(2, description="stylised variants per source image, each with its own style and α")
+    source: Name = Field("synth_src", description="prepared source dataset; its train split is stylised")
+    target: Name = Field("synth_tgt", description="prepared target dataset; its train split gives the styles")
+    method: str = Field("colour", description="colour (channel statistics), fda (Fourier amplitude) or adain "
+                                              "(`posekit list stylizers`)")
+    variants: int = Field(2, ge=1, le=1000, description="stylised variants per source image, each with its own "
+                                                        "style and α")
     alpha: tuple[float, float] | None = Field(None, description="α range: 0 keeps the content, 1 is full style; "
                                               "null = the method's default (adain 0–1, colour and fda 0.5–1)")
-    beta: float = Field(0.01, description="fda: side of the swapped low-frequency square, fraction of the image side")
-    encoder: str = Field("vgg_normalised", description="adain: the encoder's weights")
+    beta: float = Field(0.01, ge=0, le=0.5, description="fda: side of the swapped low-frequency square, fraction of "
+                                                        "the image side (FDA uses 0.01–0.09)")
+    encoder: Literal["vgg_normalised", "torchvision", "efficientnet_lite0"] = Field(
+        "vgg_normalised", description="adain: the encoder's weights (vgg_normalised needs vgg; efficientnet_lite0 "
+        "needs train_decoder or decoder)")
     vgg: Path | None = Field(None, description="adain: vgg_normalised.pth")
     decoder: Path | None = Field(None, description="adain: decoder.pth (pytorch-AdaIN layout)")
     train_decoder: bool = Field(False, description="adain: train the decoder on source + target images")
-    decoder_steps: int = Field(2000, description="adain: decoder training steps")
-    decoder_batch: int = Field(8, description="adain: images per decoder training step")
-    seed: int = Field(0, description="seed of the pairing, α and decoder training")
-    name: str | None = Field(None, description="cache name under styles/ (default SOURCE__TARGET)")
-    batch_size: int = Field(64, description="source images stylised per batch")
+    decoder_steps: int = Field(2000, ge=1, description="adain: decoder training steps")
+    decoder_batch: int = Field(8, ge=1, le=4096, description="adain: images per decoder training step")
+    seed: int = Field(0, ge=0, description="seed of the pairing, α and decoder training")
+    name: Name | None = Field(None, description="cache name under styles/ (default SOURCE__TARGET)")
+    batch_size: int = Field(64, ge=1, le=4096, description="source images stylised per batch")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     amp: Literal["auto", "bf16", "off"] = Field(
         "auto", description="adain: bf16 autocast of the style network (auto: on CUDA, and on CPUs with bf16 units)")
 
+    @field_validator("alpha")
+    @classmethod
+    def _alpha_range(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0 <= value[0] <= value[1] <= 1:
+            raise ValueError(f"{list(value)} must satisfy 0 ≤ low ≤ high ≤ 1, e.g. [0.5, 1.0]")
+        return value
 
-class SyntheticConfig(BaseModel):
-    """``posekit prepare synthetic``: the built-in generator's options (checked by the stage, which names the
-    offending flag). Options left at None are each domain's own setting and stay out of the dataset's settings
-    hash, so datasets made before an option existed are still up to date."""
+    @model_validator(mode="after")
+    def _decoder_source(self) -> StylizeConfig:
+        if self.method == "adain" and self.encoder == "efficientnet_lite0" and not (self.train_decoder or self.decoder):
+            raise ValueError("no published AdaIN decoder exists for encoder efficientnet_lite0: set train_decoder "
+                             "(--train-decoder) or decoder (--decoder, the decoder.pt a --train-decoder run wrote)")
+        return self
 
-    model_config = ConfigDict(extra="forbid")
 
-    skeleton: str = Field("human", description="human (MPII-16) or quadruped (TigDog-18)")
-    num_train: int = Field(4000, description="training images per domain")
-    num_val: int = Field(500, description="labelled validation images per domain (target val: development only)")
-    num_test: int = Field(1000, description="test images per domain")
-    seed: int = Field(0, description="generator seed (same seed, same data)")
-    gap: float = Field(0.6, description="strength of the target look, 0 (= source) to 1")
-    shift: str | None = Field(None, description="what the target changes: all (look, poses, viewpoints, framing) "
-                                                "or appearance (its look only)")
-    pose_spread: float | None = Field(None, description="joint-angle spread of both domains, a fraction of each "
-                                                        "joint's range; ≥ 1 draws uniformly over the range")
-    roll: float | None = Field(None, description="in-plane body rotation of both domains, uniform in ±DEG")
-    framing: str | None = Field(None, description="body (the silhouette fills most of the crop) or joints (a "
-                                                  "centred square of 1.25 × the joints' extent)")
-    background: str | None = Field(None, description="studio, clutter or scene, for both domains")
+class SyntheticConfig(Strict):
+    """``posekit prepare synthetic``: the built-in generator's options. Options left at None are each domain's own
+    setting and stay out of the dataset's settings hash, so datasets made before an option existed are still up to
+    date. Presets for it say ``stage: prepare``; ``-c`` and ``--set`` work as for the training stages."""
+
+    skeleton: Literal["human", "quadruped"] = Field("human", description="human (MPII-16) or quadruped (TigDog-18)")
+    num_train: int = Field(4000, ge=1, le=10_000_000, description="training images per domain")
+    num_val: int = Field(500, ge=0, le=10_000_000, description="labelled validation images per domain (target val: "
+                                                               "development only)")
+    num_test: int = Field(1000, ge=1, le=10_000_000, description="test images per domain")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="generator seed (same seed, same data)")
+    gap: float = Field(0.6, ge=0, le=1, description="strength of the target look, 0 (= source) to 1")
+    shift: Literal["all", "appearance"] | None = Field(
+        None, description="what the target changes: all (look, poses, viewpoints, framing) or appearance (its look "
+        "only)")
+    pose_spread: float | None = Field(None, gt=0, le=100, description="joint-angle spread of both domains, a "
+                                      "fraction of each joint's range; ≥ 1 draws uniformly over the range")
+    roll: float | None = Field(None, ge=0, le=180, description="in-plane body rotation of both domains, uniform in "
+                                                               "±DEG")
+    framing: Literal["body", "joints"] | None = Field(
+        None, description="body (the silhouette fills most of the crop) or joints (a centred square of 1.25 × the "
+        "joints' extent)")
+    background: Literal["studio", "clutter", "scene"] | None = Field(
+        None, description="studio, clutter or scene, for both domains")
     backgrounds: Path | None = Field(None, description="a folder of images whose random crops are the backgrounds")
-    body: str | None = Field(None, description="capsule (mannequins) or mesh (anny body meshes)")
+    body: Literal["capsule", "mesh"] | None = Field(None, description="capsule (mannequins) or mesh (anny body "
+                                                                      "meshes)")
     pose_families: str | None = Field(None, description="pose family weights, e.g. prior=4,running=2,handstand=0.5")
-    phenotypes: str | None = Field(None, description="--body mesh: adult or all (every slider over its range)")
+    phenotypes: Literal["adult", "all"] | None = Field(
+        None, description="body=mesh: adult or all (every slider over its range)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SyntheticConfig:
+        # worded with the command line's flags, which are the keys' names with dashes
+        if self.body == "mesh" and self.skeleton != "human":
+            raise ValueError("--body mesh draws humans only: drop --skeleton or use --skeleton human")
+        if self.pose_families is not None and self.skeleton != "human":
+            raise ValueError("--pose-families applies to humans only: drop it or use --skeleton human")
+        if self.phenotypes is not None and self.body != "mesh":
+            raise ValueError("--phenotypes applies to --body mesh only: add --body mesh or drop --phenotypes")
+        return self

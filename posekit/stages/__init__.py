@@ -21,10 +21,25 @@ from posekit.stages.template import METHODS, RunBuilder, default_method, resume_
 from posekit.workspace import Workspace, check_name
 
 
+def stage_config(stage: str, method: str | None = None) -> type[BaseModel]:
+    """The configuration schema of a stage: the generator's for ``prepare`` (synthetic), the style cache's for
+    ``stylize``, else the (stage, method) pair's."""
+    from posekit.config.schema import StylizeConfig, SyntheticConfig
+
+    configs = {"prepare": SyntheticConfig, "stylize": StylizeConfig}
+    if stage in configs:
+        if method is not None:
+            raise ConfigError(f"--method is for the training stages, not {stage}",
+                              hint="stylize's method is a key: --set method=adain" if stage == "stylize" else
+                              "drop --method")
+        return configs[stage]
+    return builder_for(stage, method).config
+
+
 def builder_for(stage: str, method: str | None = None) -> type[RunBuilder]:
     """The registered builder of ``stage`` with ``method`` (None: the default its builders declare)."""
     if stage not in METHODS:
-        raise ConfigError(f"unknown stage {stage!r}", hint=f"use one of {', '.join(METHODS)}")
+        raise ConfigError(f"unknown stage {stage!r}", hint=f"use one of prepare, {', '.join(METHODS)}, stylize")
     return METHODS[stage].get(method or default_method(stage))
 
 

@@ -11,7 +11,7 @@ from rich.table import Table
 from posekit.config.schema import SyntheticConfig
 from posekit.engine.logging import make_progress, results
 from posekit.errors import ConfigError
-from posekit.numbers import MAX_COUNT, MAX_SIDE, check_number
+from posekit.numbers import MAX_SIDE, check_number
 from posekit.workspace import Workspace
 
 SHARED_FLAGS = "--name, --size, --codec, --workers, --force"
@@ -67,43 +67,17 @@ def run_prepare(ws: Workspace, dataset: str, raw: Path | None, name: str | None,
 
 
 def _synthetic_params(config: SyntheticConfig, name: str | None, size: int, codec: str) -> dict[str, Any]:
-    """The generator's settings (the dataset's settings hash) from ``config``, each option checked and named by its
-    flag; the look and source options enter only when given."""
+    """The generator's settings (the dataset's settings hash) from ``config`` (validated by its schema); the look and
+    source options enter only when given, so that datasets made before an option existed keep their hash."""
     from posekit.datasets.converters.synthetic import source_params
-    from posekit.datasets.synthetic.bodies import BODIES
-    from posekit.datasets.synthetic.domains import SHIFTS
 
     opts = config.model_dump()
-    skeleton, gap = opts["skeleton"], opts["gap"]
-    if skeleton not in BODIES:
-        raise ConfigError(f"unknown --skeleton {skeleton!r}", hint=f"use one of {', '.join(BODIES)}")
-    gap = check_number(gap, "--gap", lo=0, hi=1, hint="0 makes the target look like the source, 1 is the hardest")
-    for key, lo in (("num_train", 1), ("num_val", 0), ("num_test", 1)):
-        check_number(opts[key], "--" + key.replace("_", "-"), lo=lo, hi=MAX_COUNT, integer=True)
-    check_number(opts["seed"], "--seed", lo=0, hi=2**32 - 1, integer=True)
+    skeleton = opts["skeleton"]
     params = {"skeleton": skeleton, "size": size, "num_train": opts["num_train"], "num_val": opts["num_val"],
-              "num_test": opts["num_test"], "seed": opts["seed"], "gap": gap, "codec": codec,
+              "num_test": opts["num_test"], "seed": opts["seed"], "gap": opts["gap"], "codec": codec,
               "name": name or ("synth" if skeleton == "human" else "synth_animal")}
-    if opts.get("shift") is not None:  # only when given, so that default datasets keep their settings hash
-        if opts["shift"] not in SHIFTS:
-            raise ConfigError(f"unknown --shift {opts['shift']!r}", hint="use all or appearance")
-        params["shift"] = opts["shift"]
-    if opts.get("pose_spread") is not None:
-        check_number(opts["pose_spread"], "--pose-spread", lo=0, hi=100, lo_open=True,
-                     hint="a fraction of each joint's range, e.g. 0.3; 1 or more draws uniformly over the range")
-        params["pose_spread"] = opts["pose_spread"]
-    if opts.get("roll") is not None:
-        check_number(opts["roll"], "--roll", lo=0, hi=180,
-                     hint="degrees either side of upright; 180 allows every in-plane rotation")
-        params["roll"] = opts["roll"]
-    if opts.get("framing") is not None:
-        if opts["framing"] not in ("body", "joints"):
-            raise ConfigError(f"unknown --framing {opts['framing']!r}", hint="use body or joints")
-        params["framing"] = opts["framing"]
-    if opts.get("background") is not None:
-        if opts["background"] not in ("studio", "clutter", "scene"):
-            raise ConfigError(f"unknown --background {opts['background']!r}", hint="use studio, clutter or scene")
-        params["background"] = opts["background"]
+    params.update({key: opts[key] for key in ("shift", "pose_spread", "roll", "framing", "background")
+                   if opts[key] is not None})
     params.update(source_params(opts, skeleton))
     return params
 

@@ -23,40 +23,31 @@ from posekit.engine.trainer import Loop, Trainer
 from posekit.errors import ConfigError
 from posekit.faults import crash_point
 from posekit.methods.adain_decoder import AdaINDecoderMethod
-from posekit.models.adain import ENCODERS, StyleTransfer
+from posekit.models.adain import StyleTransfer
 from posekit.stylize.cache import StyleCacheWriter
-from posekit.stylize.transfer import DEFAULT_ALPHA, colour_match, fda
+from posekit.stylize.methods import STYLIZERS
 from posekit.stylize.weights import load_lite_encoder, load_sequential, load_torchvision_vgg
 from posekit.version import __version__
 from posekit.workspace import Workspace, atomic_write_bytes, atomic_write_json, now_iso
-
-METHODS = ("colour", "fda", "adain")
-
 
 # the options that decide the decoder training (a killed training resumes only when they are unchanged)
 DECODER_KEYS = ("encoder", "vgg", "source", "target", "seed", "decoder_steps", "decoder_batch")
 
 
 def _params(opts: StylizeConfig, ws: Workspace) -> dict:
+    """The cache's settings (its settings hash): the common ones and those of its method (file paths as text)."""
     p = {"source": opts.source, "target": opts.target, "method": opts.method, "variants": opts.variants,
          "alpha": list(opts.alpha), "seed": opts.seed,
          "source_data": ws.dataset_lineage(opts.source)["params_sha1"],
          "target_data": ws.dataset_lineage(opts.target)["params_sha1"]}
-    if opts.method == "fda":
-        p["beta"] = opts.beta
-    if opts.method == "adain":
-        p.update({"encoder": opts.encoder, "vgg": str(opts.vgg), "decoder": str(opts.decoder),
-                  "train_decoder": opts.train_decoder, "decoder_steps": opts.decoder_steps})
+    for key in STYLIZERS.get(opts.method).keys:
+        value = getattr(opts, key)
+        p[key] = str(value) if key in ("vgg", "decoder") else value
     return p
 
 
 def _build_adain(opts: StylizeConfig, out_dir: Path, src: H5KeypointDataset, tgt: H5KeypointDataset,
                  device: torch.device, precision: Precision) -> tuple[StyleTransfer, dict]:
-    if opts.encoder not in ENCODERS:
-        raise ConfigError(f"unknown AdaIN encoder {opts.encoder!r}", hint=f"use one of {', '.join(ENCODERS)}")
-    if opts.encoder == "efficientnet_lite0" and not (opts.train_decoder or opts.decoder):
-        raise ConfigError("no published AdaIN decoder exists for --encoder efficientnet_lite0",
-                          hint="pass --train-decoder, or --decoder with the decoder.pt a --train-decoder run wrote")
     net = StyleTransfer(opts.encoder)
     if opts.encoder == "vgg_normalised":
         enc_hash = load_sequential(net.encoder.net, opts.vgg, "VGG encoder (vgg_normalised)", strict_prefix=True)
@@ -97,20 +88,16 @@ def _build_adain(opts: StylizeConfig, out_dir: Path, src: H5KeypointDataset, tgt
 
 
 def run_stylize(ws: Workspace, opts: StylizeConfig, force: bool) -> Path:
+    stylizer = STYLIZERS.get(opts.method)
     if opts.alpha is None:  # the method's default α range
-        opts = opts.model_copy(update={"alpha": DEFAULT_ALPHA.get(opts.method, (0.5, 1.0))})
+        opts = opts.model_copy(update={"alpha": stylizer.default_alpha})
     with ws.lock(f"styles/{opts.name or f'{opts.source}__{opts.target}'}"):
         return _stylize(ws, opts, force)
 
 
 def _stylize(ws: Workspace, opts: StylizeConfig, force: bool) -> Path:
-    if opts.method not in METHODS:
-        raise ConfigError(f"unknown style method {opts.method!r}", hint=f"use one of {', '.join(METHODS)}")
-    if opts.variants < 1 or opts.batch_size < 1:
-        raise ConfigError("--variants and --batch-size must be ≥ 1")
+    stylizer = STYLIZERS.get(opts.method)
     lo, hi = opts.alpha
-    if not 0 <= lo <= hi <= 1:
-        raise ConfigError(f"--alpha {lo} {hi} must satisfy 0 ≤ low ≤ high ≤ 1", hint="e.g. --alpha 0.5 1.0")
     _, _, src_path = ws.require_split(f"{opts.source}:train")
     _, _, tgt_path = ws.require_split(f"{opts.target}:train")
     src, tgt = H5KeypointDataset(src_path), H5KeypointDataset(tgt_path)
@@ -132,8 +119,8 @@ def _stylize(ws: Workspace, opts: StylizeConfig, force: bool) -> Path:
     seed_everything(opts.seed)
     hashes: dict = {}
     net = None
-    precision = resolve_amp(opts.amp, device, "adain") if opts.method == "adain" else FP32
-    if opts.method == "adain":
+    precision = resolve_amp(opts.amp, device, "adain") if stylizer.network else FP32
+    if stylizer.network:
         console.print(f"style network: {precision.describe()}")
         net, hashes = _build_adain(opts, out_dir, src, tgt, device, precision)
     rng = np.random.default_rng(opts.seed)
@@ -156,13 +143,8 @@ def _stylize(ws: Workspace, opts: StylizeConfig, force: bool) -> Path:
                     if style.shape[-2:] != (h, w):
                         style = F.interpolate(style, size=(h, w), mode="bilinear", align_corners=False)
                     a = torch.from_numpy(alpha[:, v]).to(device)
-                    if opts.method == "colour":
-                        styled = colour_match(content, style, a)
-                    elif opts.method == "fda":
-                        styled = fda(content, style, a, opts.beta)
-                    else:
-                        with precision.autocast(device.type):
-                            styled = net(content, style, a).float()
+                    with precision.autocast(device.type):  # float32 (FP32) unless the style network runs
+                        styled = stylizer.apply(content, style, a, opts.beta, net)
                     out[:, v] = (styled * 255 + 0.5).clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
                 writer.write(start, out, alpha, style_index)
                 crash_point("stylize.chunk")
@@ -175,7 +157,7 @@ def _stylize(ws: Workspace, opts: StylizeConfig, force: bool) -> Path:
         "source": opts.source, "target": opts.target, "method": opts.method, "variants": k, "alpha": [lo, hi],
         "pairing": "each variant of each source image takes a uniformly random image of the target train split",
         "seed": opts.seed, "params": params, "params_sha1": digest, "num_samples": n, **hashes,
-        **({"precision": precision.describe()} if opts.method == "adain" else {}), "posekit_version": __version__, "created": now_iso(),
+        **({"precision": precision.describe()} if stylizer.network else {}), "posekit_version": __version__, "created": now_iso(),
         "cache_file": "cache.h5", "cache_bytes": (out_dir / "cache.h5").stat().st_size,
     })
     console.print(labelled("done:", "green", f"{out_dir / 'cache.h5'} ({n} images × {k} variants, {opts.method})"))

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import torch
 
-# the default α range per method: AdaIN mixes α ~ U(0, 1) as DAML's code does (--s2t-alpha 0 1); the
-# training-free methods keep at least half of the target's statistics
-DEFAULT_ALPHA = {"colour": (0.5, 1.0), "fda": (0.5, 1.0), "adain": (0.0, 1.0)}
-
 
 def colour_match(content: torch.Tensor, style: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """Give each content image ``[B,3,H,W]`` (in [0, 1]) the per-channel mean and std of its style image,

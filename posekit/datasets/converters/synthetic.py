@@ -8,6 +8,7 @@ import dataclasses
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,6 @@ CHUNK = 64
 # settings that replace both domains' own when given
 LOOK_OPTIONS = ("pose_spread", "roll", "framing", "background", "backgrounds")
 SOURCE_OPTIONS = ("body", "pose_families", "phenotypes")  # what draws the people (settings only when given)
-BODY_KINDS = ("capsule", "mesh")
-PHENOTYPE_RANGES = ("adult", "all")
 
 
 def look_overrides(params: dict[str, Any]) -> dict[str, Any]:
@@ -45,31 +44,20 @@ def look_overrides(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def source_params(opts: dict[str, Any], skeleton: str) -> dict[str, Any]:
-    """The validated ``--body``, ``--pose-families``, ``--phenotypes`` and ``--backgrounds`` settings of ``opts``
-    (each only when given, so that default datasets keep their settings hash)."""
+    """The ``body``, ``pose_families``, ``phenotypes`` and ``backgrounds`` settings of ``opts`` (a validated
+    ``SyntheticConfig``'s fields; each only when given, so that default datasets keep their settings hash): the
+    family weights parsed, the background folder resolved and checked, the body model's package required."""
     out: dict[str, Any] = {}
-    body = opts.get("body")
-    if body is not None:
-        if body not in BODY_KINDS:
-            raise ConfigError(f"unknown --body {body!r}", hint="use capsule or mesh")
-        if body == "mesh":
-            if skeleton != "human":
-                raise ConfigError("--body mesh draws humans only", hint="drop --skeleton or use --skeleton human")
-            require_anny()
-            out["body"] = body
+    if opts.get("body") == "mesh":
+        require_anny()
+        out["body"] = "mesh"
     if opts.get("pose_families") is not None:
-        if skeleton != "human":
-            raise ConfigError("--pose-families applies to humans only", hint="drop it or use --skeleton human")
         try:
             out["pose_families"] = parse_families(opts["pose_families"])
         except ValueError as e:
             raise ConfigError(f"--pose-families {opts['pose_families']!r}: {e}",
                               hint=f"e.g. --pose-families {','.join(f'{k}={v:g}' for k, v in MESH_DEFAULT_FAMILIES.items())}") from None
     if opts.get("phenotypes") is not None:
-        if out.get("body") != "mesh":
-            raise ConfigError("--phenotypes applies to --body mesh only", hint="add --body mesh or drop --phenotypes")
-        if opts["phenotypes"] not in PHENOTYPE_RANGES:
-            raise ConfigError(f"unknown --phenotypes {opts['phenotypes']!r}", hint="use adult or all")
         out["phenotypes"] = opts["phenotypes"]
     if opts.get("backgrounds") is not None:
         folder = Path(opts["backgrounds"]).expanduser().resolve()
@@ -80,13 +68,41 @@ def source_params(opts: dict[str, Any], skeleton: str) -> dict[str, Any]:
     return out
 
 
-def _source(params: dict[str, Any]) -> dict[str, Any]:
-    """What _render_chunk needs to draw the people of a dataset prepared with ``params``."""
-    families = params.get("pose_families")
-    if families is None and params.get("body") == "mesh":
-        families = MESH_DEFAULT_FAMILIES
-    return {"body": params.get("body", "capsule"), "families": families,
-            "full_range": params.get("phenotypes") == "all"}
+@dataclass(frozen=True)
+class PeopleSource:
+    """What draws the people: the body kind, the pose family weights (None: the plain prior) and whether mesh
+    phenotypes span every slider's whole range."""
+
+    body: str = "capsule"
+    families: dict[str, float] | None = None
+    full_range: bool = False
+
+    @classmethod
+    def of(cls, params: dict[str, Any]) -> PeopleSource:
+        """The source of a dataset prepared with ``params`` (mesh bodies default to the mesh family mix)."""
+        families = params.get("pose_families")
+        if families is None and params.get("body") == "mesh":
+            families = MESH_DEFAULT_FAMILIES
+        return cls(params.get("body", "capsule"), families, params.get("phenotypes") == "all")
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """One chunk of a split for a worker: samples ``start`` … ``stop − 1`` of ``skeleton`` bodies in ``domain``'s
+    look (at ``gap`` and ``shift``, with the ``overrides`` of :func:`look_overrides`), drawn by ``source``; sample
+    ``i``'s random numbers come from (``seed``, domain, split, ``i``) alone."""
+
+    skeleton: str
+    domain: str
+    split: str
+    size: int
+    seed: int
+    start: int
+    stop: int
+    gap: float = 0.6
+    shift: str = "all"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    source: PeopleSource = PeopleSource()
 
 
 _MESH_POOLS: dict[int, ProcessPoolExecutor] = {}
@@ -102,22 +118,22 @@ def _mesh_pool(n: int) -> ProcessPoolExecutor:
     return _MESH_POOLS[n]
 
 
-def _render_chunk(args: tuple) -> dict[str, np.ndarray]:
-    """Samples ``start`` … ``stop − 1`` of a split. ``args``: (skeleton, domain, split, size, seed, gap, shift,
-    look overrides, start, stop[, source]), ``source`` as _source returns it (default: capsule bodies, the prior)."""
-    skeleton, domain, split, size, seed, gap, shift, overrides, start, stop, *rest = args
-    source = rest[0] if rest else {"body": "capsule", "families": None, "full_range": False}
-    body, style = BODIES[skeleton], dataclasses.replace(domain_style(domain, gap, shift), **overrides)
-    if source["body"] == "mesh":
+def _render_chunk(job: RenderJob) -> dict[str, np.ndarray]:
+    """The samples of ``job`` as the arrays ``H5Writer.append`` takes."""
+    skeleton, domain, split, size, seed, start, stop = (job.skeleton, job.domain, job.split, job.size, job.seed,
+                                                         job.start, job.stop)
+    source = job.source
+    body, style = BODIES[skeleton], dataclasses.replace(domain_style(domain, job.gap, job.shift), **job.overrides)
+    if source.body == "mesh":
         from posekit.datasets.synthetic.mesh.sample import load_mesh_kit, render_mesh_sample
 
         kit = load_mesh_kit()
 
         def render(rng):
-            return render_mesh_sample(kit, style, size, rng, source["families"], source["full_range"])
+            return render_mesh_sample(kit, style, size, rng, source.families, source.full_range)
     else:
         def render(rng):
-            return render_sample(body, style, size, rng, source["families"])
+            return render_sample(body, style, size, rng, source.families)
     out: dict[str, list] = {k: [] for k in ("images", "keypoints", "keypoints3d", "intrinsics", "masks", "bbox")}
     for i in range(start, stop):
         rng = np.random.default_rng([seed, DOMAIN_IDS[domain], SPLIT_IDS[split], i])
@@ -130,7 +146,7 @@ def _render_chunk(args: tuple) -> dict[str, np.ndarray]:
     batch["keypoints_orig"] = batch["keypoints"].copy()
     batch["affine"] = np.broadcast_to(np.eye(3, dtype=np.float32)[:2], (n, 2, 3)).copy()
     batch["orig_size"] = np.tile(np.array([[size, size]], dtype=np.int32), (n, 1))
-    kind = skeleton if source["body"] == "capsule" else f"{skeleton}-{source['body']}"
+    kind = skeleton if source.body == "capsule" else f"{skeleton}-{source.body}"
     batch["source_id"] = np.array([f"synthetic/{kind}/{domain}/{split}/{i:06d}" for i in range(start, stop)], dtype=object)
     return batch
 
@@ -170,16 +186,15 @@ class SyntheticConverter(Converter):
                 "labels_for": "training" if domain == "source" else "evaluation only",
             }
             overrides = look_overrides(params)
-            source = _source(params)
-            jobs = [(skeleton, domain, split, size, seed, params["gap"], params.get("shift", "all"), overrides, s,
-                     min(s + CHUNK, n), source)
-                    for s in range(0, n, CHUNK)]
+            source = PeopleSource.of(params)
+            jobs = [RenderJob(skeleton, domain, split, size, seed, s, min(s + CHUNK, n), params["gap"],
+                              params.get("shift", "all"), overrides, source) for s in range(0, n, CHUNK)]
             n_proc = max(1, min(workers, len(jobs)))
             with H5Writer(path, body.meta, (size, size), params["codec"], with_3d=True, with_masks=True,
                           attrs=attrs) as w, contextlib.ExitStack() as stack:
                 if n_proc == 1:
                     batches = map(_render_chunk, jobs)
-                elif source["body"] == "mesh":
+                elif source.body == "mesh":
                     batches = _mesh_pool(n_proc).map(_render_chunk, jobs)
                 else:
                     batches = stack.enter_context(ProcessPoolExecutor(n_proc, initializer=pool_worker_init)).map(_render_chunk, jobs)
