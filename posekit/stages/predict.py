@@ -30,12 +30,12 @@ from posekit.data.boxes import Detection, read_boxes
 from posekit.data.image_files import check_box, collect_images, image_size, load_image
 from posekit.engine.device import pick_device
 from posekit.engine.logging import console, make_progress
-from posekit.errors import ConfigError
+from posekit.errors import ConfigError, WriteError
 from posekit.inference import resolve_model_ref
 from posekit.predictor import load_predictor
 from posekit.version import __version__
 from posekit.viz.overlay import draw_people
-from posekit.workspace import Workspace, atomic_write_json, now_iso
+from posekit.workspace import Workspace, atomic_write_image, atomic_write_json, now_iso, output_folder
 
 COORDINATES = "original image pixels: x right, y down, pixel centres at integer coordinates (EXIF orientation applied)"
 CROP = ("people: one per box (one with box null for the whole image); crop_region: the square (left, top, right, "
@@ -60,17 +60,25 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 # -- the command ----------------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def staged_output(out: Path) -> Iterator[Path]:
-    """A temporary folder inside ``out`` whose files are moved into ``out`` (``predictions.json`` last) when the
-    block succeeds; on any error it disappears, and so does ``out`` if this call created it."""
+    """A temporary folder inside ``out`` whose files (each written through posekit's writer, naming its final path
+    ``out/NAME`` should the write be refused) are moved into ``out`` (the JSON records, such as ``predictions.json``, last) when the block
+    succeeds; on any error it disappears, and so does ``out`` if this call created it."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file", hint="pass a directory")
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".posekit-predict-", dir=out))
+    created = output_folder(out)
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=".posekit-predict-", dir=out))
+    except OSError as exc:
+        if created:
+            out.rmdir()
+        raise WriteError(out, exc) from None
     try:
         yield stage
-        for f in sorted(stage.iterdir(), key=lambda p: p.name == "predictions.json"):
-            os.replace(f, out / f.name)
+        for f in sorted(stage.iterdir(), key=lambda p: (p.suffix == ".json", p.name)):  # the JSON records last
+            try:
+                os.replace(f, out / f.name)
+            except OSError as exc:
+                raise WriteError(out / f.name, exc) from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         if created and not any(out.iterdir()):
@@ -136,7 +144,9 @@ def run_predict(ws: Workspace, inputs: list[str], ref: str, weights: str, box: t
                                       margin=margin, batch_size=batch_size,
                                       detector=detector if boxes is None else None)
             for p, img, result in zip(chunk, images, poses):
-                Image.fromarray(draw_people(img, result.people, predictor.meta)).save(stage / f"{p.stem}_overlay.png")
+                name = f"{p.stem}_overlay.png"
+                atomic_write_image(stage / name, Image.fromarray(draw_people(img, result.people, predictor.meta)),
+                                   shown=out / name)
                 records.append({"file": str(p), **result.to_dict(), "overlay": f"{p.stem}_overlay.png"})
             progress.advance(task, len(chunk))
         h = predictor.header
@@ -152,5 +162,5 @@ def run_predict(ws: Workspace, inputs: list[str], ref: str, weights: str, box: t
             "joints": list(predictor.joint_names), "skeleton": [list(e) for e in predictor.skeleton],
             "images": records,
         }
-        atomic_write_json(stage / "predictions.json", result)
+        atomic_write_json(stage / "predictions.json", result, shown=out / "predictions.json")
     return result
