@@ -22,17 +22,14 @@ def show(
     cell: Annotated[int, typer.Option(help="size in pixels each sample is drawn at (longer side)")] = 160,
 ) -> None:
     """Write a contact sheet of a split: each row of samples as stored, then with their labelled keypoints."""
-    import io
-
     from posekit.engine.logging import console
     from posekit.viz.sheet import contact_sheet
-    from posekit.workspace import atomic_write_bytes
+    from posekit.workspace import atomic_write_image
 
     if num < 1 or columns < 1 or cell < 16:
         raise ConfigError("--num and --columns must be ≥ 1 and --cell ≥ 16")
     dataset, split, path = workspace().require_split(data)
     out = out or Path(f"{dataset}-{split}.png")
-    buf = io.BytesIO()
-    contact_sheet(path, num, columns, cell, f"{data}: samples, then their labels (blue left, red right)").save(buf, "PNG")
-    atomic_write_bytes(out, buf.getvalue())
+    sheet = contact_sheet(path, num, columns, cell, f"{data}: samples, then their labels (blue left, red right)")
+    atomic_write_image(out, sheet, "PNG")
     console.print(f"wrote {out}", highlight=False)
