@@ -169,6 +169,32 @@ def atomic_write_bytes(path: Path, data: bytes, shown: Path | None = None) -> No
     atomic_write_with(path, write, shown)
 
 
+@contextlib.contextmanager
+def staged_files(out: Path) -> Iterator[Path]:
+    """A staging folder inside the output folder ``out`` for a set of files written together (each through the
+    writer, with ``shown=out / NAME``): moved into ``out`` when the block succeeds (the JSON records last, so a
+    reader that finds one finds the files it lists); on any error the staging folder disappears, and so does ``out``
+    if this call created it. A refused write names ``out`` or ``out/NAME``."""
+    created = output_folder(out)
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=".posekit-stage-", dir=out))
+    except OSError as exc:
+        if created:
+            out.rmdir()
+        raise _refused(exc, out) from None
+    try:
+        yield stage
+        for f in sorted(stage.iterdir(), key=lambda p: (p.suffix == ".json", p.name)):
+            try:
+                os.replace(f, out / f.name)
+            except OSError as exc:
+                raise _refused(exc, out / f.name) from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        if created and not any(out.iterdir()):
+            out.rmdir()
+
+
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
     """Hex digest of a file's bytes, read in 1 MiB blocks."""
     h = hashlib.new(algorithm)

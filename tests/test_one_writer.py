@@ -139,9 +139,6 @@ ALLOWED = [
       "does the final rename (posekit/stages/predict_video.py)")),
     ("posekit/engine/logging.py", 'with open(self.path, "a") as f:',
      "metrics.jsonl, the training log, appended to one line at a time (a log, not an artifact replaced whole)"),
-    ("posekit/stages/predict.py", "os.replace(f, out / f.name)",
-     ("predict's staging folder moves files already written through the writer into --out (a refused move is a "
-      "WriteError naming out/NAME)")),
     ("posekit/stages/predict_video.py", 'lines = files.enter_context(open(files.enter_context(atomic_output(',
      "the keypoint lines stream into a temporary of atomic_output, which renames it when complete"),
     ("posekit/stages/common.py", 'shutil.copyfile(best, run_dir / "ckpt" / ".final.tmp")',

@@ -17,11 +17,6 @@ affine (``--flip``: heatmaps averaged with the mirrored crop's).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from PIL import Image
@@ -30,12 +25,12 @@ from posekit.data.boxes import Detection, read_boxes
 from posekit.data.image_files import check_box, collect_images, image_size, load_image
 from posekit.engine.device import pick_device
 from posekit.engine.logging import console, make_progress
-from posekit.errors import ConfigError, WriteError
+from posekit.errors import ConfigError
 from posekit.inference import resolve_model_ref
 from posekit.predictor import load_predictor
 from posekit.version import __version__
 from posekit.viz.overlay import draw_people
-from posekit.workspace import Workspace, atomic_write_image, atomic_write_json, now_iso, output_folder
+from posekit.workspace import Workspace, atomic_write_image, atomic_write_json, now_iso, staged_files
 
 COORDINATES = "original image pixels: x right, y down, pixel centres at integer coordinates (EXIF orientation applied)"
 CROP = ("people: one per box (one with box null for the whole image); crop_region: the square (left, top, right, "
@@ -58,33 +53,6 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 
 
 # -- the command ----------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def staged_output(out: Path) -> Iterator[Path]:
-    """A temporary folder inside ``out`` whose files (each written through posekit's writer, naming its final path
-    ``out/NAME`` should the write be refused) are moved into ``out`` (the JSON records, such as ``predictions.json``, last) when the block
-    succeeds; on any error it disappears, and so does ``out`` if this call created it."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file", hint="pass a directory")
-    created = output_folder(out)
-    try:
-        stage = Path(tempfile.mkdtemp(prefix=".posekit-predict-", dir=out))
-    except OSError as exc:
-        if created:
-            out.rmdir()
-        raise WriteError(out, exc) from None
-    try:
-        yield stage
-        for f in sorted(stage.iterdir(), key=lambda p: (p.suffix == ".json", p.name)):  # the JSON records last
-            try:
-                os.replace(f, out / f.name)
-            except OSError as exc:
-                raise WriteError(out / f.name, exc) from None
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-        if created and not any(out.iterdir()):
-            out.rmdir()
-
-
 def image_boxes(paths: list[Path], sizes: list[tuple[int, int]], box: tuple[float, float, float, float] | None,
                 boxes_file: Path | None, min_score: float, category: int | None) -> tuple[list | None, str | None]:
     """The boxes of each image (None: whole images) from ``--box`` or ``--boxes``, each checked against its image,
@@ -135,7 +103,9 @@ def run_predict(ws: Workspace, inputs: list[str], ref: str, weights: str, box: t
     if note:
         console.print(note, highlight=False, soft_wrap=True)
     records = []
-    with staged_output(out) as stage, make_progress(transient=True) as progress:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file", hint="pass a directory")
+    with staged_files(out) as stage, make_progress(transient=True) as progress:
         task = progress.add_task("predict", total=len(paths), info="")
         for start in range(0, len(paths), batch_size):
             chunk = paths[start:start + batch_size]

@@ -28,11 +28,10 @@ from posekit.engine.logging import make_progress
 from posekit.errors import ConfigError
 from posekit.inference import resolve_model_ref
 from posekit.predictor import load_predictor
-from posekit.stages.predict import staged_output
 from posekit.version import __version__
 from posekit.video_predict import check_options, predict_video
 from posekit.viz.overlay import draw_people
-from posekit.workspace import Workspace, atomic_output, atomic_write_json, now_iso
+from posekit.workspace import Workspace, atomic_output, atomic_write_json, now_iso, staged_files
 
 COORDINATES = "original frame pixels as displayed: x right, y down, pixel centres at integer coordinates"
 SCORE = "heatmap peak value of the joint (higher = more confident; not a probability)"
@@ -77,7 +76,7 @@ def _one_video(predictor, info, box, detector, margin, out, batch_size, flip, st
     frames = people = 0
     tracks: set[int] = set()
     began = time.perf_counter()
-    with staged_output(out) as stage, contextlib.ExitStack() as files:
+    with staged_files(out) as stage, contextlib.ExitStack() as files:
         # each file streams into a temporary of posekit's writer, renamed when complete (a refused write names
         # its final path); the staging folder moves the three into ``out`` together, the summary last
         lines = files.enter_context(open(files.enter_context(atomic_output(stage / lines_name, out / lines_name)), "w"))
