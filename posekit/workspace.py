@@ -14,17 +14,19 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import os
 import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from posekit.errors import ConfigError, DataError, MissingArtifactError, WorkspaceBusy
+from posekit.errors import ConfigError, DataError, MissingArtifactError, WorkspaceBusy, WriteError
 from posekit.faults import crash_point
 from posekit.version import __version__
 
@@ -89,27 +91,108 @@ def _drop_inherited_locks() -> None:
 os.register_at_fork(after_in_child=_drop_inherited_locks)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
+# -- the one writer of artifacts -------------------------------------------------------------------------------
+# Every file posekit hands to a user or to a later command is written here: to a temporary file in the target
+# folder (``.NAME.XXXXXXXX.tmp``), flushed to disk, then renamed over NAME, so a reader sees the old file or the
+# whole new one, never a part. A write the system refuses (ENOSPC, EDQUOT, EFBIG, EACCES, EROFS, a folder that
+# cannot be created, a file in the way) raises ``posekit.errors.WriteError``: one line naming NAME and the cause,
+# and no temporary is left behind. tests/test_one_writer.py fails on a module that writes an output file otherwise.
+def _refused(exc: OSError, shown: Path) -> OSError:
+    """``exc`` as a WriteError naming ``shown`` (a WriteError already names its artifact and is kept)."""
+    return exc if isinstance(exc, WriteError) else WriteError(shown, exc)
+
+
+def output_folder(path: Path) -> bool:
+    """Create the output folder ``path`` (and its parents) that the writer will fill; True if it did not exist. A
+    refusal (a read-only filesystem, permissions, a file in the way) is a WriteError naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    created = not path.exists()
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        crash_point(f"write {path.name}")
-        os.replace(tmp, path)
+        path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if exc.filename is None:  # a failed write() names no file: name the artifact
-            raise OSError(exc.errno, exc.strerror, str(path)) from None
-        raise
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        raise _refused(exc, path) from None
+    return created
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path, shown: Path | None = None) -> Iterator[Path]:
+    """A temporary path in ``path``'s folder for the block to write ``path``'s content to, by any means (a library
+    that writes files itself, such as ``torch.onnx`` or PIL, or a stream written piece by piece); renamed to ``path``
+    when the block ends without error, removed when it fails. A refused write, in the block or around it, is a
+    WriteError naming ``shown`` (default ``path``): ``shown`` is the final name of a file written into a staging
+    folder first. The folder is created if missing. Libraries that pick a format from the file name must be told
+    the format: the temporary's name ends in ``.tmp``."""
+    path = Path(path)
+    shown = Path(shown) if shown is not None else path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _refused(exc, shown) from None
+    tmp = Path(name)
+    try:
+        try:
+            os.close(fd)
+            yield tmp
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # a delayed write error (e.g. NFS, a full disk) surfaces here
+            finally:
+                os.close(fd)
+            os.chmod(tmp, 0o644)
+            crash_point(f"write {path.name}")
+            os.replace(tmp, path)
+        except OSError as exc:
+            if exc.errno is None and not isinstance(exc, WriteError):
+                raise  # not a refused write (e.g. PIL's UnidentifiedImageError): the caller's to report
+            raise _refused(exc, shown) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_with(path: Path, write: Callable[[Path], object], shown: Path | None = None) -> None:
+    """``write(tmp)`` writes ``path``'s content into the temporary file ``tmp``, which then replaces ``path``
+    (:func:`atomic_output`), e.g. ``atomic_write_with(p, lambda tmp: image.save(tmp, format="PNG"))``."""
+    with atomic_output(path, shown) as tmp:
+        write(tmp)
+
+
+def atomic_write_bytes(path: Path, data: bytes, shown: Path | None = None) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename (:func:`atomic_output`).
+    Libraries whose own file writers cannot fail cleanly (``torch.save``/``torch.jit.save``: a refused write in
+    their C++ writer aborts the process) write into an ``io.BytesIO`` whose bytes come here."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    atomic_write_with(path, write, shown)
+
+
+@contextlib.contextmanager
+def staged_files(out: Path) -> Iterator[Path]:
+    """A staging folder inside the output folder ``out`` for a set of files written together (each through the
+    writer, with ``shown=out / NAME``): moved into ``out`` when the block succeeds (the JSON records last, so a
+    reader that finds one finds the files it lists); on any error the staging folder disappears, and so does ``out``
+    if this call created it. A refused write names ``out`` or ``out/NAME``."""
+    created = output_folder(out)
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=".posekit-stage-", dir=out))
+    except OSError as exc:
+        if created:
+            out.rmdir()
+        raise _refused(exc, out) from None
+    try:
+        yield stage
+        for f in sorted(stage.iterdir(), key=lambda p: (p.suffix == ".json", p.name)):
+            try:
+                os.replace(f, out / f.name)
+            except OSError as exc:
+                raise _refused(exc, out / f.name) from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        if created and not any(out.iterdir()):
+            out.rmdir()
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
@@ -121,12 +204,19 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
     return h.hexdigest()
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
+def atomic_write_text(path: Path, text: str, shown: Path | None = None) -> None:
+    atomic_write_bytes(path, text.encode(), shown)
 
 
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+def atomic_write_json(path: Path, obj: Any, shown: Path | None = None) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", shown)
+
+
+def atomic_write_image(path: Path, image: Any, format: str = "PNG", shown: Path | None = None, **options: Any) -> None:
+    """A PIL image saved in ``format`` (encoded in memory, so a refused write is the writer's to report)."""
+    buf = io.BytesIO()
+    image.save(buf, format=format, **options)
+    atomic_write_bytes(path, buf.getvalue(), shown)
 
 
 def now_iso() -> str:

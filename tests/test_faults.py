@@ -308,6 +308,39 @@ def test_a_short_write_of_a_checkpoint_fails_cleanly(ws_copy):
     assert no_temporaries(ws_copy) == []
 
 
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_a_short_write_during_export_fails_cleanly(trained, tmp_path, fmt):
+    """TorchScript's own file writer aborted the process (SIGABRT, a C++ stack, a 5 MB .model.pt.tmp left): the
+    network is serialised in memory and written through posekit's writer."""
+    if fmt == "onnx":
+        pytest.importorskip("onnxscript")
+        pytest.importorskip("onnxruntime")
+    out = tmp_path / "export"
+    proc = limited(trained, 1_000_000, "export", "pretrain/latest", "--format", fmt, "-o", str(out))
+    name = {"onnx": "model.onnx", "torchscript": "model.pt"}[fmt]
+    assert_clean_write_failure(proc, f"cannot write {out / name}: File too large")
+    assert not out.exists(), list(out.iterdir())  # the folder this call created goes with the failure
+    out.mkdir()
+    proc = limited(trained, 1_000_000, "export", "pretrain/latest", "--format", fmt, "-o", str(out))
+    assert_clean_write_failure(proc, f"cannot write {out / name}: File too large")
+    assert list(out.iterdir()) == []
+
+
+def test_a_short_write_during_predict_fails_cleanly(trained, tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for i in range(2):  # noise: each overlay is a PNG of ~360 kB
+        Image.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)).save(tmp_path / f"p{i}.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    proc = limited(trained, 100_000, "predict", str(tmp_path / "p0.png"), str(tmp_path / "p1.png"), "--checkpoint",
+                   "pretrain/latest", "--out", str(out))
+    assert_clean_write_failure(proc, f"cannot write {out / 'p0_overlay.png'}: File too large")
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]  # no staging folder, temporary or half of the outputs
+
+
 # -- out of memory ------------------------------------------------------------------------------------------------
 def test_out_of_memory_is_one_line_and_leaves_no_run(ws_copy):
     """A real allocation failure: the address space is capped at what importing posekit takes plus 1 GiB, and the

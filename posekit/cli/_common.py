@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import functools
 import os
 import typing
@@ -13,23 +12,11 @@ import typer
 from rich.text import Text
 
 from posekit.engine.logging import console, labelled, results
-from posekit.errors import ConfigError, PosekitError, Terminated
+from posekit.errors import ConfigError, PosekitError, Terminated, os_hint
 from posekit.numbers import Bounds
 from posekit.workspace import Workspace, discard_unstarted_runs, forget_created_runs
 
 F = TypeVar("F", bound=Callable)
-
-# what to do about an OSError, by errno (the default: disk space and permissions)
-OS_HINTS = {
-    errno.ENOSPC: "free disk space there and re-run the same command",
-    errno.EDQUOT: "free space within your disk quota and re-run the same command",
-    errno.EFBIG: "a file-size limit stopped the write (`ulimit -f`, or the filesystem's largest file); raise it and "
-                 "re-run the same command",
-    errno.EACCES: "check the permissions of that path",
-    errno.EPERM: "check the permissions of that path",
-    errno.EROFS: "the filesystem is read-only; use a writable --workspace",
-}
-
 
 class State:
     workspace: str = os.environ.get("POSEKIT_WORKSPACE", "posekit-ws")
@@ -149,9 +136,7 @@ def handle_errors(fn: F) -> F:
             if State.debug:
                 raise
             where = f" ({exc.filename}{f' → {exc.filename2}' if exc.filename2 else ''})" if exc.filename else ""
-            fail(PosekitError(f"{exc.strerror or exc}{where}",
-                              hint=OS_HINTS.get(exc.errno, "check free disk space and permissions") +
-                              "; --debug shows the traceback"))
+            fail(PosekitError(f"{exc.strerror or exc}{where}", hint=os_hint(exc.errno)))
         except (MemoryError, RuntimeError) as exc:
             error = out_of_memory(exc, fn.__name__.rstrip("_"))
             if error is None:

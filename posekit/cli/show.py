@@ -26,11 +26,9 @@ def show(
     cell: Annotated[int, typer.Option(help="size in pixels each sample is drawn at (longer side)"), Bounds(16, 2048, integer=True)] = 160,
 ) -> None:
     """Write a contact sheet of a split: each row of samples as stored, then with their labelled keypoints."""
-    import io
-
     from posekit.engine.logging import console
     from posekit.viz.sheet import contact_sheet
-    from posekit.workspace import atomic_write_bytes
+    from posekit.workspace import atomic_write_image
 
     width, height = min(num, columns) * cell, 2 * math.ceil(num / columns) * cell  # a row of samples, a row labelled
     if 3 * width * height > MAX_SHEET_BYTES:
@@ -39,7 +37,6 @@ def show(
                           hint="lower --num or --cell")
     dataset, split, path = workspace().require_split(data)
     out = out or Path(f"{dataset}-{split}.png")
-    buf = io.BytesIO()
-    contact_sheet(path, num, columns, cell, f"{data}: samples, then their labels (blue left, red right)").save(buf, "PNG")
-    atomic_write_bytes(out, buf.getvalue())
+    sheet = contact_sheet(path, num, columns, cell, f"{data}: samples, then their labels (blue left, red right)")
+    atomic_write_image(out, sheet, "PNG")
     console.print(f"wrote {out}", highlight=False)

@@ -46,12 +46,18 @@ def as_rgb8(image: Image.Image, where: str) -> Image.Image:
 PREPARE_HINT = "re-download or re-extract this file, then re-run the same prepare command"
 
 
+def decode_rgb(path: str) -> Image.Image:
+    """Decode an image file as 8-bit RGB as displayed (``as_rgb8``); raises one of ``UNREADABLE`` for a file that is
+    not a readable image (callers that word their own error; :func:`open_rgb` words posekit's)."""
+    with Image.open(path) as im:
+        return as_rgb8(im, str(path))
+
+
 def open_rgb(path: str, hint: str = PREPARE_HINT, what: str = "unreadable image") -> Image.Image:
-    """Decode an image file as 8-bit RGB as displayed (``as_rgb8``); an unreadable file is a DataError naming it
-    (``what``: the message's words, ``hint``: what to do)."""
+    """:func:`decode_rgb`, with an unreadable file a DataError naming it (``what``: the message's words, ``hint``:
+    what to do)."""
     try:
-        with Image.open(path) as im:
-            return as_rgb8(im, str(path))
+        return decode_rgb(path)
     except UNREADABLE as exc:
         first = str(exc).splitlines()[0][:160] if str(exc) else ""
         raise DataError(f"{path}: {what} ({exc.__class__.__name__}: {first})", hint=hint) from None

@@ -4,7 +4,7 @@
 The wheel pins numpy<2 and protobuf<5, which posekit's environment cannot take, but a wheel is a zip: pip
 downloads it (``pip download --no-deps``, the registry posekit's dependencies come from), the named files are
 extracted, checked against their SHA-256 and written into the cache (``$POSEKIT_CACHE``, default
-``~/.cache/posekit``) under a temporary name that is renamed when complete. The files are Apache-2.0, as MediaPipe.
+``~/.cache/posekit``) through posekit's writer (a temporary name, renamed when complete). The files are Apache-2.0, as MediaPipe.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 from posekit.errors import DataError, PosekitError
+from posekit.workspace import atomic_write_bytes
 
 WHEEL = "mediapipe==0.10.21"
 # the cp311 manylinux wheel: the model files are the same in every platform's wheel; naming one lets pip fetch it
@@ -53,9 +54,7 @@ def extract(wheel: Path, folder: Path) -> list[Path]:
             if hashlib.sha256(data).hexdigest() != digest:
                 raise DataError(f"{wheel}: {inner} is not the file posekit was measured with (SHA-256 differs)",
                                 hint=f"use the {WHEEL} wheel")
-            tmp = folder / f".{name}.partial"
-            tmp.write_bytes(data)
-            os.replace(tmp, folder / name)
+            atomic_write_bytes(folder / name, data)
             written.append(folder / name)
     return written
 

@@ -22,6 +22,7 @@ from torch import nn
 
 from posekit.data.augment import normalise
 from posekit.errors import ConfigError
+from posekit.workspace import atomic_write_bytes
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
@@ -65,27 +66,34 @@ def _quiet() -> Iterator[None]:
 
 def export_network(net: nn.Module, fmt: str, input_size: int, path: Path) -> tuple[str, ...]:
     """Write ``net`` (in eval mode, on the CPU) to ``path`` in format ``fmt`` (onnx or torchscript); returns the
-    output names. The file is written to a temporary name in the same folder and renamed."""
+    output names. The file is serialised in memory and written through posekit's one writer
+    (:func:`posekit.workspace.atomic_write_bytes`: a temporary file in the same folder, then a rename), so a refused
+    write is one ``WriteError`` naming ``path`` and leaves no temporary (TorchScript's own C++ file writer aborts
+    the process when the disk refuses a write)."""
     graph = HeatmapGraph(net.cpu().to(memory_format=torch.contiguous_format).eval(),
                          network_outputs(net.cpu().eval(), input_size)).eval()
     example = torch.zeros(2, 3, input_size, input_size)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with _quiet(), torch.no_grad():
-            if fmt == "onnx":
-                require_onnx()
-                batch = torch.export.Dim("batch", min=1, max=65536)
-                torch.onnx.export(graph, (example,), str(tmp), input_names=[INPUT_NAME],
-                                  output_names=list(graph.outputs), dynamic_shapes={"images": {0: batch}},
-                                  dynamo=True, external_data=False)
-            elif fmt == "torchscript":
-                torch.jit.trace(graph, example).save(str(tmp))
-            else:
-                raise ConfigError(f"unknown --format {fmt!r}", hint=f"use {' or '.join(FORMATS)}")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    buf = io.BytesIO()
+    with _quiet(), torch.no_grad():
+        if fmt == "onnx":
+            require_onnx()
+            batch = torch.export.Dim("batch", min=1, max=65536)
+            program = torch.onnx.export(graph, (example,), input_names=[INPUT_NAME],
+                                        output_names=list(graph.outputs), dynamic_shapes={"images": {0: batch}},
+                                        dynamo=True)
+            buf.write(onnx_bytes(program))
+        elif fmt == "torchscript":
+            torch.jit.save(torch.jit.trace(graph, example), buf)
+        else:
+            raise ConfigError(f"unknown --format {fmt!r}", hint=f"use {' or '.join(FORMATS)}")
+    atomic_write_bytes(path, buf.getvalue())
     return graph.outputs
+
+
+def onnx_bytes(program) -> bytes:
+    """An ``ONNXProgram`` as the bytes of one self-contained ``.onnx`` file (weights inside, as
+    ``external_data=False`` wrote them)."""
+    return program.model_proto.SerializeToString()
 
 
 def run_exported(path: Path, fmt: str, images: np.ndarray) -> list[np.ndarray]:

@@ -13,7 +13,7 @@ from posekit.inference import resolve_model_ref
 from posekit.models.export import FORMATS, INPUT_NAME, export_network, parity, require_onnx
 from posekit.predictor import load_predictor
 from posekit.version import __version__
-from posekit.workspace import Workspace, atomic_write_json, now_iso
+from posekit.workspace import Workspace, atomic_write_json, now_iso, output_folder
 
 STRIDE = 4  # every posekit network's heatmaps are 1/4 of its input side
 
@@ -26,15 +26,25 @@ def run_export(ws: Workspace, ref: str, fmt: str, out: Path, weights: str = "aut
     predictor = load_predictor(resolve_model_ref(ws, ref), weights, torch.device("cpu"))
     if out.exists() and not out.is_dir():
         raise ConfigError(f"-o {out} is a file", hint="pass a directory")
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
+    created = output_folder(out)
     path = out / f"model{FORMATS[fmt]}"
+    written = False
     try:
         outputs = export_network(predictor.model, fmt, predictor.input_size, path)
+        written = True
+        record = _write_spec(predictor, fmt, path, outputs)
     except BaseException:
+        if written:  # a network without its spec (or beside an older one's) is no export
+            path.unlink(missing_ok=True)
         if created and not any(out.iterdir()):
             out.rmdir()
         raise
+    record["json"] = str(out / f"{path.name}.json")
+    return record
+
+
+def _write_spec(predictor, fmt: str, path: Path, outputs: tuple[str, ...]) -> dict:
+    """Check the exported ``path`` against PyTorch and write its spec to ``<path>.json``; returns the spec."""
     s, h, meta = predictor.input_size, predictor.header, predictor.meta
     heat = s // STRIDE
     record = {
@@ -56,6 +66,5 @@ def run_export(ws: Workspace, ref: str, fmt: str, out: Path, weights: str = "aut
                      "channels and average (no one-pixel shift in posekit's convention)",
         "parity": parity(predictor.model, path, fmt, s),
     }
-    atomic_write_json(out / f"{path.name}.json", record)
-    record["json"] = str(out / f"{path.name}.json")
+    atomic_write_json(path.with_name(f"{path.name}.json"), record)
     return record

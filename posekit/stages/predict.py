@@ -17,11 +17,6 @@ affine (``--flip``: heatmaps averaged with the mirrored crop's).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from PIL import Image
@@ -35,7 +30,7 @@ from posekit.inference import resolve_model_ref
 from posekit.predictor import load_predictor
 from posekit.version import __version__
 from posekit.viz.overlay import draw_people
-from posekit.workspace import Workspace, atomic_write_json, now_iso
+from posekit.workspace import Workspace, atomic_write_image, atomic_write_json, now_iso, staged_files
 
 COORDINATES = "original image pixels: x right, y down, pixel centres at integer coordinates (EXIF orientation applied)"
 CROP = ("people: one per box (one with box null for the whole image); crop_region: the square (left, top, right, "
@@ -58,25 +53,6 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 
 
 # -- the command ----------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def staged_output(out: Path) -> Iterator[Path]:
-    """A temporary folder inside ``out`` whose files are moved into ``out`` (``predictions.json`` last) when the
-    block succeeds; on any error it disappears, and so does ``out`` if this call created it."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file", hint="pass a directory")
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".posekit-predict-", dir=out))
-    try:
-        yield stage
-        for f in sorted(stage.iterdir(), key=lambda p: p.name == "predictions.json"):
-            os.replace(f, out / f.name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-        if created and not any(out.iterdir()):
-            out.rmdir()
-
-
 def image_boxes(paths: list[Path], sizes: list[tuple[int, int]], box: tuple[float, float, float, float] | None,
                 boxes_file: Path | None, min_score: float, category: int | None) -> tuple[list | None, str | None]:
     """The boxes of each image (None: whole images) from ``--box`` or ``--boxes``, each checked against its image,
@@ -127,7 +103,9 @@ def run_predict(ws: Workspace, inputs: list[str], ref: str, weights: str, box: t
     if note:
         console.print(note, highlight=False, soft_wrap=True)
     records = []
-    with staged_output(out) as stage, make_progress(transient=True) as progress:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file", hint="pass a directory")
+    with staged_files(out) as stage, make_progress(transient=True) as progress:
         task = progress.add_task("predict", total=len(paths), info="")
         for start in range(0, len(paths), batch_size):
             chunk = paths[start:start + batch_size]
@@ -136,7 +114,9 @@ def run_predict(ws: Workspace, inputs: list[str], ref: str, weights: str, box: t
                                       margin=margin, batch_size=batch_size,
                                       detector=detector if boxes is None else None)
             for p, img, result in zip(chunk, images, poses):
-                Image.fromarray(draw_people(img, result.people, predictor.meta)).save(stage / f"{p.stem}_overlay.png")
+                name = f"{p.stem}_overlay.png"
+                atomic_write_image(stage / name, Image.fromarray(draw_people(img, result.people, predictor.meta)),
+                                   shown=out / name)
                 records.append({"file": str(p), **result.to_dict(), "overlay": f"{p.stem}_overlay.png"})
             progress.advance(task, len(chunk))
         h = predictor.header
@@ -152,5 +132,5 @@ def run_predict(ws: Workspace, inputs: list[str], ref: str, weights: str, box: t
             "joints": list(predictor.joint_names), "skeleton": [list(e) for e in predictor.skeleton],
             "images": records,
         }
-        atomic_write_json(stage / "predictions.json", result)
+        atomic_write_json(stage / "predictions.json", result, shown=out / "predictions.json")
     return result

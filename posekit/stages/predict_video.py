@@ -9,14 +9,15 @@ Per video ``<stem>`` it writes into the output folder:
 - ``<stem>_video.json``: what was run (checkpoint, options, joints, skeleton, coordinate conventions) and counts
   (frames, tracks, seconds, frames per second), written last.
 
-Each file is written under a temporary name and renamed when complete; a failure leaves none of a video's files.
+Each file is written through posekit's writer (a temporary name, renamed when complete) into a staging folder\ninside the output folder, and the three are moved into it together; a failure leaves none of a video's files.
 Frames go through :func:`posekit.video_predict.predict_video`, the Python API's own path.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from posekit.data.boxes import Detection
@@ -30,7 +31,7 @@ from posekit.predictor import load_predictor
 from posekit.version import __version__
 from posekit.video_predict import check_options, predict_video
 from posekit.viz.overlay import draw_people
-from posekit.workspace import Workspace, atomic_write_json, now_iso
+from posekit.workspace import Workspace, atomic_output, atomic_write_json, now_iso, staged_files
 
 COORDINATES = "original frame pixels as displayed: x right, y down, pixel centres at integer coordinates"
 SCORE = "heatmap peak value of the joint (higher = more confident; not a probability)"
@@ -59,7 +60,6 @@ def run_predict_video(ws: Workspace, videos: list[Path], ref: str, weights: str,
             check_box(box, info.height, info.width, f"--box {','.join(f'{x:g}' for x in box)}", v.name)
         infos.append(info)
     predictor = load_predictor(resolve_model_ref(ws, ref), weights, pick_device(device_name), amp)
-    out.mkdir(parents=True, exist_ok=True)
     summaries = []
     for info in infos:
         summaries.append(_one_video(predictor, info, box, detector, margin, out, batch_size, flip, stride, start, end,
@@ -70,38 +70,58 @@ def run_predict_video(ws: Workspace, videos: list[Path], ref: str, weights: str,
 def _one_video(predictor, info, box, detector, margin, out, batch_size, flip, stride, start, end, track, smooth,
                min_cutoff, beta, overlay) -> dict:
     stem = info.path.stem
-    lines_path, video_path = out / f"{stem}_keypoints.jsonl", out / f"{stem}_overlay.mp4"
-    partial = lines_path.with_name(lines_path.name + ".partial")
+    lines_name, video_name = f"{stem}_keypoints.jsonl", f"{stem}_overlay.mp4"
     last = min(info.frames, end) if info.frames and end is not None else (end or info.frames)
     total = len(range(start, last, stride)) if last else None
-    writer = VideoWriter(video_path, info.fps / stride) if overlay else None
     frames = people = 0
     tracks: set[int] = set()
     began = time.perf_counter()
-    try:
-        with open(partial, "w") as lines, make_progress(transient=True) as progress:
-            task = progress.add_task(f"predict {info.path.name}", total=total, info="")
-            for result in predict_video(predictor, info.path, boxes=None if box is None else [Detection(box)],
-                                        detector=detector, stride=stride, start=start, end=end, flip=flip,
-                                        margin=margin, batch_size=batch_size, track=track, smooth=smooth,
-                                        min_cutoff=min_cutoff, beta=beta, info=info):
-                lines.write(_json_line(result.to_dict()))
-                if writer is not None:
-                    writer.write(draw_people(result.image, result.poses.people, predictor.meta))
-                frames += 1
-                people += len(result.poses.people)
-                tracks.update(p.track_id for p in result.poses.people)
-                rate = frames / max(time.perf_counter() - began, 1e-9)
-                progress.update(task, advance=1, info=f"{rate:.1f} frames/s")
+    with staged_files(out) as stage, contextlib.ExitStack() as files:
+        # each file streams into a temporary of posekit's writer, renamed when complete (a refused write names
+        # its final path); the staging folder moves the three into ``out`` together, the summary last
+        lines = files.enter_context(open(files.enter_context(atomic_output(stage / lines_name, out / lines_name)), "w"))
+        writer = files.enter_context(_video_writer(stage / video_name, out / video_name, info.fps / stride)) \
+            if overlay else None
+        progress = files.enter_context(make_progress(transient=True))
+        task = progress.add_task(f"predict {info.path.name}", total=total, info="")
+        for result in predict_video(predictor, info.path, boxes=None if box is None else [Detection(box)],
+                                    detector=detector, stride=stride, start=start, end=end, flip=flip,
+                                    margin=margin, batch_size=batch_size, track=track, smooth=smooth,
+                                    min_cutoff=min_cutoff, beta=beta, info=info):
+            lines.write(_json_line(result.to_dict()))
+            if writer is not None:
+                writer.write(draw_people(result.image, result.poses.people, predictor.meta))
+            frames += 1
+            people += len(result.poses.people)
+            tracks.update(p.track_id for p in result.poses.people)
+            rate = frames / max(time.perf_counter() - began, 1e-9)
+            progress.update(task, advance=1, info=f"{rate:.1f} frames/s")
+        files.close()  # the keypoints and the video complete, before the summary counts them
         seconds = time.perf_counter() - began
-        if writer is not None:
-            writer.close()
-        os.replace(partial, lines_path)
-    except BaseException:
-        if writer is not None:
+        summary = _summary(predictor, info, box, detector, margin, flip, stride, start, end, track, smooth,
+                           min_cutoff, beta, frames, people, tracks, seconds, lines_name,
+                           video_name if overlay else None)
+        atomic_write_json(stage / f"{stem}_video.json", summary, shown=out / f"{stem}_video.json")
+    return summary
+
+
+@contextlib.contextmanager
+def _video_writer(path: Path, shown: Path, fps: float) -> Iterator[VideoWriter]:
+    """A :class:`VideoWriter` into a temporary of posekit's writer (:func:`atomic_output`), renamed to ``path``
+    when the block ends without error; aborted (its partial file deleted) when it fails."""
+    with atomic_output(path, shown) as tmp:
+        writer = VideoWriter(tmp, fps)
+        try:
+            yield writer
+        except BaseException:
             writer.abort()
-        partial.unlink(missing_ok=True)
-        raise
+            raise
+        writer.close()
+
+
+def _summary(predictor, info, box, detector, margin, flip, stride, start, end, track, smooth, min_cutoff, beta,
+             frames, people, tracks, seconds, lines_name, video_name) -> dict:
+    """What ``<stem>_video.json`` records."""
     h = predictor.header
     summary = {
         "posekit_version": __version__, "created": now_iso(), "video": str(info.path.resolve()),
@@ -114,11 +134,10 @@ def _one_video(predictor, info, box, detector, margin, out, batch_size, flip, st
         "smooth": {"filter": "one-euro", "min_cutoff": min_cutoff, "beta": beta} if smooth else None,
         "frames": frames, "people": people, "tracks": len(tracks), "seconds": round(seconds, 3),
         "frames_per_second": round(frames / max(seconds, 1e-9), 2),
-        "keypoints": lines_path.name, "overlay": video_path.name if writer is not None else None,
+        "keypoints": lines_name, "overlay": video_name,
         "coordinate_space": COORDINATES, "score": SCORE,
         "joints": list(predictor.joint_names), "skeleton": [list(e) for e in predictor.skeleton],
     }
-    atomic_write_json(out / f"{stem}_video.json", summary)
     return summary
 
 

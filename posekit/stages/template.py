@@ -48,7 +48,7 @@ from posekit.evaluation.evaluate import SELECT_METRIC
 from posekit.models.factory import network_family
 from posekit.registry import Registry
 from posekit.version import __version__
-from posekit.workspace import Workspace, atomic_write_json, atomic_write_text, now_iso
+from posekit.workspace import Workspace, atomic_write_json, atomic_write_text, atomic_write_with, now_iso
 
 EVAL_SPLITS = ("test", "val")
 M = TypeVar("M", bound=BaseModel)
@@ -257,8 +257,7 @@ def finalise(ws: Workspace, stage: str, run_dir: Path, trainer: Trainer, select:
         return
     best = run_dir / "ckpt" / "best.pt"
     if select != "last" and best.exists():
-        shutil.copyfile(best, run_dir / "ckpt" / ".final.tmp")
-        (run_dir / "ckpt" / ".final.tmp").replace(run_dir / "ckpt" / "final.pt")
+        atomic_write_with(run_dir / "ckpt" / "final.pt", lambda tmp: shutil.copyfile(best, tmp))
         chosen = f"best {select} step {trainer.state.best_step}"
     else:
         save_checkpoint(run_dir / "ckpt" / "final.pt", trainer.weights_only_state("last", last_val))

@@ -17,7 +17,7 @@ import numpy as np
 from posekit.data.h5format import H5Writer
 from posekit.datasets.converters.base import CONVERTERS, Converter, SplitPlan
 from posekit.datasets.synthetic.bodies import BODIES
-from posekit.datasets.synthetic.domains import IMAGE_SUFFIXES, domain_style, list_images
+from posekit.datasets.synthetic.domains import IMAGE_SUFFIXES, check_backgrounds, domain_style, list_images
 from posekit.datasets.synthetic.generate import render_sample
 from posekit.datasets.synthetic.mesh import require_anny
 from posekit.datasets.synthetic.poses import MESH_DEFAULT_FAMILIES, parse_families
@@ -64,6 +64,7 @@ def source_params(opts: dict[str, Any], skeleton: str) -> dict[str, Any]:
         if not folder.is_dir() or not list_images(str(folder)):
             raise ConfigError(f"--backgrounds {opts['backgrounds']}: not a folder holding images",
                               hint=f"give a folder with image files ({', '.join(IMAGE_SUFFIXES)})")
+        check_backgrounds(str(folder))
         out["backgrounds"] = str(folder)
     return out
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from posekit.data.images import open_rgb
+from posekit.data.images import UNREADABLE, decode_rgb, displayed_size
+from posekit.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -136,12 +137,34 @@ def list_images(folder: str) -> tuple[Path, ...]:
     return tuple(sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
 
 
+def unreadable_background(path: Path, exc: BaseException) -> DataError:
+    """The one-line error for an image of ``--backgrounds`` that cannot be read, naming the cause: the system's
+    (permission denied …) or the decoder's (not an image, truncated)."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else \
+        f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:120]}" if str(exc) else exc.__class__.__name__
+    return DataError(f"--backgrounds {path}: not a readable image ({reason})",
+                     hint="make it readable, replace or remove it (every image in the folder is used), then re-run the "
+                          "same prepare command")
+
+
+def check_backgrounds(folder: str) -> None:
+    """Every image of ``folder`` opens (its header is read): a bad one fails before anything is written."""
+    for path in list_images(folder):
+        try:
+            displayed_size(str(path))
+        except UNREADABLE as exc:
+            raise unreadable_background(path, exc) from None
+
+
 def photo_background(rng: np.random.Generator, size: int, folder: str) -> np.ndarray:
     """An ``[S, S, 3]`` float background in [0, 1]: a random square crop (40–100 % of the image's shorter side),
     mirrored half of the time, of a random image of ``folder``."""
     paths = list_images(folder)
     path = paths[int(rng.integers(len(paths)))]
-    im = open_rgb(str(path), hint="remove or re-save this file in the --backgrounds folder")  # as prepare reads photos
+    try:
+        im = decode_rgb(str(path))  # as prepare reads photos: 16-bit scaled, EXIF orientation applied
+    except UNREADABLE as exc:
+        raise unreadable_background(path, exc) from None
     w, h = im.size
     side = max(1, int(min(w, h) * rng.uniform(0.4, 1.0)))
     x0, y0 = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
