@@ -283,3 +283,21 @@ def test_source_only_teacher_is_the_ema_of_the_trained_student():
     assert bn and all(not torch.equal(teacher[k], init[k]) for k in bn)
     for k, v in teacher.items():
         torch.testing.assert_close(v.double(), expected[k], atol=1e-5, rtol=1e-5, msg=k)
+
+
+def test_mae_pretraining_honours_the_view_options():
+    """The MAE pretraining draws its own views from an AugmentConfig: the options are not silently ignored."""
+    from posekit.config.schema_mim import MAEPretrainConfig
+    from posekit.data.augment import IMAGENET_STD
+    from posekit.methods.mae import MAEMethod
+
+    cfg = MAEPretrainConfig.model_validate({"augment": {"interpolation": "nearest", "integer_translate": True,
+                                                         "colour": 0.0, "rotation": 30}})
+    method = MAEMethod(torch.nn.Identity(), cfg, 0)  # the views need no network
+    palette = torch.tensor([7, 60, 131, 200, 251], dtype=torch.uint8)
+    size = cfg.data.input_size
+    u8 = palette[torch.randint(0, 5, (2, 3, size, size), generator=torch.Generator().manual_seed(1))]
+    images, _, _ = method.prepare_inputs({"image": u8, "target_image": u8})
+    rgb = (images * torch.tensor(IMAGENET_STD)[:, None, None] + torch.tensor(IMAGENET_MEAN)[:, None, None]) * 255
+    assert (rgb - rgb.round()).abs().max() < 1e-3
+    assert _members(rgb.round(), torch.cat([palette, torch.zeros(1, dtype=torch.uint8)]).float())
