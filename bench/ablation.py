@@ -6,7 +6,9 @@ Usage: python bench/ablation.py --workspace demo-ws [--seeds 0 1 2] [--steps 300
                                 [--jobs 1] [--amp auto|bf16|off] [--out ablation]
 Needs a workspace where `prepare synthetic`, `pretrain --config demo` and `stylize` have run (the demo does
 this). Each row × seed is one `posekit adapt -c PRESET --init INIT` run (adapt_demo with the row's switches; the
-RegDA row: regda_demo, `adapt --method regda`) with `train.seed` and the `--set` options common to every row (e.g.
+RegDA row: regda_demo, `adapt --method regda`, whose source and target augmentation and targets are adapt_demo's, so
+the rows differ by the method only; where the `--set` options make them differ, the RegDA row is labelled "own
+augmentation" in the table) with `train.seed` and the `--set` options common to every row (e.g.
 `style.cache=NAME`; a row whose configuration has no such section leaves the option out and says so, so
 `--set regda.gradient_max_iters=67` reaches only the RegDA row), scored by `posekit eval` on `--data`
 (default synth_tgt:test; several `--data` score every run on each; teacher weights, last step; never selected on
@@ -102,6 +104,30 @@ def finished_run(ws: str, preset: str, sets: list[str]) -> Path | None:
     return None
 
 
+def augmentation(preset: str, sets: list[str]) -> tuple:
+    """What a row's views are made with: its resolved source and target augmentation and its targets."""
+    from posekit.config.load import resolve_config
+
+    cfg = resolve_config(config_class(preset), preset, sets)
+    return cfg.augment, cfg.target_augment, getattr(cfg, "weak_augment", cfg.target_augment), cfg.data.targets
+
+
+def row_labels(rows: list[str], common: dict[str, list[str]]) -> dict[str, str]:
+    """Table labels: a row whose preset's augmentation differs from adapt_demo's (under the common ``--set``
+    options) says so, so that a RegDA row never silently sits in the table with other views."""
+    labels = {row: row for row in rows}
+    presets = {ROWS[row][0] for row in rows}
+    if "adapt_demo" not in presets:
+        return labels
+    reference = augmentation("adapt_demo", common["adapt_demo"])
+    for row in rows:
+        preset = ROWS[row][0]
+        if preset != "adapt_demo" and augmentation(preset, common[preset]) != reference:
+            labels[row] = f"{row} [own augmentation]"
+            print(f"{row}: {preset}'s augmentation differs from adapt_demo's; labelled in the table", flush=True)
+    return labels
+
+
 def table(results: dict[str, list[dict]]) -> str:
     """Markdown: one line per row, mean ± sample std over its seeds of each joint group (percent)."""
     lines = ["| row | " + " | ".join(GROUPS) + " | seeds |", "|---|" + "---|" * (len(GROUPS) + 1)]
@@ -142,6 +168,7 @@ def main() -> None:
     results = {data: {"source-only (pretrain)": [base[data]]} for data in datas}
     todo = []  # (row, seed, preset, sets, name, reused run or None)
     common = {preset: row_sets(preset, args.sets) for preset in dict.fromkeys(ROWS[row][0] for row in args.rows)}
+    labels = row_labels(args.rows, common)
     for seed in args.seeds:  # seed-major: an interrupted run still has every row for its first seeds
         for row in args.rows:
             preset, off = ROWS[row]
@@ -169,9 +196,9 @@ def main() -> None:
         done = list(pool.map(train_and_score, todo))
     runs: dict[str, list[str]] = {}
     for (row, *_), (run, scores) in zip(todo, done, strict=True):
-        runs.setdefault(row, []).append(run.name)
+        runs.setdefault(labels[row], []).append(run.name)
         for data in datas:
-            results[data].setdefault(row, []).append(scores[data])
+            results[data].setdefault(labels[row], []).append(scores[data])
     tables = {data: table(results[data]) for data in datas}
     for data, text in tables.items():
         print(f"\n{data}\n{text}")

@@ -113,7 +113,7 @@ def test_stylize_trains_a_decoder_for_the_efficientnet_encoder(ws_copy):
         return CliRunner().invoke(app, ["-w", str(ws_copy), "stylize", "--method", "adain", *args])
 
     result = stylize("--encoder", "nope")
-    assert result.exit_code == 2 and "encoder: Input should be 'vgg_normalised'" in result.output
+    assert result.exit_code == 2 and "unknown --encoder 'nope'" in result.output
     result = stylize("--encoder", "efficientnet_lite0")
     assert result.exit_code == 2 and "--train-decoder" in result.output
     result = stylize("--encoder", "efficientnet_lite0", "--train-decoder", "--decoder-steps", "2", "--variants", "1")

@@ -171,7 +171,7 @@ def test_stylize_adapt_eval_chain(ws_copy):
 
 
 def test_adapt_demo_runs_the_codes_pieces_and_needs_the_pretrain_optimiser(ws_copy):
-    """adapt_demo (daml_code at CPU scale): crop, code occlusion geometry and the pretraining Adam continued. The
+    """adapt_demo (daml_code at CPU scale): crop, the code's occlusion round trip and the pretraining Adam continued. The
     adaptation's first optimiser state is the pretrain run's; without ckpt/last.pt the run is refused clearly."""
     assert invoke(ws_copy, "pretrain", *TINY_TRAIN, "--set", "train.steps=2").exit_code == 0
     assert invoke(ws_copy, "stylize", "--method", "colour").exit_code == 0
@@ -181,7 +181,7 @@ def test_adapt_demo_runs_the_codes_pieces_and_needs_the_pretrain_optimiser(ws_co
     assert result.exit_code == 0, result.output
     run = next((ws_copy / "runs/adapt").glob("*-demo"))
     cfg = torch.load(run / "ckpt/final.pt", weights_only=True)["config"]
-    assert cfg["occlusion"]["geometry"] == "code" and cfg["optim"]["state"] == "pretrain"
+    assert cfg["occlusion"]["geometry"] == "warps" and cfg["data"]["targets"] == "code" and cfg["optim"]["state"] == "pretrain"
     step2 = torch.load(run / "ckpt/last.pt", weights_only=True)["optim"]["state"][0]["step"]
     assert float(step2) == 2 + 2  # two pretraining steps, then two of adaptation on the same Adam
     (pre / "ckpt/last.pt").unlink()

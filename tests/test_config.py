@@ -100,7 +100,35 @@ def test_adapt_demo_is_daml_code_at_cpu_scale():
     cfg = resolve_config(AdaptConfig, "adapt_demo")
     assert cfg.augment.crop == cfg.target_augment.crop == (0.6, 1.3) and cfg.augment.flip == 0.0
     assert cfg.augment.rotation == 60 and cfg.augment.shear == (-30, 30) and cfg.weak_augment == cfg.target_augment
-    assert cfg.occlusion.geometry == "code" and cfg.optim.state == "pretrain" and cfg.teacher.fp32
+    assert cfg.occlusion.geometry == "warps" and cfg.optim.state == "pretrain" and cfg.teacher.fp32
+    assert cfg.data.targets == "code"
+    for a in (cfg.augment, cfg.target_augment):
+        assert a.interpolation == "nearest" and a.jitter_order == "random" and a.integer_translate
+
+
+def test_regda_demo_shares_adapt_demos_augmentation():
+    """bench/ablation.py puts the RegDA row in the multi-level rows' table: its preset takes adapt_demo's source
+    and target augmentation and targets, so the rows differ by the method only (docs/regda.md)."""
+    from posekit.config.schema_regda import RegDAConfig
+
+    demo, regda = resolve_config(AdaptConfig, "adapt_demo"), resolve_config(RegDAConfig, "regda_demo")
+    assert regda.augment == demo.augment and regda.target_augment == demo.target_augment == demo.weak_augment
+    assert regda.data.targets == demo.data.targets == "code"
+    assert (regda.train.steps, regda.train.batch_size) == (demo.train.steps, demo.train.batch_size)
+
+
+def test_new_faithfulness_options_default_to_posekits_behaviour():
+    from posekit.config.schema import AugmentConfig, StylizeConfig
+
+    a, cfg = AugmentConfig(), AdaptConfig()
+    assert (a.interpolation, a.jitter_order, a.integer_translate) == ("bilinear", "fixed", False)
+    assert cfg.data.targets == "subpixel" and PretrainConfig().data.targets == "subpixel"
+    s = StylizeConfig(source="a", target="b")
+    assert s.adain_space == "rgb" and s.decoder_style_weight == 0.1
+    for name in ("daml_code", "daml_pretrain"):
+        from posekit.config.load import read_preset
+        preset = read_preset(name)[0]
+        assert preset["augment"]["interpolation"] == "nearest" and preset["data"]["targets"] == "code"
 
 
 def test_new_adapt_options_default_to_the_old_behaviour_and_refuse_incoherent_levels():

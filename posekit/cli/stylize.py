@@ -28,6 +28,8 @@ def stylize(
     decoder: Annotated[Path | None, typer.Option(help="adain: decoder.pth (pytorch-AdaIN layout)")] = None,
     train_decoder: Annotated[bool | None, typer.Option("--train-decoder", help="adain: train the decoder on source+target instead of --decoder", metavar="")] = None,
     decoder_steps: Annotated[int | None, typer.Option(help="adain: decoder training steps (default: 2000)"), Bounds(1, MAX_STEPS, integer=True)] = None,
+    decoder_style_weight: Annotated[float | None, typer.Option(help="adain --train-decoder: w of content + w × style (default: 0.1, UDAPE's README command; its script's default is 1.0)"), Bounds(0, 1000)] = None,
+    adain_space: Annotated[str | None, typer.Option(help="adain: rgb (images in [0, 1], pytorch-AdaIN) or imagenet (ImageNet-normalised tensors, DAML's code; vgg_normalised only) (default: rgb)")] = None,
     seed: Annotated[int | None, typer.Option(help="pairing and α seed (default: 0)"), Bounds(0, 2**32 - 1, integer=True)] = None,
     batch_size: Annotated[int | None, typer.Option(help="source images stylised per batch (default: 64)"), Bounds(1, MAX_BATCH, integer=True)] = None,
     name: Annotated[str | None, typer.Option(help="cache name under styles/ (default SOURCE__TARGET)")] = None,
@@ -48,7 +50,8 @@ def stylize(
         check_amp(amp)
     flags = {"source": source, "target": target, "method": method, "variants": variants, "alpha": alpha,
              "beta": beta, "encoder": encoder, "vgg": vgg, "decoder": decoder, "train_decoder": train_decoder,
-             "decoder_steps": decoder_steps, "seed": seed, "name": name, "device": device, "batch_size": batch_size,
+             "decoder_steps": decoder_steps, "decoder_style_weight": decoder_style_weight, "adain_space": adain_space,
+             "seed": seed, "name": name, "device": device, "batch_size": batch_size,
              "amp": amp}
     opts = resolve_config(StylizeConfig, config, set_, flags, stage="stylize")
     run_stylize(workspace().require(), opts, force)

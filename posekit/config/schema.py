@@ -58,6 +58,10 @@ class DataConfig(Strict):
     val_split: Name | None = Field("val", description="labelled source split for validation/selection; null = none")
     input_size: int = Field(256, ge=32, description="network input side in pixels (square)")
     sigma: float = Field(2.0, gt=0, description="Gaussian target sigma in heatmap pixels")
+    targets: Literal["subpixel", "code"] = Field(
+        "subpixel", description="Gaussian targets (source labels and pseudo-labels): subpixel = centred on the exact "
+        "keypoint, never cut (posekit); code = centred on the nearest heatmap pixel and cut to |dx|, |dy| <= 3 sigma "
+        "(DAML's and tllib's generate_target: 13x13 at sigma 2)")
     num_workers: int = Field(2, ge=0, description="DataLoader worker processes")
 
     @model_validator(mode="after")
@@ -78,6 +82,17 @@ class AugmentConfig(Strict):
         None, description="random resized crop before the affine view: a square window whose area is this fraction "
         "range of the image, resized back (DAML's RandomResizedCrop; (0.6, 1.3) = zoom 1-1.29x, as areas > 1 are "
         "redrawn); for adapt's target views it makes the base frame both views share; null = none")
+    interpolation: Literal["bilinear", "nearest"] = Field(
+        "bilinear", description="how a view samples its image: bilinear (posekit) or nearest (DAML's code: "
+        "torchvision's affine on PIL images with its default nearest resampling; posekit warps the crop and the "
+        "affine view in one pass, so nearest covers the crop too, which DAML resizes bilinearly)")
+    jitter_order: Literal["fixed", "random"] = Field(
+        "fixed", description="colour jitter steps: fixed = brightness, contrast, saturation, one clamp at the end "
+        "(posekit); random = a random order per image with a clamp after each step (torchvision's ColorJitter, "
+        "DAML's code)")
+    integer_translate: bool = Field(
+        False, description="round the view's translation to whole pixels (DAML's RandomAffineRotation); false = "
+        "continuous")
 
     @model_validator(mode="after")
     def _crop_range(self) -> AugmentConfig:
@@ -233,11 +248,14 @@ class OcclusionConfig(Strict):
     rate: float = Field(0.5, ge=0, le=1, description="probability per image")
     threshold: float = Field(0.9, ge=0, description="teacher confidence a joint needs to be occluded")
     size: int = Field(10, ge=1, description="half side of the square patch, input pixels (DAML: 10 at 256 px)")
-    geometry: Literal["view", "base", "code"] = Field(
+    geometry: Literal["view", "base", "code", "warps"] = Field(
         "view", description="view: an axis-aligned square on the joint in the student's view; base: the square and "
         "its patch drawn in the base frame, then warped into the view (scaled, rotated, sheared: DAML's geometry); "
-        "code: base plus the code's side effects (box shifted by (1 - 1/stride) of the view's translation, view "
-        "pixels that un-warp outside the frame blanked)")
+        "code: base plus an approximation of the code's side effects in one bilinear pass (box shifted by "
+        "(1 - 1/stride) of the view's translation, view pixels whose one-step un-warp leaves the frame blanked: "
+        "~1.7 % at 256 px); warps: the code's procedure itself (three separate nearest un-warps, each clipping to "
+        "the frame, the paste, one nearest re-warp: ~3.4 % of an occluded view blanked, mostly grey patches in ~4 % "
+        "of draws, content pixels moved by one pixel)")
 
 
 class ConsistencyConfig(Strict):
@@ -353,6 +371,14 @@ class StylizeConfig(Strict):
     train_decoder: bool = Field(False, description="adain: train the decoder on source + target images")
     decoder_steps: int = Field(2000, ge=1, description="adain: decoder training steps")
     decoder_batch: int = Field(8, ge=1, le=4096, description="adain: images per decoder training step")
+    adain_space: Literal["rgb", "imagenet"] = Field(
+        "rgb", description="adain: what the style network reads and writes: rgb = images in [0, 1], output clamped "
+        "there (pytorch-AdaIN, for which vgg_normalised was made); imagenet = ImageNet-normalised tensors, output "
+        "clamped to the normalised bounds of [0, 1] (DAML's and UDAPE's code, whose decoders are trained so; "
+        "vgg_normalised encoder only)")
+    decoder_style_weight: float = Field(
+        0.1, ge=0, le=1000, description="adain, train_decoder: w of content + w × style (0.1: UDAPE's README command, "
+        "the decoder DAML loads is named after it; UDAPE's script default is 1.0)")
     seed: int = Field(0, ge=0, description="seed of the pairing, α and decoder training")
     name: Name | None = Field(None, description="cache name under styles/ (default SOURCE__TARGET)")
     batch_size: int = Field(64, ge=1, le=4096, description="source images stylised per batch")
@@ -372,6 +398,9 @@ class StylizeConfig(Strict):
         if self.method == "adain" and self.encoder == "efficientnet_lite0" and not (self.train_decoder or self.decoder):
             raise ValueError("no published AdaIN decoder exists for encoder efficientnet_lite0: set train_decoder "
                              "(--train-decoder) or decoder (--decoder, the decoder.pt a --train-decoder run wrote)")
+        if self.method == "adain" and self.adain_space != "rgb" and self.encoder != "vgg_normalised":
+            raise ValueError(f"adain_space={self.adain_space} is DAML's use of vgg_normalised: use encoder "
+                             "vgg_normalised, or adain_space=rgb")
         return self
 
 

@@ -103,8 +103,11 @@ def sample_affine(
     flip: float,
     generator: torch.Generator | None = None,
     device=None,
+    integer_translate: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random ``[B,3,3]`` crop→input matrices and ``[B]`` boolean flip flags."""
+    """Random ``[B,3,3]`` crop→input matrices and ``[B]`` boolean flip flags. ``integer_translate`` rounds the
+    translation to whole pixels (DAML's ``RandomAffineRotation``: ``int(round(uniform(-max_dx, max_dx)))``); the
+    draws are the same either way."""
 
     def u(lo: float, hi: float) -> torch.Tensor:
         return lo + (hi - lo) * torch.rand(batch, generator=generator)
@@ -115,6 +118,8 @@ def sample_affine(
     s = u(*scale) * base
     sh = torch.tan(torch.deg2rad(u(*shear)))
     tx, ty = u(-translate, translate) * dst_size, u(-translate, translate) * dst_size
+    if integer_translate:
+        tx, ty = tx.round(), ty.round()
     flipped = torch.rand(batch, generator=generator) < flip
     fx = torch.where(flipped, -1.0, 1.0)
     cos, sin = torch.cos(ang), torch.sin(ang)
@@ -148,8 +153,9 @@ def affine_grid(theta: torch.Tensor, out_size: int) -> torch.Tensor:
 
 
 @full_precision
-def warp_images(images: torch.Tensor, m: torch.Tensor, out_size: int) -> torch.Tensor:
-    """Warp ``[B,C,H,W]`` float images by crop→input matrices ``m`` ``[B,3,3]`` to ``[B,C,S,S]`` (bilinear, zero fill)."""
+def warp_images(images: torch.Tensor, m: torch.Tensor, out_size: int, mode: str = "bilinear") -> torch.Tensor:
+    """Warp ``[B,C,H,W]`` float images by crop→input matrices ``m`` ``[B,3,3]`` to ``[B,C,S,S]`` (zero fill);
+    ``mode`` ``bilinear`` or ``nearest`` (every output pixel is one input pixel, or the fill)."""
     _, _, h, w = images.shape
 
     def to_norm(width: int, height: int) -> torch.Tensor:
@@ -160,7 +166,7 @@ def warp_images(images: torch.Tensor, m: torch.Tensor, out_size: int) -> torch.T
 
     theta = to_norm(w, h) @ torch.linalg.inv(m) @ torch.linalg.inv(to_norm(out_size, out_size))
     grid = affine_grid(theta[:, :2].to(images.dtype), out_size)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return F.grid_sample(images, grid, mode=mode, padding_mode="zeros", align_corners=False)
 
 
 CPU_CHUNK_BYTES = 1 << 22  # float input per chunk on a CPU: 4 MiB, about five 256-px RGB images
@@ -168,9 +174,10 @@ CPU_CHUNK_BYTES = 1 << 22  # float input per chunk on a CPU: 4 MiB, about five 2
 
 @full_precision
 def render_views(images: torch.Tensor, m: torch.Tensor, out_size: int, factors: torch.Tensor | None,
-                 normalised: bool = True) -> torch.Tensor:
-    """``[B,3,H,W]`` images (uint8, or float in [0, 1]) → warped by ``[B,3,3]`` ``m``, colour-jittered by
-    ``[B,3]`` ``factors`` (None: no jitter) and, with ``normalised``, ImageNet-normalised: ``[B,3,S,S]`` float.
+                 normalised: bool = True, mode: str = "bilinear", order: torch.Tensor | None = None) -> torch.Tensor:
+    """``[B,3,H,W]`` images (uint8, or float in [0, 1]) → warped by ``[B,3,3]`` ``m`` (``mode``: ``bilinear``
+    or ``nearest`` sampling), colour-jittered by ``[B,3]`` ``factors`` (None: no jitter; ``order``: see
+    ``colour_jitter``) and, with ``normalised``, ImageNet-normalised: ``[B,3,S,S]`` float.
 
     On a CPU the batch goes through in chunks of a few images so that each chunk's intermediates stay in cache
     (1.0 against 2.1 ms per 256-px image for whole-batch passes on the development machine, docs/performance-measurements.md);
@@ -181,7 +188,8 @@ def render_views(images: torch.Tensor, m: torch.Tensor, out_size: int, factors: 
     for i in range(0, b, step):
         x = images[i : i + step]
         x = x.float() / 255.0 if x.dtype == torch.uint8 else x
-        x = colour_jitter(warp_images(x, m[i : i + step], out_size), None if factors is None else factors[i : i + step])
+        x = colour_jitter(warp_images(x, m[i : i + step], out_size, mode), None if factors is None else factors[i : i + step],
+                          None if order is None else order[i : i + step])
         outs.append(normalise(x) if normalised else x)
     return outs[0] if len(outs) == 1 else torch.cat(outs)
 
@@ -206,13 +214,20 @@ def jitter_factors(batch: int, strength: float, generator: torch.Generator | Non
     return torch.stack([1 + strength * (2 * torch.rand(batch, generator=generator) - 1) for _ in range(3)], 1)
 
 
+def jitter_order(batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``[B,3]`` per-image orders of the three jitter steps (0 brightness, 1 contrast, 2 saturation): a uniformly
+    random permutation each, as torchvision's ``ColorJitter`` draws one (``randperm``) per call."""
+    return torch.rand(batch, 3, generator=generator).argsort(1)
+
+
 LUMA = (0.299, 0.587, 0.114)
 
 
 @full_precision
-def colour_jitter(images: torch.Tensor, factors: torch.Tensor | None) -> torch.Tensor:
+def colour_jitter(images: torch.Tensor, factors: torch.Tensor | None, order: torch.Tensor | None = None) -> torch.Tensor:
     """Scale brightness, contrast and saturation of ``[B,3,H,W]`` images in [0, 1] by ``jitter_factors`` rows
-    ``(b, c, s)``, in that order, then clamp to [0, 1].
+    ``(b, c, s)``, in that order, then clamp to [0, 1]. With ``order`` (``[B,3]``, ``jitter_order``) each image
+    takes the three steps in its own order and is clamped after each, as torchvision's ``ColorJitter`` does.
 
     The three steps are linear in the pixel, so they run as one ``[3,3]`` colour matrix and offset per image:
     brightness ``x → b·x``; contrast ``x → c·x + (1-c)·μ`` with ``μ`` the image's mean luma; saturation
@@ -220,6 +235,8 @@ def colour_jitter(images: torch.Tensor, factors: torch.Tensor | None) -> torch.T
     luma before the jitter (``tests/test_augment.py`` checks this against the three steps applied in turn)."""
     if factors is None:
         return images
+    if order is not None:
+        return _jitter_in_order(images, factors, order)
     b, c, h, w = images.shape
     f = factors.to(images.device, images.dtype)
     bright, contrast, sat = f[:, 0], f[:, 1], f[:, 2]
@@ -230,6 +247,27 @@ def colour_jitter(images: torch.Tensor, factors: torch.Tensor | None) -> torch.T
     matrix = (bright * contrast)[:, None, None] * (sat[:, None, None] * eye + (1 - sat)[:, None, None] * luma[None, None, :])
     offset = ((1 - contrast) * bright * mean_luma)[:, None, None].expand(b, 3, 1)
     return torch.baddbmm(offset, matrix, flat).clamp_(0, 1).reshape(b, c, h, w)
+
+
+def _jitter_in_order(images: torch.Tensor, factors: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """``colour_jitter`` with a per-image order of the steps and a clamp after each (each step is one ``[3,3]``
+    colour matrix and offset per image, chosen by the image's step at that position)."""
+    b, c, h, w = images.shape
+    f = factors.to(images.device, images.dtype)
+    order = order.to(images.device)
+    luma = torch.tensor(LUMA, device=images.device, dtype=images.dtype)
+    eye = torch.eye(3, device=images.device, dtype=images.dtype).expand(b, 3, 3)
+    grey = luma[None, None, :].expand(b, 3, 3)
+    x = images.reshape(b, c, h * w)
+    for position in range(3):
+        step = order[:, position]
+        k = f.gather(1, step[:, None])[:, 0][:, None, None]  # [B,1,1] this step's factor
+        mean_luma = (x.mean(2) @ luma)[:, None, None]
+        saturation = k * eye + (1 - k) * grey
+        matrix = torch.where((step == 2)[:, None, None], saturation, k * eye)
+        offset = torch.where((step == 1)[:, None, None], (1 - k) * mean_luma, torch.zeros_like(k)).expand(b, 3, 1)
+        x = torch.baddbmm(offset, matrix, x).clamp_(0, 1)
+    return x.reshape(b, c, h, w)
 
 
 def normalise(images: torch.Tensor) -> torch.Tensor:

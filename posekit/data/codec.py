@@ -23,22 +23,41 @@ class HeatmapCodec:
 
     ``encode``: keypoints ``[B,K,3]`` in input pixels (x, y, v) → heatmaps ``[B,K,h,w]``, weights ``[B,K]``.
     ``decode``: heatmaps ``[B,K,h,w]`` → keypoints ``[B,K,2]`` in input pixels, scores ``[B,K]`` (peak values).
+
+    ``targets``: ``subpixel`` (default) centres each Gaussian on the keypoint's exact heatmap position and never
+    cuts it; ``code`` is DAML's and tllib's ``generate_target``: the centre rounded to the nearest heatmap pixel
+    (``int(x + 0.5)``) and the Gaussian cut to the ``(6σ+1)²`` square ``|dx|, |dy| ≤ 3σ`` (13×13 at σ 2), zero
+    beyond; a joint whose rounded centre is off the map gets weight 0. The rounding is done in posekit's
+    pixel-centre convention (the code's ``x / stride`` sits ``(stride − 1) / (2·stride)`` heatmap px off it, but
+    its decoder matches its encoder, as posekit's do).
     """
 
-    def __init__(self, input_size: int, heatmap_size: int, sigma: float, supervise_occluded: bool = True):
+    TARGETS = ("subpixel", "code")
+
+    def __init__(self, input_size: int, heatmap_size: int, sigma: float, supervise_occluded: bool = True,
+                 targets: str = "subpixel"):
+        if targets not in self.TARGETS:
+            raise ValueError(f"targets must be one of {self.TARGETS}, got {targets!r}")
         self.input_size = input_size
         self.heatmap_size = heatmap_size
         self.stride = input_size / heatmap_size
         self.sigma = sigma
         self.min_visibility = 1 if supervise_occluded else 2
+        self.targets = targets
 
     def encode(self, keypoints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = w = self.heatmap_size
         xy = to_heatmap_coords(keypoints[..., :2], self.stride)  # [B,K,2]
+        code = self.targets == "code"
+        if code:
+            xy = torch.floor(xy + 0.5)
         xs = torch.arange(w, device=keypoints.device, dtype=keypoints.dtype)
         ys = torch.arange(h, device=keypoints.device, dtype=keypoints.dtype)
         gx = torch.exp(-((xs - xy[..., 0:1]) ** 2) / (2 * self.sigma**2))  # [B,K,w]
         gy = torch.exp(-((ys - xy[..., 1:2]) ** 2) / (2 * self.sigma**2))  # [B,K,h]
+        if code:
+            gx = gx * ((xs - xy[..., 0:1]).abs() <= 3 * self.sigma)
+            gy = gy * ((ys - xy[..., 1:2]).abs() <= 3 * self.sigma)
         inside = (xy[..., 0] >= 0) & (xy[..., 0] <= w - 1) & (xy[..., 1] >= 0) & (xy[..., 1] <= h - 1)
         weights = ((keypoints[..., 2] >= self.min_visibility) & inside).to(keypoints.dtype)
         heatmaps = gy.unsqueeze(-1) * gx.unsqueeze(-2) * weights[..., None, None]

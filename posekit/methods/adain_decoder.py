@@ -1,4 +1,7 @@
-"""Training the AdaIN decoder on source and target images (UDAPE's recipe: content + 0.1 × style, α = 1)."""
+"""Training the AdaIN decoder on source and target images: content + w × style, α = 1. posekit's w = 0.1 is the
+``--style_weight 0.1`` of UDAPE's README command for its decoder (``adain/train/train_human.py``, whose own default
+is 1.0; DAML's README loads ``decoder_s2l_0_1.pth.tar``, the name that command's ``--exp_name s2h_0_1`` pattern
+gives). UDAPE's trainer also reads ImageNet-normalised, augmented views (``StyleTransfer(space="imagenet")``)."""
 
 from __future__ import annotations
 

@@ -30,14 +30,20 @@ class EMATeacher(nn.Module):
         self.fp32 = fp32
 
     @torch.no_grad()
-    def update(self, student: nn.Module) -> None:
+    def update(self, student: nn.Module, average_buffers: bool = False) -> None:
+        """Move the parameters towards the student's. ``average_buffers`` (for a run in which the teacher never
+        runs, so ``own`` buffers would stay the initial checkpoint's): floating-point buffers (BatchNorm running
+        statistics) take the same moving average of the student's, integer ones (batch counters) are copied."""
         t_params = list(self.model.parameters())
         s_params = [p.detach() for p in student.parameters()]
         torch._foreach_mul_(t_params, self.momentum)
         torch._foreach_add_(t_params, s_params, alpha=1 - self.momentum)
-        if self.buffers == "copy":
+        if self.buffers == "copy" or average_buffers:
             for tb, sb in zip(self.model.buffers(), student.buffers()):
-                tb.copy_(sb)
+                if self.buffers == "copy" or not tb.is_floating_point():
+                    tb.copy_(sb)
+                else:
+                    tb.mul_(self.momentum).add_(sb, alpha=1 - self.momentum)
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import torch
 
 from posekit.config.schema_mim import MAEPretrainConfig
-from posekit.data.augment import colour_jitter, jitter_factors, normalise, sample_affine, warp_images
+from posekit.data.augment import colour_jitter, jitter_factors, jitter_order, normalise, sample_affine, warp_images
 from posekit.engine.method import Method, augment_seed
 from posekit.losses.wmae import patch_targets, pixel_weights, wmae_loss
 from posekit.methods.segaug import segment_augment
 from posekit.models.vit import MaskedAutoencoder, patchify, random_masking
 
 
-def warp_with_masks(images: torch.Tensor, masks: torch.Tensor, m: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Warp ``[B,3,H,W]`` images and ``[B,1,H,W]`` 0/1 masks by the same ``[B,3,3]`` matrices; masks stay binary."""
-    out = warp_images(torch.cat([images, masks], 1), m, size)
+def warp_with_masks(images: torch.Tensor, masks: torch.Tensor, m: torch.Tensor, size: int,
+                    mode: str = "bilinear") -> tuple[torch.Tensor, torch.Tensor]:
+    """Warp ``[B,3,H,W]`` images and ``[B,1,H,W]`` 0/1 masks by the same ``[B,3,3]`` matrices (``mode``:
+    bilinear or nearest sampling); masks stay binary."""
+    out = warp_images(torch.cat([images, masks], 1), m, size, mode)
     return out[:, :3], (out[:, 3:] > 0.5).to(images.dtype)
 
 
@@ -56,9 +58,14 @@ class MAEMethod(Method):
         b, _, h, w = images.shape
         a, size = self.cfg.augment, self.cfg.data.input_size
         m, _ = self.draw(b, lambda n: sample_affine(n, (h, w), size, a.rotation, a.scale, a.shear, a.translate,
-                                                    a.flip, generator=self.generator, device=images.device))
-        images, masks = warp_with_masks(images, masks, m, size)
-        images = colour_jitter(images, self.draw(b, lambda n: jitter_factors(n, a.colour, self.generator)))
+                                                    a.flip, generator=self.generator, device=images.device,
+                                                    integer_translate=a.integer_translate))
+        images, masks = warp_with_masks(images, masks, m, size, a.interpolation)
+        factors = self.draw(b, lambda n: jitter_factors(n, a.colour, self.generator))
+        order = None
+        if factors is not None and a.jitter_order == "random":
+            order = self.draw(b, lambda n: jitter_order(n, self.generator))
+        images = colour_jitter(images, factors, order)
         images, masks = segment_augment(self.cfg.segaug.mode, images, masks, has, self.cfg.segaug.prob, self.generator)
         return normalise(images), masks, has
 

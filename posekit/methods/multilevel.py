@@ -25,7 +25,7 @@ from posekit.losses.adversarial import DomainAdversarialLoss, reversal_coefficie
 from posekit.losses.consistency import MaskedConsistency, confidence_mask
 from posekit.losses.infomax import InfoMaxLoss
 from posekit.methods.ema import EMATeacher
-from posekit.methods.occlusion import occlude_in_base, occlude_patches, pick_confident_joints
+from posekit.methods.occlusion import occlude_code_warps, occlude_in_base, occlude_patches, pick_confident_joints
 from posekit.methods.supervised import SupervisedMethod
 from posekit.models.discriminator import FeatureEnhancement, PatchDiscriminator
 
@@ -97,9 +97,11 @@ class MultiLevelMethod(SupervisedMethod):
         b = images.shape[0]
         s = self.codec.input_size
         view, _ = self.draw(b, lambda n: sample_affine(n, (s, s), s, a.rotation, a.scale, a.shear, a.translate, 0.0,
-                                                       generator=self.generator, device=images.device))
+                                                       generator=self.generator, device=images.device,
+                                                       integer_translate=a.integer_translate))
         factors = self.draw(b, lambda n: jitter_factors(n, a.colour, self.generator))
-        return render_views(images, view @ base, s, factors, normalised=False), view
+        return render_views(images, view @ base, s, factors, normalised=False, mode=a.interpolation,
+                            order=self.draw_jitter_order(b, a, factors)), view
 
     def _occlude(self, student_view: torch.Tensor, v_s: torch.Tensor, peaks: torch.Tensor,
                  argmax: torch.Tensor) -> torch.Tensor:
@@ -112,6 +114,9 @@ class MultiLevelMethod(SupervisedMethod):
             if o.geometry == "view":
                 centre = (v_s[:, :2, :2] @ from_heatmap_coords(pick, stride)[..., None]).squeeze(-1) + v_s[:, :2, 2]
                 return occlude_patches(student_view, centre, apply, o.size, self.generator)
+            if o.geometry == "warps":  # the code's procedure itself
+                return occlude_code_warps(student_view, v_s, pick * stride, apply, o.size, IMAGENET_MEAN,
+                                          self.generator, stride=stride)
             code = o.geometry == "code"
             centre = pick * stride if code else from_heatmap_coords(pick, stride)  # the code: heatmap px × stride
             return occlude_in_base(student_view, v_s, centre, apply, o.size, IMAGENET_MEAN, self.generator,
@@ -173,8 +178,15 @@ class MultiLevelMethod(SupervisedMethod):
     def trainable_modules(self) -> tuple[str, ...]:
         return ("model",) if self.adversarial is None else ("model", "adversarial")
 
+    @property
+    def teacher_runs(self) -> bool:
+        """Whether the teacher sees the weak target views (consistency or occlusion needs its predictions)."""
+        return self.cfg.consistency.enabled or self.cfg.occlusion.enabled
+
     def after_step(self, step: int) -> None:
-        self.teacher.update(self.model)
+        # a teacher that never runs (the source-only continuation) would keep the init's BatchNorm statistics with
+        # `own` buffers: it averages the student's instead, so the evaluated teacher is the EMA of what trained
+        self.teacher.update(self.model, average_buffers=not self.teacher_runs)
 
     def inference_model(self) -> nn.Module:
         return self.teacher.model

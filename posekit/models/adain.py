@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from posekit.data.augment import IMAGENET_MEAN, IMAGENET_STD
+from posekit.data.augment import IMAGENET_MEAN, IMAGENET_STD, normalise
 
 
 def _conv(cin: int, cout: int) -> list[nn.Module]:
@@ -138,27 +138,55 @@ def style_encoder(kind: str) -> nn.Module:
     return LiteEncoder() if kind == "efficientnet_lite0" else VGGEncoder(kind)
 
 
+SPACES = ("rgb", "imagenet")
+
+
+def denormalise(images: torch.Tensor) -> torch.Tensor:
+    """ImageNet-normalised → RGB (the inverse of ``normalise``)."""
+    mean = torch.tensor(IMAGENET_MEAN, device=images.device, dtype=images.dtype)[:, None, None]
+    std = torch.tensor(IMAGENET_STD, device=images.device, dtype=images.dtype)[:, None, None]
+    return images * std + mean
+
+
 class StyleTransfer(nn.Module):
-    """``forward(content, style, alpha)`` → stylised images ``[B,3,H,W]`` in [0, 1] (H, W multiples of 8).
+    """``forward(content, style, alpha)`` → stylised images ``[B,3,H,W]`` in [0, 1] (H, W multiples of 8); inputs
+    are RGB in [0, 1].
 
     ``alpha`` ``[B]`` blends AdaIN features with the content features: ``t = α·AdaIN(f_c, f_s) + (1−α)·f_c``.
+
+    ``space``: what the network reads and writes. ``rgb`` (default; pytorch-AdaIN, whose ``vgg_normalised`` was
+    made for [0, 1] RGB): images in [0, 1], the output clamped to [0, 1]. ``imagenet`` (DAML's and UDAPE's code,
+    which run the style network on their ImageNet-normalised training tensors and train the decoder on them): the
+    encoder reads normalised images, the decoder writes normalised images, clamped to the normalised bounds of
+    [0, 1] (DAML's ``recover_min``/``recover_max``) and returned as RGB.
     """
 
-    def __init__(self, encoder_kind: str = "vgg_normalised"):
+    def __init__(self, encoder_kind: str = "vgg_normalised", space: str = "rgb"):
         super().__init__()
+        if space not in SPACES:
+            raise ValueError(f"space must be one of {SPACES}, got {space!r}")
         self.encoder = style_encoder(encoder_kind)
         self.decoder = decoder(self.encoder.out_channels)
+        self.space = space
+
+    def _to_net(self, images: torch.Tensor) -> torch.Tensor:
+        return normalise(images) if self.space == "imagenet" else images
+
+    def _from_net(self, images: torch.Tensor) -> torch.Tensor:
+        return (denormalise(images.float()) if self.space == "imagenet" else images).clamp(0, 1)
 
     def forward(self, content: torch.Tensor, style: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        fc = self.encoder(content)[-1]
-        fs = self.encoder(style)[-1]
+        fc = self.encoder(self._to_net(content))[-1]
+        fs = self.encoder(self._to_net(style))[-1]
         t = adain(fc, fs)
         a = alpha.to(t.dtype)[:, None, None, None]
-        return self.decoder(a * t + (1 - a) * fc).clamp(0, 1)
+        return self._from_net(self.decoder(a * t + (1 - a) * fc))
 
     def losses(self, content: torch.Tensor, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Decoder training losses (α = 1): content MSE at the encoder's last level (VGG: relu4_1) and the mean/std
-        style loss summed over all its levels (VGG: relu1_1..4_1)."""
+        """Decoder training losses (α = 1) of RGB images in [0, 1] (read in ``space``): content MSE at the
+        encoder's last level (VGG: relu4_1) and the mean/std style loss summed over all its levels (VGG:
+        relu1_1..4_1)."""
+        content, style = self._to_net(content), self._to_net(style)
         fc = self.encoder(content)[-1]
         style_feats = self.encoder(style)
         t = adain(fc, style_feats[-1])

@@ -29,7 +29,7 @@ class MultiLevelAdapt(AdaptFromPretrain):
         model = build_pose_net(cfg.model, self.meta.num_joints, load_pretrained=False)  # init or last.pt weights
         if self.init is not None:
             model.load_state_dict(self.init["model"])  # strict: every tensor must match
-        codec = HeatmapCodec(d.input_size, d.input_size // 4, d.sigma, t.supervise_occluded)
+        codec = HeatmapCodec(d.input_size, d.input_size // 4, d.sigma, t.supervise_occluded, d.targets)
         return MultiLevelMethod(model.to(device), codec, cfg, self.meta, t.seed).to(device)
 
     def build_optimizer(self, method: Method):

@@ -59,7 +59,7 @@ class RegDAAdapt(AdaptFromPretrain):
         model = build_softmax_pose_net(cfg.model, self.meta.num_joints, load_pretrained=False)
         if self.init is not None:
             load_features(model, self.init["model"], self.init_path)
-        codec = HeatmapCodec(d.input_size, d.input_size // 4, d.sigma, t.supervise_occluded)
+        codec = HeatmapCodec(d.input_size, d.input_size // 4, d.sigma, t.supervise_occluded, d.targets)
         return RegDAMethod(model.to(device), codec, cfg, self.meta, t.seed).to(device)
 
     def build_optimizer(self, method: Method):

@@ -46,7 +46,7 @@ class SupervisedPretrain(RunBuilder):
     def build_method(self, device: torch.device) -> Method:
         d, t = self.cfg.data, self.cfg.train
         self.model = build_pose_net(self.cfg.model, self.meta.num_joints).to(device)
-        codec = HeatmapCodec(d.input_size, d.input_size // 4, d.sigma, t.supervise_occluded)
+        codec = HeatmapCodec(d.input_size, d.input_size // 4, d.sigma, t.supervise_occluded, d.targets)
         return SupervisedMethod(self.model, codec, self.cfg.augment, self.meta, t.seed)
 
     def build_optimizer(self, method: Method):

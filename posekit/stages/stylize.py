@@ -43,12 +43,25 @@ def _params(opts: StylizeConfig, ws: Workspace) -> dict:
     for key in STYLIZERS.get(opts.method).keys:
         value = getattr(opts, key)
         p[key] = str(value) if key in ("vgg", "decoder") else value
+    if opts.method == "adain":
+        p.update(_adain_extras(opts))
     return p
+
+
+def _adain_extras(opts: StylizeConfig) -> dict:
+    """The AdaIN options added after caches existed, only where they differ from their defaults (so an older cache
+    or decoder training with the defaults stays up to date)."""
+    out = {}
+    if opts.adain_space != "rgb":
+        out["adain_space"] = opts.adain_space
+    if opts.train_decoder and opts.decoder_style_weight != 0.1:
+        out["decoder_style_weight"] = opts.decoder_style_weight
+    return out
 
 
 def _build_adain(opts: StylizeConfig, out_dir: Path, src: H5KeypointDataset, tgt: H5KeypointDataset,
                  device: torch.device, precision: Precision) -> tuple[StyleTransfer, dict]:
-    net = StyleTransfer(opts.encoder)
+    net = StyleTransfer(opts.encoder, opts.adain_space)
     if opts.encoder == "vgg_normalised":
         enc_hash = load_sequential(net.encoder.net, opts.vgg, "VGG encoder (vgg_normalised)", strict_prefix=True)
     elif opts.encoder == "torchvision":
@@ -57,13 +70,15 @@ def _build_adain(opts: StylizeConfig, out_dir: Path, src: H5KeypointDataset, tgt
         enc_hash = load_lite_encoder(net.encoder)
     net = net.to(device)
     if opts.train_decoder:
-        console.print(f"training the AdaIN decoder for {opts.decoder_steps} steps (content + 0.1 × style)")
-        method = AdaINDecoderMethod(net, 0.1, opts.seed)
+        console.print(f"training the AdaIN decoder for {opts.decoder_steps} steps "
+                      f"(content + {opts.decoder_style_weight:g} × style, {opts.adain_space} input)")
+        method = AdaINDecoderMethod(net, opts.decoder_style_weight, opts.seed)
         optimizer = torch.optim.Adam(net.decoder.parameters(), lr=1e-4)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
         run_dir = out_dir / "decoder_run"
         (run_dir / "ckpt").mkdir(parents=True, exist_ok=True)
-        training = {k: str(getattr(opts, k)) for k in DECODER_KEYS}
+        training = {**{k: str(getattr(opts, k)) for k in DECODER_KEYS},
+                    **{k: str(v) for k, v in _adain_extras(opts).items()}}
         header = checkpoint_header("stylize", method.name, {"decoder_training": training})
         batches = lambda step: paired_batches(
             step_batches(src, opts.decoder_batch, opts.seed, step, 0, device),
