@@ -22,7 +22,7 @@ def posekit(ws: str, *args: str, env: dict[str, str] | None = None) -> float:
 def step(method, optimizer, batch: dict, device: torch.device, amp: bool) -> None:
     """One training step as the trainer runs it: forward (bf16 autocast when ``amp``), backward, optimiser update."""
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-        losses = method(batch, 0)
+        losses = method.losses(batch, 0)
     optimizer.zero_grad(set_to_none=True)
     losses["loss"].backward()
     optimizer.step()

@@ -122,7 +122,7 @@ def build(case: str, compiled: bool) -> tuple[torch.nn.Module, torch.optim.Optim
 
 def step(method, optimizer, batch: dict, precision: Precision) -> None:
     with precision.autocast("cpu"):
-        losses = method(batch, 0)
+        losses = method.losses(batch, 0)
     optimizer.zero_grad(set_to_none=True)
     losses["loss"].backward()
     optimizer.step()

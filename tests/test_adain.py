@@ -56,7 +56,7 @@ def test_decoder_training_step_trains_only_the_decoder():
     method = AdaINDecoderMethod(net, 0.1, seed=0)
     batch = {"image": torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8),
              "target_image": torch.randint(0, 256, (2, 3, 48, 48), dtype=torch.uint8)}
-    losses = method(batch, 0)
+    losses = method.losses(batch, 0)
     losses["loss"].backward()
     assert set(losses) == {"loss", "content", "style"} and torch.isfinite(losses["loss"])
     assert all(p.grad is None for p in net.encoder.parameters())
@@ -92,7 +92,7 @@ def test_decoder_training_lowers_the_loss_with_a_frozen_efficientnet_encoder():
     start = both_directions()
     for step in range(15):
         optimizer.zero_grad()
-        method(batch, step)["loss"].backward()
+        method.losses(batch, step)["loss"].backward()
         optimizer.step()
     assert both_directions() < 0.95 * start
     assert all(p.grad is None and not p.requires_grad for p in net.encoder.parameters())

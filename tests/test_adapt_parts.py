@@ -189,7 +189,7 @@ def _inputs(method, batch) -> dict:
         return predict(images)
 
     method.model.forward, method.teacher.predict = spy_student, spy_teacher
-    method(batch, 0)
+    method.losses(batch, 0)
     method.model.forward, method.teacher.predict = student, predict
     return {"student": seen["student"][1], "teacher": seen.get("teacher")}
 

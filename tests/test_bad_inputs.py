@@ -497,7 +497,7 @@ def test_a_loss_diverging_before_any_checkpoint_names_no_checkpoint_and_leaves_n
 
     ws = tmp_path / "ws"
     shutil.copytree(base_ws, ws)
-    original = SupervisedMethod.forward
+    original = SupervisedMethod.losses
 
     def nan_at_step_1(self, batch, step):
         out = original(self, batch, step)
@@ -505,7 +505,7 @@ def test_a_loss_diverging_before_any_checkpoint_names_no_checkpoint_and_leaves_n
             out["loss"] = out["loss"] * float("nan")
         return out
 
-    monkeypatch.setattr(SupervisedMethod, "forward", nan_at_step_1)
+    monkeypatch.setattr(SupervisedMethod, "losses", nan_at_step_1)
     before = snapshot(ws)
     result = runner.invoke(app, ["-w", str(ws), "pretrain", *TINY_TRAIN, "--set", "train.steps=4",
                                  "--set", "train.ckpt_every=4", "--name", "nan"])

@@ -77,20 +77,20 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(ws_copy, monkeyp
     args = [*TINY_TRAIN, "--set", "train.steps=5", "--set", "train.ckpt_every=2"]
     assert invoke(ws_copy, "pretrain", *args, "--name", "full").exit_code == 0
 
-    original = SupervisedMethod.forward
+    original = SupervisedMethod.losses
 
     def crash_at_step_3(self, batch, step):
         if step == 3:
             raise KeyboardInterrupt  # as if killed after the step-2 checkpoint and one more step
         return original(self, batch, step)
 
-    monkeypatch.setattr(SupervisedMethod, "forward", crash_at_step_3)
+    monkeypatch.setattr(SupervisedMethod, "losses", crash_at_step_3)
     result = invoke(ws_copy, "pretrain", *args, "--name", "cut")
     assert result.exit_code == 130 and "interrupted" in result.output
     cut = next((ws_copy / "runs/pretrain").glob("*-cut"))
     assert torch.load(cut / "ckpt/last.pt", weights_only=True)["step"] == 2
     assert not (cut / "ckpt/final.pt").exists()
-    monkeypatch.setattr(SupervisedMethod, "forward", original)
+    monkeypatch.setattr(SupervisedMethod, "losses", original)
 
     result = invoke(ws_copy, "pretrain", "--resume", str(cut))
     assert result.exit_code == 0, result.output
@@ -207,16 +207,16 @@ def test_adapt_resume_after_interruption_matches_an_uninterrupted_run(ws_copy, m
     assert invoke(ws_copy, "stylize", "--method", "colour").exit_code == 0
     args = [*ADAPT, "--steps", "5"]
     assert invoke(ws_copy, "adapt", *args, "--name", "full").exit_code == 0
-    original = MultiLevelMethod.forward
+    original = MultiLevelMethod.losses
 
     def crash_at_step_3(self, batch, step):
         if step == 3:
             raise KeyboardInterrupt
         return original(self, batch, step)
 
-    monkeypatch.setattr(MultiLevelMethod, "forward", crash_at_step_3)
+    monkeypatch.setattr(MultiLevelMethod, "losses", crash_at_step_3)
     assert invoke(ws_copy, "adapt", *args, "--name", "cut").exit_code == 130
-    monkeypatch.setattr(MultiLevelMethod, "forward", original)
+    monkeypatch.setattr(MultiLevelMethod, "losses", original)
     cut = next((ws_copy / "runs/adapt").glob("*-cut"))
     result = invoke(ws_copy, "adapt", "--resume", "adapt/latest")  # the newest resumable run: the interrupted one
     assert result.exit_code == 0, result.output
@@ -231,7 +231,7 @@ def test_adapt_resume_after_interruption_matches_an_uninterrupted_run(ws_copy, m
 def test_non_finite_loss_stops_the_run_naming_the_term(ws_copy, monkeypatch):
     from posekit.methods.supervised import SupervisedMethod
 
-    original = SupervisedMethod.forward
+    original = SupervisedMethod.losses
 
     def nan_at_step_3(self, batch, step):
         out = original(self, batch, step)
@@ -240,7 +240,7 @@ def test_non_finite_loss_stops_the_run_naming_the_term(ws_copy, monkeypatch):
             out["loss"] = out["heatmap"]
         return out
 
-    monkeypatch.setattr(SupervisedMethod, "forward", nan_at_step_3)
+    monkeypatch.setattr(SupervisedMethod, "losses", nan_at_step_3)
     result = invoke(ws_copy, "pretrain", *TINY_TRAIN, "--set", "train.steps=6", "--name", "nan")
     assert result.exit_code == 1
     assert "non-finite loss term loss, heatmap at step 3" in result.output and "Traceback" not in result.output

@@ -253,7 +253,7 @@ def test_decoder_style_weight_is_an_option():
              "target_image": torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)}
     for weight in (0.1, 1.0):
         torch.manual_seed(0)
-        out = AdaINDecoderMethod(StyleTransfer("vgg_normalised", "imagenet"), weight, 0)(batch, 0)
+        out = AdaINDecoderMethod(StyleTransfer("vgg_normalised", "imagenet"), weight, 0).losses(batch, 0)
         torch.testing.assert_close(out["loss"], out["content"] + weight * out["style"])
 
 
@@ -271,7 +271,7 @@ def test_source_only_teacher_is_the_ema_of_the_trained_student():
     opt = torch.optim.Adam(method.model.parameters(), lr=1e-2)
     method.model.train()
     for step in range(3):
-        loss = method(_batch(step), step)["loss"]
+        loss = method.losses(_batch(step), step)["loss"]
         opt.zero_grad()
         loss.backward()
         opt.step()

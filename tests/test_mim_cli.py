@@ -129,7 +129,7 @@ def test_a_tiny_vit_fits_eight_samples_in_both_2d_and_depth(tiny_ws):
     opt = torch.optim.AdamW(model.parameters(), 2e-3)
     first = None
     for step in range(150):
-        out = method(batch, step)
+        out = method.losses(batch, step)
         first = first or {k: v.item() for k, v in out.items()}
         opt.zero_grad()
         out["loss"].backward()

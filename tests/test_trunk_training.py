@@ -81,7 +81,7 @@ def test_frozen_batchnorm_keeps_statistics_and_affine_through_training():
              "keypoints": torch.cat([torch.rand(4, 16, 2, generator=g) * 64, torch.full((4, 16, 1), 2.0)], -1)}
     for step in range(2):
         optimizer.zero_grad()
-        method(batch, step)["loss"].backward()
+        method.losses(batch, step)["loss"].backward()
         optimizer.step()
     after = net.state_dict()
     frozen = [f"backbone.{name}.{leaf}" for name, m in net.backbone.named_modules() if m in bns

@@ -19,10 +19,11 @@ def augment_seed(seed: int) -> int:
 
 
 class Method(nn.Module):
-    """A training objective around one or more networks.
+    """A training objective around one or more networks. The trainer's one contract is :meth:`train_step`: one
+    optimisation step on a batch, returning the loss terms it logs (scalar tensors, the total under ``"loss"``).
 
-    ``forward(batch, step)`` returns a dict of scalar tensors with the total under ``"loss"``; ``train_step`` turns it
-    into one optimiser step (methods that update in several phases per step override ``train_step`` instead).
+    A method whose step is one backward pass defines :meth:`losses` (the terms of ``batch`` at ``step``) and inherits
+    ``train_step``; one that updates in several phases per step (RegDA's minimax) defines ``train_step`` itself.
     ``inference_model()`` is the network evaluation and validation use (the teacher when a method has one).
 
     In a data-parallel job (posekit/engine/distributed.py) each process holds one replica: ``shard`` is
@@ -37,18 +38,18 @@ class Method(nn.Module):
         super().__init__()
         self._replicas: dict[str, nn.Module] = {}  # a plain dict: state dicts keep the unwrapped modules' keys
 
-    def forward(self, batch: dict, step: int) -> dict[str, torch.Tensor]:  # pragma: no cover - interface
-        raise NotImplementedError
+    def losses(self, batch: dict, step: int) -> dict[str, torch.Tensor]:  # pragma: no cover - interface
+        raise NotImplementedError(f"{type(self).__name__} defines neither losses() nor train_step()")
 
     def inference_model(self) -> nn.Module:  # pragma: no cover - interface
         raise NotImplementedError
 
     def train_step(self, batch: dict, step: int, optimizer: torch.optim.Optimizer,
                    autocast: Callable[[], contextlib.AbstractContextManager]) -> dict[str, torch.Tensor]:
-        """One optimisation step on ``batch``: the loss terms (``forward`` under ``autocast()``), one backward pass
-        of ``"loss"`` and one optimiser step. Returns the terms (the trainer logs them)."""
+        """One optimisation step on ``batch``: the loss terms (:meth:`losses` under ``autocast()``), one backward
+        pass of ``"loss"`` and one optimiser step. Returns the terms (the trainer logs them)."""
         with autocast():
-            losses = self(batch, step)
+            losses = self.losses(batch, step)
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
         optimizer.step()

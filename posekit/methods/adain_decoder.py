@@ -27,7 +27,7 @@ class AdaINDecoderMethod(Method):
         self.style_weight = style_weight
         self.generator = torch.Generator().manual_seed(seed)
 
-    def forward(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+    def losses(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
         source = batch["image"].float() / 255.0
         target = batch["target_image"].float() / 255.0
         if target.shape[-2:] != source.shape[-2:]:

@@ -69,7 +69,7 @@ class MAEMethod(Method):
         images, masks = segment_augment(self.cfg.segaug.mode, images, masks, has, self.cfg.segaug.prob, self.generator)
         return normalise(images), masks, has
 
-    def forward(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+    def losses(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
         images, masks, has = self.prepare_inputs(batch)
         b, p = images.shape[0], self.mae.encoder.patch_size
         n = (images.shape[-1] // p) ** 2

@@ -47,7 +47,7 @@ class MIMMethod(ViewMethod):
             _, aux_maps = self.aux(images, attention_layers=self.att.layers)
         return attention_loss(attention_distribution(maps), attention_distribution(aux_maps), self.att.distance)
 
-    def forward(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+    def losses(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
         images, keypoints, flipped = self.augmented_view(batch["image"], self.cfg.augment,
                                                          self.codec.input_size, batch["keypoints"].float(),
                                                          self.flip_perm)

@@ -123,7 +123,10 @@ class MultiLevelMethod(SupervisedMethod):
                                    code_quirks=code, stride=stride)
 
     # -- step ----------------------------------------------------------------------------------------------
-    def forward(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+    def losses(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+        """The loss terms of one step on a source + target ``batch``: source heatmaps, then each enabled level
+        (consistency with occlusion, feature adversary, information maximisation); ``step`` of ``cfg.train.steps``
+        sets the gradient-reversal ramp."""
         c = self.cfg
         stride = self.codec.stride
         src_images, src_kp = self.prepare_inputs({"image": self._source_images(batch), "keypoints": batch["keypoints"]})

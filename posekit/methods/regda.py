@@ -66,9 +66,6 @@ class RegDAMethod(ViewMethod):
                                        self.cfg.regda.gradient_alpha, self.cfg.regda.gradient_max_iters)
         return out["logits"], self.adv_head(scale_gradient(out["features"], coeff))
 
-    def forward(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
-        raise NotImplementedError("RegDA updates in three phases per step: use train_step")
-
     def train_step(self, batch: dict, step: int, optimizer: torch.optim.Optimizer,
                    autocast: Callable[[], contextlib.AbstractContextManager]) -> dict[str, torch.Tensor]:
         """Steps A, B and C of the module docstring, each one backward pass and one optimiser step over the

@@ -36,7 +36,7 @@ class SupervisedMethod(ViewMethod):
                                                    batch["keypoints"].float(), self.flip_perm)
         return images, keypoints
 
-    def forward(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+    def losses(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
         images, keypoints = self.prepare_inputs(batch)
         targets, weights = self.codec.encode(keypoints)
         pred = self.replica("model")(images)["heatmaps"]
