@@ -138,7 +138,7 @@ def test_video_options_are_checked(tmp_path):
     cases = [
         ([str(tmp_path / "clip.mp4"), str(tmp_path / "a.png")], "images and videos in one call"),
         ([str(tmp_path / "a.png"), "--stride", "2"], "apply to videos"),
-        ([str(tmp_path / "clip.mp4"), "--end", "0"], "--end > --start"),
+        ([str(tmp_path / "clip.mp4"), "--end", "0"], "--end must be ≥ 1, got 0"),
         ([str(tmp_path / "clip.mp4"), "--track", "magic"], "unknown tracker"),
         ([str(tmp_path / "clip.mp4"), "--boxes", str(tmp_path / "a.png")], "not per video frame"),
         ([str(tmp_path / "clip.mp4"), "--smooth-beta", "0.5"], "tune the filter of --smooth"),

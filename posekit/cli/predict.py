@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +13,9 @@ from posekit.cli._common import AMP_HELP, check_amp, check_device, handle_errors
 from posekit.engine.logging import console, results
 from posekit.errors import ConfigError
 from posekit.numbers import MAX_BATCH, Bounds
+
+if TYPE_CHECKING:  # importing posekit.stages loads every training stage; the command imports it when it runs
+    from posekit.stages.predict_request import PredictRequest, VideoOptions
 
 SHOWN_ROWS = 20
 
@@ -66,6 +69,7 @@ def predict(
     tracked across frames. Nothing is written if any input is bad."""
     from posekit.data.video import is_video
     from posekit.stages.predict import parse_box
+    from posekit.stages.predict_request import PredictRequest, VideoOptions
 
     if weights not in ("auto", "teacher", "student"):
         raise ConfigError(f"unknown --weights {weights!r}", hint="use auto, teacher or student")
@@ -105,25 +109,25 @@ def predict(
         if boxes:
             raise ConfigError("--boxes gives boxes per image file, not per video frame",
                               hint="use --box x0,y0,x1,y1 for every frame, or --detector NAME")
-        return predict_videos(videos, checkpoint, weights, parse_box(box) if box else None, found, margin, out,
-                              batch_size, device, flip, stride, start, end, track, smooth, smooth_cutoff, smooth_beta,
-                              amp)
+        request = PredictRequest(checkpoint, out, weights, parse_box(box) if box else None, detector=found,
+                                 margin=margin, flip=flip, batch_size=batch_size, device=device, amp=amp)
+        return predict_videos(videos, request, VideoOptions(stride, start, end, None if track == "none" else track,
+                                                            smooth, smooth_cutoff, smooth_beta))
     if (stride, start, end, track, smooth) != (1, 0, None, "iou", False):
         raise ConfigError("--stride, --start, --end, --track and --smooth apply to videos",
                           hint="pass video files (.mp4, .mov, …), or drop those options")
-    predict_images(images, checkpoint, weights, parse_box(box) if box else None, boxes, found, margin, out,
-                   batch_size, device, flip, min_score, category, amp)
+    predict_images(images, PredictRequest(checkpoint, out, weights, parse_box(box) if box else None, boxes,
+                                          min_score or 0.0, category, found, margin, flip, batch_size, device, amp))
 
 
-def predict_images(images, checkpoint, weights, box, boxes, found, margin, out, batch_size, device, flip, min_score,
-                   category, amp) -> None:
+def predict_images(images: list[str], request: PredictRequest) -> None:
     from rich.table import Table
 
     from posekit.inference import weights_note
     from posekit.stages.predict import run_predict
 
-    result = run_predict(workspace(), images, checkpoint, weights, box, margin, out, batch_size, device, flip=flip,
-                         boxes_file=boxes, min_score=min_score or 0.0, category=category, detector=found, amp=amp)
+    result = run_predict(workspace(), images, request)
+    flip, out = request.flip, request.out
 
     table = Table(title=f"{len(result['images'])} image(s): keypoints in original pixels"
                         + (" (flip test)" if flip else ""), title_justify="left")
@@ -146,17 +150,14 @@ def predict_images(images, checkpoint, weights, box, boxes, found, margin, out, 
     console.print(f"wrote {out / 'predictions.json'} and {len(result['images'])} overlay(s) in {out}", highlight=False)
 
 
-def predict_videos(videos, checkpoint, weights, box, found, margin, out, batch_size, device, flip, stride, start, end,
-                   track, smooth, smooth_cutoff, smooth_beta, amp) -> None:
+def predict_videos(videos: list[Path], request: PredictRequest, options: VideoOptions) -> None:
     from rich.table import Table
 
     from posekit.inference import weights_note
     from posekit.stages.predict_video import run_predict_video
 
-    summaries = run_predict_video(workspace(), videos, checkpoint, weights, box, found, margin, out, batch_size, device,
-                                  flip=flip, stride=stride, start=start, end=end,
-                                  track=None if track == "none" else track, smooth=smooth, min_cutoff=smooth_cutoff,
-                                  beta=smooth_beta, amp=amp)
+    summaries = run_predict_video(workspace(), videos, request, options)
+    flip, smooth, out = request.flip, options.smooth, request.out
     table = Table(title=f"{len(summaries)} video(s): keypoints per frame in original pixels"
                         + (" (flip test)" if flip else "") + (", smoothed" if smooth else ""), title_justify="left")
     for column, justify in (("video", "left"), ("size", "right"), ("frames", "right"), ("people", "right"),

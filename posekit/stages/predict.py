@@ -28,6 +28,7 @@ from posekit.engine.logging import console, make_progress
 from posekit.errors import ConfigError
 from posekit.inference import resolve_model_ref
 from posekit.predictor import load_predictor
+from posekit.stages.predict_request import PredictRequest
 from posekit.version import __version__
 from posekit.viz.overlay import draw_people
 from posekit.workspace import Workspace, atomic_write_image, atomic_write_json, now_iso, staged_files
@@ -75,16 +76,15 @@ def image_boxes(paths: list[Path], sizes: list[tuple[int, int]], box: tuple[floa
     return None, None
 
 
-def run_predict(ws: Workspace, inputs: list[str], ref: str, weights: str, box: tuple[float, float, float, float] | None,
-                margin: float, out: Path, batch_size: int, device_name: str, flip: bool = False,
-                boxes_file: Path | None = None, min_score: float = 0.0, category: int | None = None,
-                detector=None, amp: str = "auto") -> dict:
-    """Predict every image, write ``<stem>_overlay.png`` per image and ``predictions.json`` into ``out``.
+def run_predict(ws: Workspace, inputs: list[str], request: PredictRequest) -> dict:
+    """Predict every image, write ``<stem>_overlay.png`` per image and ``predictions.json`` into ``request.out``.
 
     Every input is checked (exists, is an image, every box fits its image) and the model is loaded before
-    anything is written. ``detector`` (a :class:`posekit.detect.PersonDetector`) finds the people of each image when
-    neither ``box`` nor ``boxes_file`` gives boxes. Returns the ``predictions.json`` content.
+    anything is written. ``request.detector`` (a :class:`posekit.detect.PersonDetector`) finds the people of each
+    image when neither ``box`` nor ``boxes_file`` gives boxes. Returns the ``predictions.json`` content.
     """
+    r = request
+    out, batch_size, flip, margin, detector, boxes_file = r.out, r.batch_size, r.flip, r.margin, r.detector, r.boxes_file
     paths = collect_images(inputs)
     target = out.resolve()
     inside = next((p for p in paths if target in p.parents), None)
@@ -92,14 +92,14 @@ def run_predict(ws: Workspace, inputs: list[str], ref: str, weights: str, box: t
         raise ConfigError(f"--out {out} holds the input {inside}: the overlays written there would be read as "
                           "inputs by the next run", hint="write to a folder that holds no input, e.g. a new one")
     sizes = [image_size(p) for p in paths]
-    boxes, note = image_boxes(paths, sizes, box, boxes_file, min_score, category)
+    boxes, note = image_boxes(paths, sizes, r.box, boxes_file, r.min_score, r.category)
     stems: dict[str, Path] = {}
     for p in paths:
         if p.stem in stems:
             raise ConfigError(f"{stems[p.stem]} and {p} would both write {p.stem}_overlay.png",
                               hint="predict them in separate calls with different --out folders")
         stems[p.stem] = p
-    predictor = load_predictor(resolve_model_ref(ws, ref), weights, pick_device(device_name), amp)
+    predictor = load_predictor(resolve_model_ref(ws, r.checkpoint), r.weights, pick_device(r.device), r.amp)
     if note:
         console.print(note, highlight=False, soft_wrap=True)
     records = []

@@ -28,6 +28,7 @@ from posekit.engine.logging import make_progress
 from posekit.errors import ConfigError
 from posekit.inference import resolve_model_ref
 from posekit.predictor import load_predictor
+from posekit.stages.predict_request import PredictRequest, VideoOptions
 from posekit.version import __version__
 from posekit.video_predict import check_options, predict_video
 from posekit.viz.overlay import draw_people
@@ -37,17 +38,14 @@ COORDINATES = "original frame pixels as displayed: x right, y down, pixel centre
 SCORE = "heatmap peak value of the joint (higher = more confident; not a probability)"
 
 
-def run_predict_video(ws: Workspace, videos: list[Path], ref: str, weights: str,
-                      box: tuple[float, float, float, float] | None, detector, margin: float, out: Path,
-                      batch_size: int, device_name: str, flip: bool = False, stride: int = 1, start: int = 0,
-                      end: int | None = None, track: str | None = "iou", smooth: bool = False,
-                      min_cutoff: float = 1.0, beta: float = 2.0, overlay: bool = True,
-                      amp: str = "auto") -> list[dict]:
+def run_predict_video(ws: Workspace, videos: list[Path], request: PredictRequest,
+                      video: VideoOptions | None = None) -> list[dict]:
     """Predict every video; returns each video's ``<stem>_video.json`` content. Every input is checked (readable
     video, the box fits its frames) and the model loaded before anything is written."""
-    check_options(stride, start, end, track, min_cutoff, beta)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file", hint="pass a directory")
+    r, o = request, video or VideoOptions()
+    check_options(o.stride, o.start, o.end, o.track, o.min_cutoff, o.beta)
+    if r.out.exists() and not r.out.is_dir():
+        raise ConfigError(f"--out {r.out} is a file", hint="pass a directory")
     stems: dict[str, Path] = {}
     infos = []
     for v in videos:
@@ -56,23 +54,19 @@ def run_predict_video(ws: Workspace, videos: list[Path], ref: str, weights: str,
                               hint="predict them in separate calls with different --out folders")
         stems[v.stem] = v
         info = video_info(v)
-        if box is not None:
-            check_box(box, info.height, info.width, f"--box {','.join(f'{x:g}' for x in box)}", v.name)
+        if r.box is not None:
+            check_box(r.box, info.height, info.width, f"--box {','.join(f'{x:g}' for x in r.box)}", v.name)
         infos.append(info)
-    predictor = load_predictor(resolve_model_ref(ws, ref), weights, pick_device(device_name), amp)
-    summaries = []
-    for info in infos:
-        summaries.append(_one_video(predictor, info, box, detector, margin, out, batch_size, flip, stride, start, end,
-                                    track, smooth, min_cutoff, beta, overlay))
-    return summaries
+    predictor = load_predictor(resolve_model_ref(ws, r.checkpoint), r.weights, pick_device(r.device), r.amp)
+    return [_one_video(predictor, info, r, o) for info in infos]
 
 
-def _one_video(predictor, info, box, detector, margin, out, batch_size, flip, stride, start, end, track, smooth,
-               min_cutoff, beta, overlay) -> dict:
+def _one_video(predictor, info, r: PredictRequest, o: VideoOptions) -> dict:
+    out = r.out
     stem = info.path.stem
     lines_name, video_name = f"{stem}_keypoints.jsonl", f"{stem}_overlay.mp4"
-    last = min(info.frames, end) if info.frames and end is not None else (end or info.frames)
-    total = len(range(start, last, stride)) if last else None
+    last = min(info.frames, o.end) if info.frames and o.end is not None else (o.end or info.frames)
+    total = len(range(o.start, last, o.stride)) if last else None
     frames = people = 0
     tracks: set[int] = set()
     began = time.perf_counter()
@@ -80,14 +74,14 @@ def _one_video(predictor, info, box, detector, margin, out, batch_size, flip, st
         # each file streams into a temporary of posekit's writer, renamed when complete (a refused write names
         # its final path); the staging folder moves the three into ``out`` together, the summary last
         lines = files.enter_context(open(files.enter_context(atomic_output(stage / lines_name, out / lines_name)), "w"))
-        writer = files.enter_context(_video_writer(stage / video_name, out / video_name, info.fps / stride)) \
-            if overlay else None
+        writer = files.enter_context(_video_writer(stage / video_name, out / video_name, info.fps / o.stride)) \
+            if o.overlay else None
         progress = files.enter_context(make_progress(transient=True))
         task = progress.add_task(f"predict {info.path.name}", total=total, info="")
-        for result in predict_video(predictor, info.path, boxes=None if box is None else [Detection(box)],
-                                    detector=detector, stride=stride, start=start, end=end, flip=flip,
-                                    margin=margin, batch_size=batch_size, track=track, smooth=smooth,
-                                    min_cutoff=min_cutoff, beta=beta, info=info):
+        for result in predict_video(predictor, info.path, boxes=None if r.box is None else [Detection(r.box)],
+                                    detector=r.detector, stride=o.stride, start=o.start, end=o.end, flip=r.flip,
+                                    margin=r.margin, batch_size=r.batch_size, track=o.track, smooth=o.smooth,
+                                    min_cutoff=o.min_cutoff, beta=o.beta, info=info):
             lines.write(_json_line(result.to_dict()))
             if writer is not None:
                 writer.write(draw_people(result.image, result.poses.people, predictor.meta))
@@ -98,9 +92,10 @@ def _one_video(predictor, info, box, detector, margin, out, batch_size, flip, st
             progress.update(task, advance=1, info=f"{rate:.1f} frames/s")
         files.close()  # the keypoints and the video complete, before the summary counts them
         seconds = time.perf_counter() - began
-        summary = _summary(predictor, info, box, detector, margin, flip, stride, start, end, track, smooth,
-                           min_cutoff, beta, frames, people, tracks, seconds, lines_name,
-                           video_name if overlay else None)
+        counts = {"frames": frames, "people": people, "tracks": len(tracks), "seconds": round(seconds, 3),
+                  "frames_per_second": round(frames / max(seconds, 1e-9), 2),
+                  "keypoints": lines_name, "overlay": video_name if o.overlay else None}
+        summary = _summary(predictor, info, r, o, counts)
         atomic_write_json(stage / f"{stem}_video.json", summary, shown=out / f"{stem}_video.json")
     return summary
 
@@ -119,26 +114,24 @@ def _video_writer(path: Path, shown: Path, fps: float) -> Iterator[VideoWriter]:
         writer.close()
 
 
-def _summary(predictor, info, box, detector, margin, flip, stride, start, end, track, smooth, min_cutoff, beta,
-             frames, people, tracks, seconds, lines_name, video_name) -> dict:
-    """What ``<stem>_video.json`` records."""
+def _summary(predictor, info, r: PredictRequest, o: VideoOptions, counts: dict) -> dict:
+    """What ``<stem>_video.json`` records: the video, the model, the options, then ``counts``."""
     h = predictor.header
-    summary = {
+    return {
         "posekit_version": __version__, "created": now_iso(), "video": str(info.path.resolve()),
         "width": info.width, "height": info.height, "fps": info.fps, "rotation": info.rotation,
         "checkpoint": str(predictor.checkpoint), "stage": h.get("stage"), "method": h.get("method"),
         "step": h.get("step"), "selected_by": h.get("selected_by"), "weights": predictor.weights,
-        "input_size": predictor.input_size, "flip": flip, "precision": predictor.precision.describe(), "margin": margin,
-        "box": None if box is None else list(box), "detector": None if detector is None else str(detector),
-        "stride": stride, "start": start, "end": end, "track": track,
-        "smooth": {"filter": "one-euro", "min_cutoff": min_cutoff, "beta": beta} if smooth else None,
-        "frames": frames, "people": people, "tracks": len(tracks), "seconds": round(seconds, 3),
-        "frames_per_second": round(frames / max(seconds, 1e-9), 2),
-        "keypoints": lines_name, "overlay": video_name,
+        "input_size": predictor.input_size, "flip": r.flip, "precision": predictor.precision.describe(),
+        "margin": r.margin, "box": None if r.box is None else list(r.box),
+        "detector": None if r.detector is None else str(r.detector),
+        "stride": o.stride, "start": o.start, "end": o.end, "track": o.track,
+        "smooth": {"filter": "one-euro", "min_cutoff": o.min_cutoff, "beta": o.beta} if o.smooth else None,
+        **{k: counts[k] for k in ("frames", "people", "tracks", "seconds", "frames_per_second")},
+        "keypoints": counts["keypoints"], "overlay": counts["overlay"],
         "coordinate_space": COORDINATES, "score": SCORE,
         "joints": list(predictor.joint_names), "skeleton": [list(e) for e in predictor.skeleton],
     }
-    return summary
 
 
 def _json_line(record: dict) -> str:
