@@ -68,11 +68,13 @@ def resolve_model_ref(ws: Workspace, ref: str | Path) -> Path:
     return (ws if path.is_dir() else ws.require()).resolve_checkpoint(str(path), "final")
 
 
-def load_model(ckpt_path: Path, weights: str, device: torch.device) -> tuple[nn.Module, str, dict, KeypointMeta]:
+def load_model(ckpt_path: Path, weights: str, device: torch.device,
+               ckpt: dict | None = None) -> tuple[nn.Module, str, dict, KeypointMeta]:
     """Build the network from a checkpoint, in eval mode and NHWC memory format; returns (model, which weights were
     loaded: ``teacher``, ``student`` or ``model`` for a checkpoint without a teacher (:func:`weights_note` explains
-    each), checkpoint dict, meta). ``weights``: auto (the teacher when there is one), teacher or student."""
-    ckpt = load_checkpoint(ckpt_path)
+    each), checkpoint dict, meta). ``weights``: auto (the teacher when there is one), teacher or student; ``ckpt``:
+    the file's content when the caller has read it already."""
+    ckpt = load_checkpoint(ckpt_path) if ckpt is None else ckpt
     try:
         meta = KeypointMeta.from_json(json.dumps(ckpt["keypoints"]))
         model, arch = build_network(ckpt_path, ckpt, meta.num_joints)

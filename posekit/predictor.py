@@ -243,14 +243,16 @@ class Predictor:
                              on_batch=on_batch, with_depth=with_depth, flip=flip, precision=self.precision)
 
 
-def load_predictor(ckpt_path: Path, weights: str, device: torch.device, amp: str = "auto") -> Predictor:
+def load_predictor(ckpt_path: Path, weights: str, device: torch.device, amp: str = "auto",
+                   ckpt: dict | None = None) -> Predictor:
     """The predictor of a checkpoint file (``weights``: auto = the teacher when there is one, teacher, student;
-    ``amp``: auto, bf16 or off, :mod:`posekit.engine.precision`)."""
+    ``amp``: auto, bf16 or off, :mod:`posekit.engine.precision`); ``ckpt``: the file's content when the caller has
+    read it already."""
     if weights not in WEIGHTS:
         raise ConfigError(f"unknown weights {weights!r}", hint=f"use {', '.join(WEIGHTS)}")
     if amp not in AMP_SETTINGS:
         raise ConfigError(f"unknown amp {amp!r}", hint=f"use {', '.join(AMP_SETTINGS)}")
-    model, label, ckpt, meta = load_model(ckpt_path, weights, device)
+    model, label, ckpt, meta = load_model(ckpt_path, weights, device, ckpt)
     input_size, sigma = heatmap_settings(ckpt["config"])
     header = {k: v for k, v in ckpt.items() if k not in WEIGHT_KEYS}
     return Predictor(model, meta, input_size, sigma, ckpt_path, header, label, device,
