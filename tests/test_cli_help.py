@@ -62,3 +62,14 @@ def test_no_help_shows_a_bool_type(path):
     """A flag takes no value, so --help shows no ``<bool>`` beside it (nor beside --help itself)."""
     result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "120"})
     assert result.exit_code == 0 and "<bool>" not in result.output, result.output
+
+
+def test_prepare_help_shows_the_options_of_the_dataset_named():
+    def options(*args):
+        out = CliRunner().invoke(app, ["prepare", *args, "--help"], env={"COLUMNS": "200"}).output
+        return set(re.findall(r"│ (--[a-z-]+)", out))
+
+    synthetic, real, every = options("synthetic"), options("lspet"), options()
+    assert {"--gap", "--body", "--config", "--set", "--size"} <= synthetic and not synthetic & {"--raw", "--limit"}
+    assert {"--raw", "--limit", "--size"} <= real and not real & {"--gap", "--body", "--set"}
+    assert synthetic | real == every
