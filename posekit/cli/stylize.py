@@ -29,7 +29,7 @@ def stylize(
     train_decoder: Annotated[bool | None, typer.Option("--train-decoder", help="adain: train the decoder on source+target instead of --decoder", metavar="")] = None,
     decoder_steps: Annotated[int | None, typer.Option(help="adain: decoder training steps (default: 2000)"), Bounds(1, MAX_STEPS, integer=True)] = None,
     decoder_style_weight: Annotated[float | None, typer.Option(help="adain --train-decoder: w of content + w × style (default: 0.1, UDAPE's README command; its script's default is 1.0)"), Bounds(0, 1000)] = None,
-    adain_space: Annotated[str | None, typer.Option(help="adain: rgb (images in [0, 1], pytorch-AdaIN) or imagenet (ImageNet-normalised tensors, DAML's code; vgg_normalised only) (default: rgb)")] = None,
+    adain_space: Annotated[str | None, typer.Option(help="adain: rgb (images in \\[0, 1], pytorch-AdaIN) or imagenet (ImageNet-normalised tensors, DAML's code; vgg_normalised only) (default: rgb)")] = None,
     seed: Annotated[int | None, typer.Option(help="pairing and α seed (default: 0)"), Bounds(0, 2**32 - 1, integer=True)] = None,
     batch_size: Annotated[int | None, typer.Option(help="source images stylised per batch (default: 64)"), Bounds(1, MAX_BATCH, integer=True)] = None,
     name: Annotated[str | None, typer.Option(help="cache name under styles/ (default SOURCE__TARGET)")] = None,
