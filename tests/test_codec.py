@@ -34,3 +34,26 @@ def test_pixel_centre_convention():
     codec = HeatmapCodec(64, 16, 1.0)
     maps, _ = codec.encode(torch.tensor([[[1.5, 1.5, 2.0]]]))
     assert maps[0, 0].argmax().item() == 0
+
+
+def test_a_peak_in_the_border_pixel_is_refined_from_the_inside():
+    """Issue 30: with the replicated border the Taylor step pushed a border peak half a heatmap pixel outwards
+    (a joint at input y 59.8 of 64 decoded at 63.5). Expanding from the pixel inside makes it exact there too."""
+    codec = HeatmapCodec(64, 16, 1.0)
+    # heatmap coordinates -0.375 … 15.375 are the input's full extent -0.5 … 63.5; these sit in border pixels
+    xy = torch.tensor([[[59.83, 14.75], [0.3, 40.0], [63.2, 0.0], [20.0, 62.9], [33.0, 2.0]]])
+    decoded, _ = codec.decode(codec.gaussians(xy))
+    assert (decoded - xy).abs().max() < 1e-3
+
+
+def test_gaussians_are_drawn_wherever_the_peak_is_and_encode_weights_them():
+    from posekit.data.codec import pool_depth
+
+    codec = HeatmapCodec(64, 16, 1.0)
+    kp = torch.tensor([[[10.3, 40.7, 2.0], [63.2, 30.0, 2.0]]])  # the second beyond the last heatmap pixel centre
+    maps, weights = codec.encode(kp)
+    assert torch.allclose(maps[0, 0], codec.gaussians(kp[..., :2])[0, 0]) and weights.tolist() == [[1.0, 0.0]]
+    # reading a depth under a predicted peak there still reads that joint's depth (encode would read 0)
+    depth = torch.tensor([0.3, -0.2])[None, :, None, None].expand(1, 2, 16, 16)
+    assert torch.allclose(pool_depth(depth, codec.gaussians(kp[..., :2])), torch.tensor([[0.3, -0.2]]))
+    assert pool_depth(depth, maps)[0, 1] == 0

@@ -26,6 +26,32 @@ def losses(run):
     return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if "loss/loss" in x]
 
 
+def hand_floor_mpjpe(ws):
+    """MPJPE (mm) of synth_src:train's mean hip-rooted pose on synth_tgt:test, by loops over the raw arrays."""
+    import h5py
+    import numpy as np
+
+    def arrays(split):
+        with h5py.File(ws / "data" / split, "r") as f:
+            return f["keypoints3d"][()].astype(np.float64), f["keypoints_orig"][:, :, 2] >= 1
+
+    src, src_vis = arrays("synth_src/train.h5")
+    sums, counts = np.zeros((16, 3)), np.zeros(16)
+    for joints, vis in zip(src, src_vis):
+        root = (joints[2] + joints[3]) / 2  # human16: the hips' midpoint
+        for k in range(16):
+            if vis[k]:
+                sums[k] += joints[k] - root
+                counts[k] += 1
+    mean = sums / counts[:, None]
+    mean_root = (mean[2] + mean[3]) / 2
+    errors = []
+    for joints, vis in zip(*arrays("synth_tgt/test.h5")):
+        root = (joints[2] + joints[3]) / 2
+        errors += [np.linalg.norm((mean[k] - mean_root) - (joints[k] - root)) for k in range(16) if vis[k]]
+    return 1000 * float(np.mean(errors))
+
+
 def test_mae_pretrain_then_mim_fine_tune_then_3d_eval(ws_copy):
     result = invoke(ws_copy, "pretrain", "--method", "mae", *TINY_MAE, "--steps", "3")
     assert result.exit_code == 0, result.output
@@ -58,6 +84,11 @@ def test_mae_pretrain_then_mim_fine_tune_then_3d_eval(ws_copy):
     assert set(report["summary"]) == {"mpjpe", "pa-mpjpe", "pck3d@150", "auc"}
     assert report["summary"]["pa-mpjpe"] <= report["summary"]["mpjpe"]
     assert "ground-truth root depth" in report["coordinate_space"]
+    # beside it, the mean-pose floor: synth_src:train's mean root-relative pose, scored the same way
+    floor = report["mean_pose_floor"]
+    assert floor["source"] == "synth_src:train" and "mean-pose floor" in result.output
+    assert floor["value"] == pytest.approx(hand_floor_mpjpe(ws_copy), rel=1e-5)
+    assert set(floor["summary"]) == set(report["summary"]) and floor["groups"]["All"] == floor["value"]
 
     result = invoke(ws_copy, "report", str(run), "--num", "2")
     assert result.exit_code == 0, result.output

@@ -63,6 +63,16 @@ class HeatmapCodec:
         heatmaps = gy.unsqueeze(-1) * gx.unsqueeze(-2) * weights[..., None, None]
         return heatmaps, weights
 
+    def gaussians(self, xy: torch.Tensor) -> torch.Tensor:
+        """Unweighted sub-pixel Gaussians ``[B,K,h,w]`` centred at input-pixel positions ``xy`` ``[B,K,2]``, on the
+        map or not: the window :func:`pool_depth` reads a predicted joint's depth through (``encode`` would give a
+        peak beyond the last heatmap pixel centre weight 0, and its depth would read as 0)."""
+        hxy = to_heatmap_coords(xy, self.stride)
+        grid = torch.arange(self.heatmap_size, device=xy.device, dtype=xy.dtype)
+        gx = torch.exp(-((grid - hxy[..., 0:1]) ** 2) / (2 * self.sigma**2))
+        gy = torch.exp(-((grid - hxy[..., 1:2]) ** 2) / (2 * self.sigma**2))
+        return gy.unsqueeze(-1) * gx.unsqueeze(-2)
+
     def decode(self, heatmaps: torch.Tensor, refine: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         b, k, h, w = heatmaps.shape
         hm = heatmaps.float()
@@ -76,13 +86,20 @@ class HeatmapCodec:
         return from_heatmap_coords(xy, self.stride), scores
 
     def _taylor_offset(self, hm: torch.Tensor, idx: torch.Tensor, w: int, h: int) -> torch.Tensor:
-        """Second-order (DARK-style) offset of the log-heatmap peak, ``[B,K,2]``, clamped to ±1 pixel."""
+        """Second-order (DARK-style) offset of the log-heatmap peak, ``[B,K,2]``, clamped to ±1 pixel.
+
+        The expansion point is the argmax moved one pixel inwards where it sits on the map's border (its outer
+        neighbour does not exist), so a peak in the border pixel is refined from three real values instead of a
+        replicated one (which pushes it half a pixel the wrong way); on an exact Gaussian the result is exact
+        everywhere on the map."""
         b, k = idx.shape
         logh = torch.log(hm.clamp_min(1e-10))
         padded = F.pad(logh, (2, 2, 2, 2), mode="replicate").reshape(b, k, -1)
         pw = w + 4
-        x = idx % w + 2
-        y = torch.div(idx, w, rounding_mode="floor") + 2
+        ax, ay = idx % w, torch.div(idx, w, rounding_mode="floor")
+        cx = ax.clamp(1, w - 2) if w >= 3 else ax
+        cy = ay.clamp(1, h - 2) if h >= 3 else ay
+        x, y = cx + 2, cy + 2
 
         def at(dx: int, dy: int) -> torch.Tensor:
             return padded.gather(-1, ((y + dy) * pw + (x + dx)).unsqueeze(-1)).squeeze(-1)
@@ -96,8 +113,8 @@ class HeatmapCodec:
         det = dxx * dyy - dxy * dxy
         ok = (det.abs() > 1e-12) & (dxx < 0) & (dyy < 0)
         safe = torch.where(ok, det, torch.ones_like(det))
-        ox = -(dyy * dx - dxy * dy) / safe
-        oy = -(dxx * dy - dxy * dx) / safe
+        ox = -(dyy * dx - dxy * dy) / safe + (cx - ax)
+        oy = -(dxx * dy - dxy * dx) / safe + (cy - ay)
         offset = torch.stack([ox, oy], -1).clamp(-1.0, 1.0)
         return torch.where(ok.unsqueeze(-1), offset, torch.zeros_like(offset))
 

@@ -71,8 +71,7 @@ def predict_split(
         xy, sc, out = heatmap_forward(model, warp_images(images, m, input_size), sigma, flip_perm, precision)
         maps = out["heatmaps"]
         if with_depth:
-            peaks, _ = codec.encode(torch.cat([xy, torch.full_like(xy[..., :1], 2.0)], -1))
-            depths.append(pool_depth(out["depth"].float(), peaks).cpu().numpy())
+            depths.append(pool_depth(out["depth"].float(), codec.gaussians(xy)).cpu().numpy())
         # input → crop pixels (invert the resize)
         xy_crop = (xy - m[:, None, :2, 2]) / torch.stack([m[:, 0, 0], m[:, 1, 1]], -1)[:, None]
         preds.append(xy_crop.cpu().numpy())

@@ -40,11 +40,20 @@ def score_split_3d(pred: Predictions, path: Path, metric: Metric3D, root: tuple[
     """
     arrays = split_3d_arrays(path)
     gt = arrays["keypoints3d"].astype(np.float64)
-    valid = (arrays["keypoints_orig"][..., 2] >= 1) & np.isfinite(gt).all(-1)
     root_depth = gt[:, list(root), 2].mean(1)
     pred3d = lift_to_camera(pred.keypoints.astype(np.float64), pred.extra["depth"] * depth_scale,
                             arrays["intrinsics"].astype(np.float64), root_depth)
-    pred_mm, gt_mm = 1000 * pred3d, 1000 * np.nan_to_num(gt)
+    return score_camera_3d(1000 * pred3d, arrays, metric, root)
+
+
+def score_camera_3d(pred_mm: np.ndarray, arrays: dict[str, np.ndarray], metric: Metric3D,
+                    root: tuple[int, ...]) -> dict:
+    """Score camera-frame joints ``pred_mm`` ``[N,K,3]`` (mm) against a split's labels (:func:`split_3d_arrays`):
+    the requested metric (value, per joint) and the four summary metrics, over labelled joints (v ≥ 1) with finite
+    3D labels. What :func:`score_split_3d` and the mean-pose floor (:mod:`posekit.evaluation.baselines`) share."""
+    gt = arrays["keypoints3d"].astype(np.float64)
+    valid = (arrays["keypoints_orig"][..., 2] >= 1) & np.isfinite(gt).all(-1)
+    gt_mm = 1000 * np.nan_to_num(gt)
     result = score3d(pred_mm, gt_mm, valid, metric, root)
     result["summary"] = {name: score3d(pred_mm, gt_mm, valid, parse_metric3d(name), root)["value"]
                          for name in SUMMARY_METRICS}

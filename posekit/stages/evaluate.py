@@ -17,10 +17,11 @@ from posekit.data.roots import root_joints
 from posekit.engine.device import pick_device
 from posekit.engine.logging import console, labelled, make_progress
 from posekit.engine.logging import results as results_console
-from posekit.errors import ConfigError, DataError
+from posekit.errors import ConfigError, DataError, PosekitError
+from posekit.evaluation.baselines import mean_pose_floor_3d
 from posekit.evaluation.evaluate import score_legacy, score_split
 from posekit.evaluation.lift import score_split_3d
-from posekit.evaluation.metrics3d import is_metric3d, parse_metric3d
+from posekit.evaluation.metrics3d import Metric3D, is_metric3d, parse_metric3d
 from posekit.evaluation.pck import summarise
 from posekit.inference import weights_note
 from posekit.predictor import load_predictor
@@ -114,6 +115,8 @@ def _eval_one(ws: Workspace, run: str, request: EvalRequest, device: torch.devic
                 "groups": summarise(np.array([np.nan if v is None else v for v in scored["per_joint"]]), meta),
             })
             record["groups"]["All"] = scored["value"]
+            record["mean_pose_floor"] = mean_pose_floor_record(ws, ckpt, path, metric3d, root)
+
         elif protocol == "standard":
             record.update({
                 "coordinate_space": "original image pixels",
@@ -139,6 +142,36 @@ def _eval_one(ws: Workspace, run: str, request: EvalRequest, device: torch.devic
         record["json"] = str(out_dir / f"{dataset}-{split}{tag}{suffix}.json")
         results.append(record)
     return results
+
+
+FLOOR_WHAT = ("the source training split's mean root-relative pose (labelled joints), answered for every sample and "
+              "scored like the model (same root, joints and alignment)")
+
+
+def mean_pose_floor_record(ws: Workspace, ckpt: dict, path: Path, metric: Metric3D, root: tuple[int, ...]) -> dict:
+    """The mean-pose floor of split ``path`` for a 3D checkpoint (:func:`posekit.evaluation.baselines.
+    mean_pose_floor_3d`): the mean root-relative pose of the split the checkpoint was trained on (its lineage's
+    source dataset, its config's ``data.train_split``), scored with ``metric`` and ``root``. Where that split cannot
+    be read in this workspace, or differs from the one trained on, ``value`` is None or a ``note`` says so."""
+    data = (ckpt.get("config") or {}).get("data") or {}
+    lineage = (ckpt.get("lineage") or {}).get("source") or {}
+    dataset, split = lineage.get("dataset") or data.get("source"), data.get("train_split", "train")
+    record: dict = {"what": FLOOR_WHAT, "source": f"{dataset}:{split}", "value": None}
+    if not dataset:
+        return {**record, "source": None, "note": "the checkpoint names no source dataset"}
+    try:
+        _, _, source = ws.require_split(f"{dataset}:{split}")
+        floor = mean_pose_floor_3d(source, path, metric, root)
+    except PosekitError as e:
+        return {**record, "note": f"not computed: {e.message}"}
+    meta = validate_h5(path)["meta"]
+    per_joint = np.array([np.nan if v is None else v for v in floor["per_joint"]])
+    record.update(value=floor["value"], summary=floor["summary"], per_joint=dict(zip(meta.names, floor["per_joint"])),
+                  groups={**summarise(per_joint, meta), "All": floor["value"]})
+    trained_on = lineage.get("params_sha1")
+    if trained_on and ws.dataset_lineage(dataset).get("params_sha1") != trained_on:
+        record["note"] = f"{dataset} was prepared again with other parameters since the checkpoint was trained"
+    return record
 
 
 def results_place(ws: Workspace, ckpt_path: Path) -> tuple[Path, str]:
@@ -198,12 +231,25 @@ def print_table(results: list[dict]) -> None:
     table.add_column("data")
     for group in groups:
         table.add_column(group, justify="right")
+    floors = any("mean_pose_floor" in r for r in results)
+    if floors:
+        table.add_column("mean-pose floor", justify="right")
     table.add_column("N", justify="right")
     for r in results:
         cells = [_cell(r, r["groups"][g]) for g in groups]
+        if floors:
+            cells.append(_cell(r, (r.get("mean_pose_floor") or {}).get("value")))
         tag = "ORACLE " if r["selected_by"] == "oracle" else ""
         table.add_row(f"{tag}{r['run']} ({r['weights']})", r["data"], *cells, str(r["num_samples"]))
     results_console.print(table)
+    if floors:
+        sources = sorted({str(r["mean_pose_floor"]["source"]) for r in results if "mean_pose_floor" in r})
+        results_console.print(f"mean-pose floor: {FLOOR_WHAT}; source {', '.join(sources)}", highlight=False)
+        for r in results:
+            note = (r.get("mean_pose_floor") or {}).get("note")
+            if note:
+                console.print(labelled("note:", "yellow", f"mean-pose floor of {r['data']}: {note}"),
+                              highlight=False, soft_wrap=True)
     for r in {r["checkpoint"]: r for r in results}.values():
         results_console.print(f"{r['run']} = {weights_note(r['weights'])} of {r['checkpoint']} (step {r['step']}, selected by "
                               f"{r['selected_by']})", highlight=False)
