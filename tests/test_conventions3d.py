@@ -149,7 +149,7 @@ def test_a_flipped_training_view_swaps_left_and_right_depths_with_their_joints(t
             return zero, zero, zero
 
     method.loss_fn = Record()
-    method(batch, 1)
+    method.losses(batch, 1)
     perm = ds.meta.flip_permutation()
     xy, _ = codec.decode(seen["targets"])  # the view's 2D targets, input pixels
     xy, z = xy.double().numpy(), seen["z"].double().numpy()
