@@ -69,8 +69,10 @@ def out_of_memory(exc: BaseException, command: str) -> PosekitError | None:
     import sys
 
     torch = sys.modules.get("torch")
+    # oneDNN (CPU convolutions, bf16 or float32) reports a failed allocation as "could not create a primitive"
     oom = isinstance(exc, MemoryError) or (torch is not None and isinstance(exc, torch.OutOfMemoryError)) or (
-        isinstance(exc, RuntimeError) and any(s in str(exc) for s in ("out of memory", "can't allocate memory")))
+        isinstance(exc, RuntimeError) and any(s in str(exc) for s in ("out of memory", "can't allocate memory",
+                                                                      "could not create a primitive")))
     if not oom:
         return None
     first = str(exc).splitlines()[0][:160] if str(exc) else exc.__class__.__name__
