@@ -451,6 +451,7 @@ def test_workspace_busy(base_ws, tmp_path):
     assert result.exit_code == 5 and "being written by" in result.output
 
 
+@pytest.mark.slow
 def test_results_go_to_stdout_and_messages_to_stderr(base_ws, tmp_path):
     """As Unix tools do: `posekit list presets > f` or `posekit eval … > results.txt` captures the result, while
     messages, panels and progress go to stderr."""

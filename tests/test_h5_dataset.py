@@ -76,6 +76,7 @@ def test_corrupt_and_foreign_files_are_refused(tmp_path):
         validate_h5(text)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_dataloader_workers(tmp_path, start_method):
     path = tmp_path / "x.h5"

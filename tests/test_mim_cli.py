@@ -140,6 +140,7 @@ def test_mae_and_mim_killed_and_resumed_equal_uninterrupted_runs(ws_copy):
             (ws_copy / "runs/pretrain/latest").write_text(cut.name)
 
 
+@pytest.mark.slow
 def test_a_tiny_vit_fits_eight_samples_in_both_2d_and_depth(tiny_ws):
     from posekit.config.schema import AugmentConfig
     from posekit.config.schema_mim import MIMAdaptConfig, ViTConfig

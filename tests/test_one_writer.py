@@ -290,6 +290,7 @@ def assert_refused(proc: subprocess.CompletedProcess, path: Path, cause: str) ->
     assert "Traceback" not in out and "disk space" not in out and "check the permissions of that path" in out, out
 
 
+@pytest.mark.slow
 def test_show_export_and_predict_into_a_read_only_folder_say_permission_denied(trained, read_only):
     """(The child stays uid 0, the owner of every file here, so it reads them all; only the folder without write
     permission refuses it.)"""

@@ -110,6 +110,7 @@ def regda_ws(trained, tmp_path_factory) -> Path:
     return ws
 
 
+@pytest.mark.slow
 def test_regda_runs_from_the_command_line_and_eval_predict_report_load_it(regda_ws, tmp_path):
     run = run_dir(regda_ws, "adapt")
     assert run.name.endswith("-full")
