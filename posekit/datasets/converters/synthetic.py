@@ -16,6 +16,7 @@ import numpy as np
 
 from posekit.data.h5format import H5Writer
 from posekit.datasets.converters.base import CONVERTERS, Converter, SplitPlan
+from posekit.datasets.synthetic import mocap
 from posekit.datasets.synthetic.bodies import BODIES
 from posekit.datasets.synthetic.domains import IMAGE_SUFFIXES, check_backgrounds, domain_style, list_images
 from posekit.datasets.synthetic.generate import render_sample
@@ -57,6 +58,8 @@ def source_params(opts: dict[str, Any], skeleton: str) -> dict[str, Any]:
         except ValueError as e:
             raise ConfigError(f"--pose-families {opts['pose_families']!r}: {e}",
                               hint=f"e.g. --pose-families {','.join(f'{k}={v:g}' for k, v in MESH_DEFAULT_FAMILIES.items())}") from None
+        if any(name in mocap.FAMILY_NAMES for name in out["pose_families"]):
+            mocap.require_mocap()
     if opts.get("phenotypes") is not None:
         out["phenotypes"] = opts["phenotypes"]
     if opts.get("backgrounds") is not None:

@@ -7,6 +7,10 @@ written for the left side leading and mirrored half of the time. Angles are (fle
 degrees in the convention of bodies.py (for the left limbs: negative shoulder/hip flexion raises the limb forward,
 positive abduction raises it sideways, knees bend positive and elbows negative); unlisted joints keep their
 neutral angle. Every angle is clipped to the joint's anatomical limits.
+
+Besides these, ``mocap`` draws a frame of a motion-capture clip (mocap.py: a random clip, then a random frame) and
+``mocap_CLIP`` a frame of that clip; the frame's angles are the centre, jittered by a third of ``--pose-spread``
+(mocap.jitter), with a random heading and a random mirror.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from posekit.datasets.synthetic import mocap
 from posekit.datasets.synthetic.bodies import BodyModel, euler_to_matrix, sample_angles
 from posekit.errors import ConfigError
 from posekit.numbers import parse_number
@@ -87,8 +92,9 @@ def parse_families(text: str) -> dict[str, float]:
     for item in text.split(","):
         name, sep, value = item.strip().partition("=")
         name = name.strip()
-        if name not in FAMILIES:
-            raise ValueError(f"unknown pose family {name!r} (known: {', '.join(FAMILIES)})")
+        if name not in FAMILIES and name not in mocap.FAMILY_NAMES:
+            raise ValueError(f"unknown pose family {name!r} (known: {', '.join(FAMILIES)}, mocap, "
+                             f"mocap_CLIP with CLIP one of {', '.join(mocap.CLIPS)})")
         try:  # finite and at most 1e6: a weight of inf or 1e308 would make the weights' sum infinite
             weight = parse_number(value, f"pose family {name!r}: weight", lo=0, hi=1e6) if sep else 1.0
         except ConfigError as exc:
@@ -126,13 +132,17 @@ def sample_pose(body: BodyModel, rng: np.random.Generator, spread: float,
 
     ``families=None`` is the plain prior (bodies.sample_angles, the capsule source's default; it draws exactly what
     it always drew). Otherwise a family is drawn by weight, then its variant and side, then the angles around its
-    centre; ``spread`` ≥ 1 still draws every angle uniformly over its range, whatever the family.
+    centre; ``spread`` ≥ 1 still draws every angle uniformly over its range, whatever the family (but mocap ones:
+    their jitter is a third of ``spread`` × the range, see mocap.jitter).
     """
     if families is None:
         return sample_angles(body, rng, spread), None, "prior"
     names = sorted(families)
     weights = np.array([families[n] for n in names], dtype=np.float64)
-    family = FAMILIES[names[int(rng.choice(len(names), p=weights / weights.sum()))]]
+    name = names[int(rng.choice(len(names), p=weights / weights.sum()))]
+    if name in mocap.FAMILY_NAMES:
+        return (*sample_mocap(body, rng, spread, name), name)
+    family = FAMILIES[name]
     variant = int(rng.integers(max(len(family.variants), 1)))
     centre = family_centre(body, family, variant)
     if rng.random() < 0.5:
@@ -140,3 +150,18 @@ def sample_pose(body: BodyModel, rng: np.random.Generator, spread: float,
     angles = sample_angles(body, rng, spread, centre)
     root = euler_to_matrix(np.asarray(family.root, dtype=np.float64)) if any(family.root) else None
     return angles, root, family.name
+
+
+def sample_mocap(body: BodyModel, rng: np.random.Generator, spread: float, family: str) -> tuple[np.ndarray, np.ndarray]:
+    """Local angles ``[num_nodes, 3]`` and whole-body rotation ``[3, 3]`` from a motion-capture frame: a clip of
+    ``family`` (mocap.clips_of) drawn uniformly, then a frame, a mirror (half of the time), the jitter and a heading
+    uniform over 360°."""
+    clips = mocap.clips_of(family)
+    angles, roots = mocap.clip_poses()[clips[int(rng.integers(len(clips)))]]
+    frame = int(rng.integers(len(angles)))
+    centre, root = angles[frame], roots[frame]
+    if rng.random() < 0.5:
+        centre, root = _mirror(body, centre), mocap.mirror_root(root)
+    out = mocap.jitter(body, rng, spread, centre)
+    heading = euler_to_matrix(np.array([0.0, rng.uniform(0.0, 360.0), 0.0]))
+    return out, heading @ root
