@@ -139,7 +139,7 @@ def test_new_adapt_options_default_to_the_old_behaviour_and_refuse_incoherent_le
     off = ["consistency.enabled=false", "adversarial.enabled=false", "infomax.enabled=false"]
     with pytest.raises(ConfigError, match="occlusion.enabled=true has no effect") as err:
         resolve_config(AdaptConfig, sets=off)
-    assert str(err.value).startswith("invalid configuration (defaults): occlusion.enabled=true")  # no ": Value error"
+    assert str(err.value).startswith("invalid configuration (command line): occlusion.enabled=true")  # no "Value error"
     resolve_config(AdaptConfig, sets=[*off, "occlusion.enabled=false"])  # the source-only row
     resolve_config(AdaptConfig, sets=off[:1])  # occlusion without consistency: allowed, it still runs
     with pytest.raises(ConfigError, match="target_augment.crop only"):

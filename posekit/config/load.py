@@ -187,6 +187,8 @@ def resolve_config(
     given = {key: value for key, value in (flags or {}).items() if value is not None}
     for key, value in given.items():
         _set_dotted(tree, key, value)
+    if sets or given:  # where the values came from, for the error message
+        origin = "command line" if origin == "defaults" else f"{origin}, command line"
     try:
         return model.model_validate(tree)
     except ValidationError as exc:
