@@ -90,7 +90,7 @@ LAYERS = [
     "posekit.temporal",  # tracking and smoothing over video frames
     "posekit.inference",  # a trained run's network on crops
     "posekit.evaluation",  # metrics and evaluation loops
-    "posekit.viz",  # pictures
+    "posekit.viz",  # pictures, and the report's document content
     "posekit.stylize",  # image-level style transfer
     "posekit.methods",  # training methods: a batch -> named losses
     "posekit.video_predict",
