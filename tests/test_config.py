@@ -58,7 +58,7 @@ def test_every_builtin_preset_validates_against_its_stage():
 
     names = builtin_presets()
     assert {"demo", "adapt_demo", "daml_pretrain", "daml_adapt", "daml_code", "mae_demo", "mim_demo",
-            "mesh_source"} <= set(names)
+            "mesh_source", "mesh_photo"} <= set(names)
     for name in names:
         preset = read_preset(name)[0]
         stage = preset.get("stage")

@@ -83,6 +83,11 @@ def prepare(
     pose_families: Annotated[str | None, typer.Option(help="synthetic humans: pose family weights, e.g. prior=4,running=2,jumping=1,kicking=1,throwing=1,splits=0.5,handstand=0.5 ; mocap or mocap_CLIP (e.g. mocap_cartwheel) draw frames of motion-capture clips (extra: pip install posekit\\[mocap]) (default: that mix without mocap for --body mesh, the plain prior for capsules)", rich_help_panel=SYNTHETIC_PANEL)] = None,
     phenotypes: Annotated[str | None, typer.Option(help="synthetic --body mesh: adult (adult men and women) or all (every slider over its whole range, children included) (default: adult)", rich_help_panel=SYNTHETIC_PANEL)] = None,
     backgrounds: Annotated[Path | None, typer.Option(help="synthetic: a folder of images; every background is a random crop of one of them, in both domains (default: drawn backgrounds, see --background)", rich_help_panel=SYNTHETIC_PANEL)] = None,
+    elevation: Annotated[float | None, typer.Option(help="synthetic: camera elevation of both domains, uniform in ±DEG (default: each domain's own, −8 to 12 source, −17.6 to 25.6 target at gap 0.6)", rich_help_panel=SYNTHETIC_PANEL), Bounds(0, 80, hint="degrees above and below the body's centre")] = None,
+    lens: Annotated[str | None, typer.Option(help="synthetic: camera distance: normal (3.5–6 m) or varied (2–15 m, log-uniform; the framing scales the focal length with it: wide-angle close-ups to telephoto shots) (default: normal)", rich_help_panel=SYNTHETIC_PANEL)] = None,
+    textures: Annotated[str | None, typer.Option(help="synthetic: flat or photo (CC0 photo textures of scikit-image: grass, gravel and brick on drawn floors and walls, and for --body mesh on the clothes; needs pip install 'posekit\\[textures]') (default: flat)", rich_help_panel=SYNTHETIC_PANEL)] = None,
+    lighting: Annotated[str | None, typer.Option(help="synthetic --body mesh: lambert (ambient and one white light) or photo (sky ambient, a coloured key light from above, sometimes a fill light, highlights on skin) (default: lambert)", rich_help_panel=SYNTHETIC_PANEL)] = None,
+    shadow: Annotated[str | None, typer.Option(help="synthetic --body mesh: none or contact (the body's soft shadow on the floor; drawn scenes get the camera's level horizon, so the feet stand on the floor) (default: none)", rich_help_panel=SYNTHETIC_PANEL)] = None,
     config: Annotated[str | None, typer.Option("--config", "-c", help="synthetic: a preset (stage: prepare) or YAML file of the generator's options; the flags above override it (`posekit config show prepare --explain` lists the keys)", rich_help_panel=SYNTHETIC_PANEL)] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="synthetic: override a key, e.g. --set body=mesh (repeatable)", rich_help_panel=SYNTHETIC_PANEL)] = None,
 ) -> None:
@@ -98,7 +103,8 @@ def prepare(
     synthetic = {"skeleton": skeleton, "num_train": num_train, "num_val": num_val, "num_test": num_test,
                  "seed": seed, "gap": gap, "shift": shift, "pose_spread": pose_spread,
                  "roll": roll, "framing": framing, "background": background, "body": body,
-                 "pose_families": pose_families, "phenotypes": phenotypes, "backgrounds": backgrounds}
+                 "pose_families": pose_families, "phenotypes": phenotypes, "backgrounds": backgrounds,
+                 "elevation": elevation, "lens": lens, "textures": textures, "lighting": lighting, "shadow": shadow}
     real = {"categories": _csv(categories), "limit": limit, "split_dir": split_dir, "test_every": test_every,
             "dev_every": dev_every, "ann_file": _pairs(ann_file, "--ann-file"),
             "image_root": _pairs(image_root, "--image-root", bare=True), "canonical": canonical,

@@ -434,6 +434,20 @@ class SyntheticConfig(Strict):
     pose_families: str | None = Field(None, description="pose family weights, e.g. prior=4,running=2,handstand=0.5")
     phenotypes: Literal["adult", "all"] | None = Field(
         None, description="body=mesh: adult or all (every slider over its range)")
+    elevation: float | None = Field(None, ge=0, le=80, description="camera elevation of both domains, uniform in "
+                                                                  "±DEG")
+    lens: Literal["normal", "varied"] | None = Field(
+        None, description="camera distance: normal (3.5–6 m) or varied (2–15 m, log-uniform: wide-angle to "
+        "telephoto at the same framing)")
+    textures: Literal["flat", "photo"] | None = Field(
+        None, description="flat (drawn colours) or photo (CC0 photo textures on drawn floors and walls and, for mesh "
+        "bodies, on the clothes; needs scikit-image)")
+    lighting: Literal["lambert", "photo"] | None = Field(
+        None, description="body=mesh: lambert (one white light) or photo (sky ambient, a coloured key light from "
+        "above, sometimes a fill light, highlights on skin)")
+    shadow: Literal["none", "contact"] | None = Field(
+        None, description="body=mesh: none or contact (the body's soft shadow on the floor; drawn scenes get the "
+        "camera's level horizon so the feet stand on the floor)")
 
     @model_validator(mode="after")
     def _consistent(self) -> SyntheticConfig:
@@ -444,4 +458,10 @@ class SyntheticConfig(Strict):
             raise ValueError("--pose-families applies to humans only: drop it or use --skeleton human")
         if self.phenotypes is not None and self.body != "mesh":
             raise ValueError("--phenotypes applies to --body mesh only: add --body mesh or drop --phenotypes")
+        for key in ("lighting", "shadow"):
+            if getattr(self, key) is not None and self.body != "mesh":
+                raise ValueError(f"--{key} applies to --body mesh only: add --body mesh or drop --{key}")
+        if self.textures == "photo" and self.body != "mesh" and self.background != "scene":
+            raise ValueError("--textures photo textures drawn scenes and mesh clothes: add --background scene or "
+                             "--body mesh, or drop --textures")
         return self

@@ -76,7 +76,8 @@ def _synthetic_params(config: SyntheticConfig, name: str | None, size: int, code
     params = {"skeleton": skeleton, "size": size, "num_train": opts["num_train"], "num_val": opts["num_val"],
               "num_test": opts["num_test"], "seed": opts["seed"], "gap": opts["gap"], "codec": codec,
               "name": name or ("synth" if skeleton == "human" else "synth_animal")}
-    params.update({key: opts[key] for key in ("shift", "pose_spread", "roll", "framing", "background")
+    params.update({key: opts[key] for key in ("shift", "pose_spread", "roll", "framing", "background", "elevation", "lens",
+                                             "textures", "lighting", "shadow")
                    if opts[key] is not None})
     params.update(source_params(opts, skeleton))
     return params

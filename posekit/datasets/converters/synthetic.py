@@ -22,6 +22,7 @@ from posekit.datasets.synthetic.domains import IMAGE_SUFFIXES, check_backgrounds
 from posekit.datasets.synthetic.generate import render_sample
 from posekit.datasets.synthetic.mesh import require_anny
 from posekit.datasets.synthetic.poses import MESH_DEFAULT_FAMILIES, parse_families
+from posekit.datasets.synthetic.textures import texture_folder
 from posekit.errors import ConfigError
 from posekit.signals import pool_worker_init
 
@@ -31,16 +32,18 @@ CHUNK = 64
 
 
 # settings that replace both domains' own when given
-LOOK_OPTIONS = ("pose_spread", "roll", "framing", "background", "backgrounds")
+LOOK_OPTIONS = ("pose_spread", "roll", "framing", "background", "backgrounds", "elevation", "lens", "textures",
+                "lighting", "shadow")
 SOURCE_OPTIONS = ("body", "pose_families", "phenotypes")  # what draws the people (settings only when given)
 
 
 def look_overrides(params: dict[str, Any]) -> dict[str, Any]:
     """The DomainStyle fields that ``params`` replaces in both domains (``--pose-spread``, ``--roll``, ``--framing``,
-    ``--background``, ``--backgrounds``)."""
+    ``--background``, ``--backgrounds``, ``--elevation``, ``--lens``, ``--textures``, ``--lighting``, ``--shadow``)."""
     out = {k: params[k] for k in LOOK_OPTIONS if params.get(k) is not None}
-    if "roll" in out:
-        out["roll"] = (-float(out["roll"]), float(out["roll"]))
+    for key in ("roll", "elevation"):
+        if key in out:
+            out[key] = (-float(out[key]), float(out[key]))
     return out
 
 
@@ -62,6 +65,8 @@ def source_params(opts: dict[str, Any], skeleton: str) -> dict[str, Any]:
             mocap.require_mocap()
     if opts.get("phenotypes") is not None:
         out["phenotypes"] = opts["phenotypes"]
+    if opts.get("textures") == "photo":
+        texture_folder()  # scikit-image's texture photos are there, or a one-line error naming the extra
     if opts.get("backgrounds") is not None:
         folder = Path(opts["backgrounds"]).expanduser().resolve()
         if not folder.is_dir() or not list_images(str(folder)):

@@ -37,6 +37,10 @@ class DomainStyle:
     framing: str = "body"  # "body": the silhouette fills `fill` of the side, offset by `jitter`; "joints": the
     # square crop real datasets use (LSPET: side 1.25 × the joints' extent, centred on it), `fill`/`jitter` unused
     backgrounds: str | None = None  # a folder of images: every background is a random crop of one of them
+    textures: str = "flat"  # "photo": drawn floors and walls, and mesh clothes, carry photo texture detail
+    lighting: str = "lambert"  # mesh bodies: "photo": ambient + 1–2 coloured lights from above, specular skin
+    shadow: str = "none"  # mesh bodies: "contact": a soft shadow on the floor; drawn scenes level with the camera
+    lens: str = "normal"  # "varied": camera distance 2–15 m instead of 3.5–6 m (wide-angle to telephoto)
 
 
 SOURCE = DomainStyle(
@@ -51,6 +55,7 @@ FULL_TARGET = DomainStyle(
 )
 
 
+PHOTO_LOOK = ("textures", "lighting", "shadow", "lens")  # options kept at their default in domain_style
 GEOMETRY_FIELDS = ("pose_spread", "elevation", "roll", "fill", "jitter")  # what the body does and where the camera is
 SHIFTS = ("all", "appearance")
 
@@ -71,11 +76,24 @@ def domain_style(domain: str, gap: float, shift: str = "all") -> DomainStyle:
         return a + gap * (b - a)
 
     values = {f: lerp(getattr(SOURCE, f), getattr(FULL_TARGET, f)) for f in SOURCE.__dataclass_fields__
-              if f not in ("name", "background", "distractors", "framing", "backgrounds")}
+              if f not in ("name", "background", "distractors", "framing", "backgrounds", *PHOTO_LOOK)}
     if shift == "appearance":
         values.update({f: getattr(SOURCE, f) for f in GEOMETRY_FIELDS})
     return DomainStyle(name="target", background="clutter", distractors=round(gap * FULL_TARGET.distractors),
                        **values)
+
+
+DISTANCE = {"normal": (3.5, 6.0), "varied": (2.0, 15.0)}  # metres from the camera to the body's centre
+
+
+def camera_distance(rng: np.random.Generator, style: DomainStyle) -> float:
+    """The camera's distance to the body's centre: uniform in 3.5–6 m (``lens="normal"``), or log-uniform in 2–15 m
+    (``"varied"``: the framing scales the focal length with it, so wide-angle close-ups to telephoto shots). One draw
+    either way."""
+    lo, hi = DISTANCE[style.lens]
+    if style.lens == "normal":
+        return float(rng.uniform(lo, hi))
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
 SKIN_TONES = np.array(
@@ -90,8 +108,10 @@ def random_colour(rng: np.random.Generator, style: DomainStyle) -> np.ndarray:
     return np.array(colorsys.hsv_to_rgb(h, s, v))
 
 
-def draw_background(rng: np.random.Generator, size: int, style: DomainStyle) -> np.ndarray:
-    """An ``[S, S, 3]`` float background in [0, 1]."""
+def draw_background(rng: np.random.Generator, size: int, style: DomainStyle,
+                    horizon: float | None = None) -> np.ndarray:
+    """An ``[S, S, 3]`` float background in [0, 1]; ``horizon`` (scene only): the row of a level horizon, a fraction
+    of the side (default: a random tilted one)."""
     if style.backgrounds is not None:
         return photo_background(rng, size, style.backgrounds)
     if style.background == "studio":
@@ -103,7 +123,7 @@ def draw_background(rng: np.random.Generator, size: int, style: DomainStyle) -> 
         img[horizon:] *= 0.9
         return np.broadcast_to(img, (size, size, 3)).copy()
     if style.background == "scene":
-        return draw_scene(rng, size, style)
+        return draw_scene(rng, size, style, horizon)
     # clutter: a muted base colour with smooth colour blobs of amplitude `clutter`, then random shapes
     base = random_colour(rng, style)
     gh, gw = rng.integers(3, 8), rng.integers(3, 8)
@@ -185,8 +205,14 @@ GROUNDS = (((0.17, 0.33), (0.3, 0.75), (0.25, 0.65)),  # grass
 
 
 def _surface_colour(rng: np.random.Generator, choices: tuple) -> np.ndarray:
-    h, s, v = choices[rng.integers(len(choices))]
-    return np.array(colorsys.hsv_to_rgb(rng.uniform(*h), rng.uniform(*s), rng.uniform(*v)))
+    return _surface_pick(rng, choices)[0]
+
+
+def _surface_pick(rng: np.random.Generator, choices: tuple) -> tuple[np.ndarray, int]:
+    """A random colour of ``choices`` and the index of the range it came from."""
+    k = int(rng.integers(len(choices)))
+    h, s, v = choices[k]
+    return np.array(colorsys.hsv_to_rgb(rng.uniform(*h), rng.uniform(*s), rng.uniform(*v))), k
 
 
 def fractal_noise(rng: np.random.Generator, size: int, octaves: int = 4) -> np.ndarray:
@@ -199,18 +225,58 @@ def fractal_noise(rng: np.random.Generator, size: int, octaves: int = 4) -> np.n
     return out / 1.875
 
 
-def draw_scene(rng: np.random.Generator, size: int, style: DomainStyle) -> np.ndarray:
+def _frontal_texture(rng: np.random.Generator, size: int, choices: tuple[str, ...], amp: tuple[float, float]) -> np.ndarray:
+    """``[S, S]`` multiplicative photo-texture detail for an upright surface facing the camera: a random texture
+    of ``choices`` at 1–4 texels per pixel, random offset, amplitude drawn from ``amp``."""
+    from posekit.datasets.synthetic.textures import sample
+
+    name = choices[int(rng.integers(len(choices)))]
+    scale, (du, dv), a = rng.uniform(1.0, 4.0), rng.uniform(0, 512, 2), rng.uniform(*amp)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
+    return 1 + a * sample(name, xs * scale + du, ys * scale + dv, scale)
+
+
+def _ground_texture(rng: np.random.Generator, size: int, kind: int, horizon: np.ndarray) -> np.ndarray:
+    """``[S, S]`` multiplicative photo-texture detail of a ground plane seen in perspective below ``horizon``
+    (fraction of the side per pixel): grass on grass, brick paving or gravel on the other grounds; texels per
+    pixel grow towards the horizon, where the pyramid's coarse levels average the detail away."""
+    from posekit.datasets.synthetic.textures import sample
+
+    name = "grass" if kind == 0 else ("brick" if rng.random() < 0.3 else "gravel")
+    density = rng.uniform(40, 150) if name == "brick" else rng.uniform(150, 500)  # texels per unit of ground
+    (du, dv), a, vx = rng.uniform(0, 512, 2), rng.uniform(0.35, 0.6), rng.uniform(0.3, 0.7)
+    ys, xs = (np.mgrid[0:size, 0:size] + 0.5) / size
+    d = np.maximum(ys - horizon, 1.0 / size)
+    u, v = (xs - vx) / d * density + du, density / d + dv
+    footprint = density / (d * d * size)  # texels per pixel along the image's rows (the larger stretch)
+    return 1 + a * sample(name, u, v, footprint)
+
+
+def draw_scene(rng: np.random.Generator, size: int, style: DomainStyle, level: float | None = None) -> np.ndarray:
     """A sports-photo-like background: sky or wall above a tilted horizon, a textured ground with perspective lines
-    (track lanes, floor boards), a few upright structures (posts, buildings, doors); ``clutter`` scales the texture."""
+    (track lanes, floor boards), a few upright structures (posts, buildings, doors); ``clutter`` scales the texture.
+    ``level``: the horizon is level at this row (fraction of the side) instead of random and tilted.
+    ``style.textures == "photo"``: the ground, a wall and half the structures carry photo texture detail
+    (textures.py), drawn from a second generator spawned from ``rng``'s seed, so that the scene is otherwise the one
+    drawn without textures."""
+    photo = style.textures == "photo"
+    tex = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0]) if photo else None
     ys, xs = np.mgrid[0:size, 0:size] / size
     tilt = np.tan(np.deg2rad(rng.uniform(-15, 15)))
     horizon = rng.uniform(0.15, 0.85) + tilt * (xs - 0.5)
-    upper = _surface_colour(rng, SKIES if rng.random() < 0.5 else WALLS)
-    lower = _surface_colour(rng, GROUNDS)
+    if level is not None:
+        horizon = np.full_like(xs, level)
+    wall = rng.random() >= 0.5
+    upper = _surface_colour(rng, WALLS if wall else SKIES)
+    lower, kind = _surface_pick(rng, GROUNDS)
     amp = 0.1 + 0.25 * style.clutter
     sky = upper * (1 + 0.25 * (ys - 0.5) * rng.uniform(-1, 1))[..., None]
     sky = sky * (1 + 0.5 * amp * fractal_noise(rng, size, 3))[..., None]
     ground = lower * (1 + amp * fractal_noise(rng, size))[..., None]
+    if photo:
+        ground = ground * _ground_texture(tex, size, kind, horizon)[..., None]
+        if wall:
+            sky = sky * _frontal_texture(tex, size, ("brick",), (0.25, 0.5))[..., None]
     if rng.random() < 0.6:  # lines converging on a vanishing point on the horizon
         vx = rng.uniform(-0.5, 1.5)
         depth = np.maximum(ys - horizon, 1e-3)
@@ -220,10 +286,13 @@ def draw_scene(rng: np.random.Generator, size: int, style: DomainStyle) -> np.nd
     for _ in range(rng.integers(0, 5)):  # posts, building fronts, doors, standing on the ground
         x0, w = rng.uniform(-0.1, 1.0), rng.uniform(0.02, 0.4)
         top = rng.uniform(0.0, 0.8)
-        base = horizon + rng.uniform(0.0, 0.15)
+        base = rng.uniform(0.0, 0.15)  # how far below the horizon the structure stands
         colour = _surface_colour(rng, WALLS + GROUNDS)
-        inside = (xs >= x0) & (xs < x0 + w) & (ys >= top) & (ys < base)
-        img = np.where(inside[..., None], colour * (1 + amp * fractal_noise(rng, size, 2))[..., None], img)
+        inside = (xs >= x0) & (xs < x0 + w) & (ys >= top) & (ys < horizon + base)
+        shade = 1 + amp * fractal_noise(rng, size, 2)
+        if photo and tex.random() < 0.5:
+            shade = shade * _frontal_texture(tex, size, ("brick", "gravel"), (0.25, 0.5))
+        img = np.where(inside[..., None], colour * shade[..., None], img)
     return np.clip(img, 0, 1)
 
 

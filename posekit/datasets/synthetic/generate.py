@@ -9,6 +9,7 @@ from posekit.datasets.synthetic.domains import (
     SKIN_TONES,
     DomainStyle,
     apply_effects,
+    camera_distance,
     draw_background,
     draw_occluders,
     random_colour,
@@ -147,7 +148,7 @@ def render_sample(body: BodyModel, style: DomainStyle, size: int, rng: np.random
     if root is not None:
         pos = pos @ root.T
     cam = (camera_rotation(rng, style) @ (pos - pos.mean(0)).T).T
-    depth = rng.uniform(3.5, 6.0)
+    depth = camera_distance(rng, style)
     cam[:, 2] += depth
 
     # Choose intrinsics so the body fills the requested fraction of the image (a crop around the person).

@@ -237,37 +237,82 @@ def hair_weight(outfit: Outfit, marks: Landmarks, p: np.ndarray, group: np.ndarr
     return np.where(group == GROUPS.index("head"), np.clip(above / 0.02, 0.0, 1.0), 0.0)
 
 
+REGIONS = ("skin", "top", "bottom", "socks", "shoes", "hair", "features")  # what covers a surface point
+
+
 def albedo(outfit: Outfit, marks: Landmarks, p: np.ndarray, group: np.ndarray) -> np.ndarray:
     """Surface colour ``[N, 3]`` in [0, 1] at canonical points ``p`` ``[N, 3]`` of body groups ``group`` ``[N]``
     (indices into GROUPS)."""
+    return albedo_regions(outfit, marks, p, group)[0]
+
+
+def albedo_regions(outfit: Outfit, marks: Landmarks, p: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`albedo` and ``[N]`` indices into REGIONS: what covers each point (skin, a garment, hair, or the
+    face's features: eyes, brows, lips)."""
     g = {name: group == i for i, name in enumerate(GROUPS)}
     x, y, z = p[:, 0], p[:, 1], p[:, 2]
     out = np.broadcast_to(outfit.skin, p.shape).copy()
+    region = np.zeros(len(p), dtype=np.int64)
 
-    def paint(where: np.ndarray, fabric: Fabric) -> None:
+    def paint(where: np.ndarray, fabric: Fabric, name: str) -> None:
         if where.any():
             out[where] = fabric.at(p[where])
+            region[where] = REGIONS.index(name)
 
     trunk = g["torso"] | g["hips"]
     width, low, high = outfit.neck_hole
     neck = (x / width) ** 2 + (np.maximum(high - y, 0.0) / (high - low)) ** 2 < 1
     top = (trunk & (y > outfit.hem) & ~neck) | (g["arm"] & (y > outfit.sleeve_end))
     bottom = (g["hips"] | g["leg"] | g["torso"]) & (y < outfit.waist) & (y > outfit.leg_end)
-    for where, fabric in ((bottom, outfit.bottom), (top, outfit.top))[::-1 if outfit.tucked else 1]:
-        paint(where, fabric)
+    for where, fabric, name in ((bottom, outfit.bottom, "bottom"), (top, outfit.top, "top"))[::-1 if outfit.tucked else 1]:
+        paint(where, fabric, name)
     if outfit.socks is not None:
-        paint((g["leg"] | g["foot"]) & (y < outfit.sock_top), outfit.socks)
+        paint((g["leg"] | g["foot"]) & (y < outfit.sock_top), outfit.socks, "socks")
     if outfit.shoes is not None:
-        paint((g["leg"] | g["foot"]) & (y < outfit.shoe_top), outfit.shoes)
+        paint((g["leg"] | g["foot"]) & (y < outfit.shoe_top), outfit.shoes, "shoes")
     head = g["head"]
     if head.any():  # eyes, brows and lips on the front of the face
         brow = outfit.hair if outfit.hair is not None else outfit.skin * 0.45
+        feature = REGIONS.index("features")
         for eye in marks.eyes:
             near = (np.abs(x - eye[0]) < 0.024) & (z > eye[2]) & head
-            out[near & (((p - eye) ** 2).sum(1) < 0.013**2)] = (0.12, 0.09, 0.08)
-            out[near & (y - eye[1] > 0.016) & (y - eye[1] < 0.026)] = brow
+            ball = near & (((p - eye) ** 2).sum(1) < 0.013**2)
+            out[ball] = (0.12, 0.09, 0.08)
+            brows = near & (y - eye[1] > 0.016) & (y - eye[1] < 0.026)
+            out[brows] = brow
+            region[ball | brows] = feature
         nose = marks.nose
         mouth = head & (np.abs(x - nose[0]) < 0.022) & (nose[1] - y > 0.03) & (nose[1] - y < 0.045) & (z > nose[2] - 0.04)
         out[mouth] = outfit.lips
-        out[hair_weight(outfit, marks, p, group) > 0] = outfit.hair
-    return np.clip(out, 0, 1)
+        region[mouth] = feature
+        hair = hair_weight(outfit, marks, p, group) > 0
+        out[hair] = outfit.hair
+        region[hair] = REGIONS.index("hair")
+    return np.clip(out, 0, 1), region
+
+
+def cloth_detail(rng: np.random.Generator, region: np.ndarray, p: np.ndarray, metres_per_pixel: float) -> np.ndarray:
+    """``[N]`` multiplicative photo-texture detail for ``--textures photo`` at canonical points ``p`` ``[N, 3]`` of
+    ``region`` ``[N]`` (REGIONS): each garment (and the hair) draws a texture (gravel reads as crumpled cloth,
+    grass as fibres; brick would read as a printed grid), a scale (one tile spans 0.6–2 m of the body) and an
+    amplitude, and is projected from the front and the side of the canonical body (a seamless solid mapping, like
+    the patterns); skin and the face's features stay 1. The draws come from ``rng`` in a fixed order whatever is
+    visible."""
+    from posekit.datasets.synthetic.textures import sample
+
+    out = np.ones(len(p))
+    for k in range(1, REGIONS.index("features")):
+        name = ("gravel", "grass")[int(rng.integers(2))]
+        tile = rng.uniform(0.6, 2.0)  # metres per 512-texel tile
+        amp = rng.uniform(0.1, 0.25) if REGIONS[k] == "hair" else rng.uniform(0.25, 0.5)
+        shift = rng.uniform(0, 512, 3)
+        at = region == k
+        if not at.any():
+            continue
+        t = 512 / tile
+        footprint = metres_per_pixel * t
+        q = p[at] * t + shift
+        front = sample(name, q[:, 0], -q[:, 1], footprint)
+        side = sample(name, q[:, 2], -q[:, 1] + 256, footprint)
+        out[at] = 1 + amp * np.clip((front + side) / np.sqrt(2), -1, 1)
+    return out

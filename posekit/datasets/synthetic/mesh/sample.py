@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posekit.datasets.synthetic.domains import DomainStyle, draw_background
+from posekit.datasets.synthetic.domains import DomainStyle, camera_distance, draw_background
 from posekit.datasets.synthetic.generate import (
     camera_rotation,
     draw_distractors,
@@ -23,17 +23,24 @@ from posekit.datasets.synthetic.generate import (
 )
 from posekit.datasets.synthetic.mesh.appearance import (
     GROUPS,
+    REGIONS,
     Landmarks,
-    albedo,
+    albedo_regions,
+    cloth_detail,
     group_membership,
     hair_weight,
     sample_outfit,
 )
 from posekit.datasets.synthetic.mesh.body import MeshBody, load_mesh_body
 from posekit.datasets.synthetic.mesh.labels import JointRegressor, skin_depth, visibility
+from posekit.datasets.synthetic.mesh.lighting import ground_horizon, photo_lights, shade_floor
 from posekit.datasets.synthetic.mesh.raster import lambert, rasterize, vertex_normals
 from posekit.datasets.synthetic.poses import sample_pose
 from posekit.datasets.synthetic.render import project
+
+
+def _photo_look(style: DomainStyle) -> bool:
+    return style.textures != "flat" or style.lighting != "lambert" or style.shadow != "none"
 
 
 @dataclass
@@ -72,8 +79,13 @@ def render_mesh_sample(kit: MeshKit, style: DomainStyle, size: int, rng: np.rand
     """One labelled sample of a human mesh, keys and shapes as generate.render_sample (MPII-16 keypoints).
 
     ``families``: pose family weights (poses.sample_pose; None = the plain prior); ``full_range``: phenotypes over
-    the sliders' whole range instead of adults."""
+    the sliders' whole range instead of adults.
+
+    The photo look (``style.textures``, ``lighting``, ``shadow``) draws its random numbers from a second generator
+    spawned from ``rng``'s seed, so that turning one of them on or off leaves every other draw of the sample as it
+    was (the same person, pose, camera and scene)."""
     body = kit.body
+    look = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0]) if _photo_look(style) else None
     angles, root, _ = sample_pose(body.capsule, rng, style.pose_spread, families)
     posed = body.pose(angles, body.sample_phenotype(rng, full_range))
     joints = kit.joints(posed)
@@ -86,25 +98,38 @@ def render_mesh_sample(kit: MeshKit, style: DomainStyle, size: int, rng: np.rand
         vertices, joints, normals = vertices @ root.T, joints @ root.T, normals @ root.T
     rotation = camera_rotation(rng, style)
     centre = joints.mean(0)
-    depth = rng.uniform(3.5, 6.0)
+    depth = camera_distance(rng, style)
     offset = np.array([0.0, 0.0, depth])
     cam_vertices = (vertices - centre) @ rotation.T + offset
     cam_joints = (joints - centre) @ rotation.T + offset
     K = frame_intrinsics(rng, style, size, cam_vertices[:, :2] / cam_vertices[:, 2:3],
                          cam_joints[:, :2] / cam_joints[:, 2:3])
 
-    image = draw_background(rng, size, style)
+    level = None
+    if style.shadow == "contact":
+        level = ground_horizon(rotation, K, size, centre, offset, float(vertices[:, 1].min()))
+    image = draw_background(rng, size, style, level)
     draw_distractors(rng, image, style, K, depth)
     light, ambient, diffuse, light_colour = sample_light(rng, style)
+    lights = photo_lights(look, rotation) if style.lighting == "photo" else None
 
     screen = np.concatenate([project(cam_vertices, K), cam_vertices[:, 2:3]], 1)
     raster = rasterize(screen, body.faces, size, size)
     covered = raster.covered
     pixel_normals = raster.interpolate(normals @ rotation.T, body.faces)
     pixel_normals /= np.maximum(np.linalg.norm(pixel_normals, axis=1, keepdims=True), 1e-12)
-    colour = albedo(outfit, kit.marks, raster.interpolate(body.canonical.vertices, body.faces),
-                    raster.interpolate(kit.membership, body.faces).argmax(1))
-    image[covered] = colour * lambert(pixel_normals, light, ambient, diffuse)[:, None] * light_colour
+    canonical = raster.interpolate(body.canonical.vertices, body.faces)
+    colour, region = albedo_regions(outfit, kit.marks, canonical, raster.interpolate(kit.membership, body.faces).argmax(1))
+    if style.textures == "photo":
+        colour = np.clip(colour * cloth_detail(look, region, canonical, depth / K[0, 0])[:, None], 0, 1)
+    if style.shadow == "contact":
+        key = lights.key if lights is not None else light
+        shade_floor(image, look, vertices, body.faces, rotation, centre, offset, K, rotation.T @ key)
+    if lights is None:
+        image[covered] = colour * lambert(pixel_normals, light, ambient, diffuse)[:, None] * light_colour
+    else:
+        image[covered] = lights.shade(colour, pixel_normals, raster.interpolate(cam_vertices, body.faces),
+                                      region == REGIONS.index("skin"))
 
     kp2d = project(cam_joints, K)
     surface_bone = body.vertex_bone[body.faces[np.maximum(raster.face, 0), 0]]  # [S, S]
