@@ -24,6 +24,7 @@ TWO_STEPS = ["--set", "train.steps=2", "--set", "train.ckpt_every=1", "--set", "
 TINY = {
     ("pretrain", "supervised"): TINY_TRAIN,
     ("pretrain", "mae"): TINY_MAE,
+    ("pretrain", "supervised25d"): TINY_TRAIN,
     ("adapt", "multilevel"): ["--set", "data.num_workers=0", "--set", "train.batch_size=8",
                               "--set", "style.enabled=false"],
     ("adapt", "regda"): ["--set", "data.num_workers=0", "--set", "train.batch_size=8"],

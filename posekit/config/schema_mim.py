@@ -1,5 +1,6 @@
 """Configuration of the masked-image-modelling method (second paper): ``pretrain --method mae`` and
-``adapt --method mim``. Defaults marked [A] in docs/mim.md are posekit's choices, not the paper's."""
+``adapt --method mim``, and of its convolutional 2.5D sanity baseline ``pretrain --method supervised25d``. Defaults
+marked [A] in docs/mim.md are posekit's choices, not the paper's."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from posekit.config.schema import AugmentConfig, Name, Strict, TrainConfig
+from posekit.config.schema import AugmentConfig, DataConfig, ModelConfig, Name, OptimConfig, Strict, TrainConfig
 
 
 class ViTConfig(Strict):
@@ -127,3 +128,24 @@ class MIMAdaptConfig(Strict):
     attention: AttentionRegConfig = AttentionRegConfig()
     optim: ScheduleConfig = ScheduleConfig(lr=5e-4, scale_lr=False, weight_decay=0.1, layer_decay=0.75)
     train: TrainConfig = TrainConfig(batch_size=32)
+
+
+class DepthHeadConfig(Strict):
+    """The depth half of :class:`Head3DConfig` (the heatmap sigma is ``data.sigma`` where the data section has one)."""
+
+    depth_weight: float = Field(1.0, ge=0, description="λ_z of the root-relative depth L1 term (as adapt --method mim)")
+    depth_scale: float = Field(1.0, gt=0, description="metres per depth unit (1 for bodies, 0.1 suits hands)")
+
+
+class Supervised25DConfig(Strict):
+    """``posekit pretrain --method supervised25d``: SimpleBaseline (ResNet + deconvolutions) with K heatmaps and K
+    root-relative depth maps, trained on the source's 2D and 3D labels with mim's 2.5D loss (docs/mim.md)."""
+
+    method: Literal["supervised25d"] = "supervised25d"
+    data: DataConfig = DataConfig()
+    augment: AugmentConfig = Field(AugmentConfig(), description="source augmentation (the defaults: adapt --method "
+                                                                 "mim's and pretrain's)")
+    model: ModelConfig = ModelConfig()
+    head: DepthHeadConfig = DepthHeadConfig()
+    optim: OptimConfig = OptimConfig()
+    train: TrainConfig = TrainConfig()

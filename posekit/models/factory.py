@@ -13,7 +13,7 @@ from typing import Any
 from torch import nn
 
 from posekit.config.backbones import BACKBONES
-from posekit.models.pose_net import PoseNet, SoftmaxPoseNet
+from posekit.models.pose_net import PoseNet, PoseNet25D, SoftmaxPoseNet
 from posekit.models.vit import MAEDecoder, MaskedAutoencoder, ViTEncoder
 from posekit.models.vit_pose import ViTPose25D
 from posekit.models.vit_weights import load_mae_imagenet
@@ -40,6 +40,15 @@ def build_softmax_pose_net(model: Mapping | Any, num_joints: int, load_pretraine
     return SoftmaxPoseNet(num_joints, backbone=m["backbone"], width=m["width"], deconv_channels=m["deconv_channels"],
                           pretrained=m["pretrained"] if load_pretrained else "none", weights=m.get("weights"),
                           freeze_bn=m.get("freeze_bn", False))
+
+
+def build_pose_net25d(model: Mapping | Any, num_joints: int, load_pretrained: bool = True) -> PoseNet25D:
+    """SimpleBaseline with K heatmaps and K root-relative depth maps (the convolutional 2.5D baseline) from a
+    ``model`` section."""
+    m = fields(model)
+    return PoseNet25D(num_joints, backbone=m["backbone"], width=m["width"], deconv_channels=m["deconv_channels"],
+                      pretrained=m["pretrained"] if load_pretrained else "none", weights=m.get("weights"),
+                      freeze_bn=m.get("freeze_bn", False))
 
 
 def vit_encoder(model: Mapping | Any) -> ViTEncoder:
@@ -72,6 +81,7 @@ ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "simplebaseline": build_pose_net,
     "simplebaseline_softmax": build_softmax_pose_net,
     "vitpose25d": build_vitpose,
+    "simplebaseline25d": build_pose_net25d,
 }
 # checkpoints from before the header named its architecture: by the method that trained them
 LEGACY_ARCHITECTURE = {"supervised": "simplebaseline", "multilevel": "simplebaseline", "mim": "vitpose25d"}
@@ -82,7 +92,8 @@ def describe(architecture: str, model: Mapping | Any) -> str:
     m = fields(model)
     if architecture == "vitpose25d":
         return f"ViT p{m['patch_size']} d{m['dim']}×{m['depth']}"
-    return str(m["backbone"]) + (" (softmax heads)" if architecture == "simplebaseline_softmax" else "")
+    return str(m["backbone"]) + {"simplebaseline_softmax": " (softmax heads)",
+                                 "simplebaseline25d": " (2.5D head)"}.get(architecture, "")
 
 
 def network_family(model: Mapping | Any) -> str:

@@ -60,6 +60,23 @@ class PoseNet(nn.Module):
         return {"heatmaps": heatmaps, "features": features, "encoder": encoded}
 
 
+class PoseNet25D(PoseNet):
+    """SimpleBaseline with a 2.5D output, the convolutional counterpart of ViTPose25D (posekit/models/vit_pose.py):
+    its 1×1 head gives ``2K`` maps, ``[B,3,S,S]`` → ``{"heatmaps": [B,K,S/4,S/4], "depth": [B,K,S/4,S/4],
+    "features", "encoder"}``. ``depth`` holds each joint's root-relative depth in units of ``depth_scale`` metres,
+    read where the joint's heatmap is (posekit/losses/pose3d.py)."""
+
+    def __init__(self, num_joints: int, backbone: str = "resnet50", width: float = 1.0, deconv_channels: int = 256,
+                 pretrained: str = "none", weights: str | None = None, freeze_bn: bool = False):
+        super().__init__(2 * num_joints, backbone, width, deconv_channels, pretrained, weights, freeze_bn)
+        self.num_joints = num_joints
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = super().forward(images)
+        maps, k = out["heatmaps"], self.num_joints
+        return {**out, "heatmaps": maps[:, :k], "depth": maps[:, k:]}
+
+
 def conv_head(channels: int, num_joints: int, layers: int = 2) -> nn.Sequential:
     """A regression head ``[B,D,h,w]`` → ``[B,K,h,w]``: ``layers`` − 1 × (3×3 conv + BN + ReLU), then a 1×1 conv
     (tllib's RegDA heads, ``num_head_layers``); convolutions initialised N(0, 0.001²) with zero bias."""

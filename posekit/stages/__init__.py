@@ -16,7 +16,14 @@ from pydantic import BaseModel
 from posekit.config.load import read_preset, resolve_config
 from posekit.engine.logging import console
 from posekit.errors import ConfigError
-from posekit.stages import adapt_mim, adapt_multilevel, adapt_regda, pretrain_mae, pretrain_supervised  # noqa: F401
+from posekit.stages import (  # noqa: F401
+    adapt_mim,
+    adapt_multilevel,
+    adapt_regda,
+    pretrain_mae,
+    pretrain_supervised,
+    pretrain_supervised25d,
+)
 from posekit.stages.template import METHODS, RunBuilder, default_method, resume_config, run_training
 from posekit.workspace import Workspace, check_name
 
