@@ -15,7 +15,7 @@ from posekit.errors import ConfigError
 from posekit.numbers import MAX_BATCH, Bounds
 
 if TYPE_CHECKING:  # importing posekit.stages loads every training stage; the command imports it when it runs
-    from posekit.stages.predict_request import PredictRequest, VideoOptions
+    from posekit.stages.predict_common import PredictRequest, VideoOptions
 
 SHOWN_ROWS = 20
 
@@ -69,7 +69,7 @@ def predict(
     tracked across frames. Nothing is written if any input is bad."""
     from posekit.data.video import is_video
     from posekit.stages.predict import parse_box
-    from posekit.stages.predict_request import PredictRequest, VideoOptions
+    from posekit.stages.predict_common import PredictRequest, VideoOptions
 
     if weights not in ("auto", "teacher", "student"):
         raise ConfigError(f"unknown --weights {weights!r}", hint="use auto, teacher or student")

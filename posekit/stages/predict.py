@@ -28,7 +28,7 @@ from posekit.engine.logging import console, make_progress
 from posekit.errors import ConfigError
 from posekit.inference import resolve_model_ref
 from posekit.predictor import load_predictor
-from posekit.stages.predict_request import PredictRequest
+from posekit.stages.predict_common import PredictRequest
 from posekit.version import __version__
 from posekit.viz.overlay import draw_people
 from posekit.workspace import Workspace, atomic_write_image, atomic_write_json, now_iso, staged_files

@@ -28,7 +28,7 @@ from posekit.engine.logging import make_progress
 from posekit.errors import ConfigError
 from posekit.inference import resolve_model_ref
 from posekit.predictor import load_predictor
-from posekit.stages.predict_request import PredictRequest, VideoOptions
+from posekit.stages.predict_common import PredictRequest, VideoOptions
 from posekit.version import __version__
 from posekit.video_predict import check_options, predict_video
 from posekit.viz.overlay import draw_people
