@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "posekit"
-SHARED_STAGE_MODULES = {"posekit.stages.template", "posekit.stages.predict_common", "posekit.stages.adapt_common", "posekit.stages"}
+SHARED_STAGE_MODULES = {"posekit.stages.template", "posekit.stages.pretrain_common", "posekit.stages.predict_common", "posekit.stages.adapt_common", "posekit.stages"}
 
 
 def module_name(path: Path) -> str:
