@@ -94,14 +94,13 @@ def config_show(
     """Print the resolved configuration of a stage as YAML (or, with --explain, every key and what it does)."""
     from posekit.config.load import config_to_yaml, read_preset, resolve_config
     from posekit.stages import stage_config
+    from posekit.stages.template import METHODS
 
     preset = read_preset(config)[0] if config else {}
     stage = stage or preset.get("stage") or "pretrain"
-    if stage in ("prepare", "stylize"):
-        schema = stage_config(stage, method)
-    else:
-        schema = stage_config(stage, method or preset.get("method"))
-    cfg = resolve_config(schema, config, set_, stage=stage)
+    # a training preset's `method` picks the schema; stylize's `method` is a key of its own schema
+    cfg = resolve_config(stage_config(stage, method or (preset.get("method") if stage in METHODS else None)),
+                         config, set_, stage=stage)
     if not explain:
         typer.echo(config_to_yaml(cfg))
         return

@@ -104,12 +104,16 @@ class Trainer:
                  validate: Callable[[torch.nn.Module], dict[str, float]] | None = None, precision: Precision = FP32):
         self.method, self.optimizer, self.scheduler = method, optimizer, scheduler
         self.make_batches, self.run_dir, self.loop = batches, Path(run_dir), loop
-        self.total = loop.steps
         self.device, self.header, self.validate, self.precision = device, ckpt_header, validate, precision
         self.state = TrainState()
         self.main = distributed.is_main()
         self.metrics = MetricsWriter(self.run_dir / "metrics.jsonl", enabled=self.main,
                                      tensorboard=self.run_dir / "tensorboard" if loop.tensorboard else None)
+
+    @property
+    def total(self) -> int:
+        """The run's length in steps (``loop.steps``)."""
+        return self.loop.steps
 
     # -- checkpoints ---------------------------------------------------------------------------------------
     def full_state(self) -> dict[str, Any]:
