@@ -81,6 +81,7 @@ def video_info(path: Path) -> VideoInfo:
     with container:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        frames = int(stream.frames or 0)  # read while open: av ≥ 18.1.1 refuses a closed container's streams
         try:
             first = next(container.decode(stream))
         except StopIteration:
@@ -91,7 +92,7 @@ def video_info(path: Path) -> VideoInfo:
         w, h = first.width, first.height
     if (rotation // 90) % 2:
         w, h = h, w
-    return VideoInfo(path, w, h, float(rate) if rate else 0.0, int(stream.frames or 0), rotation)
+    return VideoInfo(path, w, h, float(rate) if rate else 0.0, frames, rotation)
 
 
 def read_frames(path: Path, stride: int = 1, start: int = 0, end: int | None = None
