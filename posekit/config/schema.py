@@ -228,8 +228,26 @@ class AdaptDataConfig(DataConfig):
 
 class StyleConfig(Strict):
     enabled: bool = Field(True, description="image level: mix stylised source views into the source batch")
-    cache: Name | None = Field(None, description="style cache name under styles/ (default: <source>__<target>)")
-    prob: float = Field(0.5, ge=0, le=1, description="probability that a source image is replaced by a stylised view")
+    kind: Literal["cache", "mixstyle", "randconv"] = Field(
+        "cache", description="cache: stylised source images from `posekit stylize` (AdaIN, FDA, colour; DAML); "
+        "mixstyle: the target views' channel statistics mixed into the source's stride-4 and stride-8 backbone "
+        "features (cross-domain MixStyle, no cache); randconv: each source view filtered by a random convolution "
+        "(RandConv, no cache, no target images)")
+    cache: Name | None = Field(None, description="style cache name under styles/ (default: <source>__<target>; "
+                                                 "kind=cache only)")
+    prob: float = Field(0.5, ge=0, le=1, description="probability that a source image is replaced by a stylised view "
+                                                     "(mixstyle: has its statistics mixed; randconv: is filtered)")
+    mixstyle_alpha: float = Field(0.1, gt=0, description="MixStyle's Beta(α, α) mixing weight of the source's own "
+                                                         "statistics (Zhou et al.: 0.1)")
+    randconv_kernels: tuple[int, ...] = Field((1, 3, 5, 7), min_length=1, description="RandConv's kernel sizes, "
+                                              "one drawn per image (odd; Xu et al.: 1, 3, 5, 7)")
+
+    @model_validator(mode="after")
+    def _odd_kernels(self) -> StyleConfig:
+        if any(k < 1 or k % 2 == 0 for k in self.randconv_kernels):
+            raise ValueError(f"style.randconv_kernels: {list(self.randconv_kernels)} — sizes must be odd and ≥ 1, "
+                             "e.g. [1, 3, 5, 7]")
+        return self
 
 
 class TeacherConfig(Strict):
@@ -339,7 +357,11 @@ class AdaptConfig(Strict):
         if t is not None and t.crop not in (None, self.target_augment.crop):
             raise ValueError("teacher_augment.crop: the resized crop makes the base frame both target views share; "
                              "set it in target_augment.crop only")
-        if self.occlusion.enabled and not (self.consistency.enabled or self.adversarial.enabled or self.infomax.enabled):
+        target_levels = self.consistency.enabled or self.adversarial.enabled or self.infomax.enabled
+        if self.style.enabled and self.style.kind == "mixstyle" and not target_levels:
+            raise ValueError("style.kind=mixstyle takes its statistics from the student's target views, which only "
+                             "consistency, adversarial or infomax run; enable one, or pick style.kind=randconv")
+        if self.occlusion.enabled and not target_levels:
             raise ValueError("occlusion.enabled=true has no effect when consistency, adversarial and infomax are all "
                              "off (nothing trains on the student's target view); set occlusion.enabled=false")
         return self

@@ -21,13 +21,29 @@ from posekit.data.augment import (
 from posekit.data.codec import HeatmapCodec, from_heatmap_coords
 from posekit.data.meta import KeypointMeta
 from posekit.data.warp import view_to_base
+from posekit.errors import ConfigError
 from posekit.losses.adversarial import DomainAdversarialLoss, reversal_coefficient
 from posekit.losses.consistency import MaskedConsistency, confidence_mask
 from posekit.losses.infomax import InfoMaxLoss
 from posekit.methods.ema import EMATeacher
+from posekit.methods.feature_style import (
+    CrossDomainMixStyle,
+    random_convolution,
+    random_convolution_draws,
+)
 from posekit.methods.occlusion import occlude_code_warps, occlude_in_base, occlude_patches, pick_confident_joints
 from posekit.methods.supervised import SupervisedMethod
 from posekit.models.discriminator import FeatureEnhancement, PatchDiscriminator
+
+
+def style_layers(model: nn.Module) -> list[nn.Module]:
+    """The backbone modules MixStyle mixes statistics after (stride 4 and 8); ConfigError for a backbone that has
+    none."""
+    layers = getattr(model.backbone, "style_layers", None)
+    if layers is None:
+        raise ConfigError(f"style.kind=mixstyle: the backbone {type(model.backbone).__name__} has no stride-4/8 "
+                          "feature stages to mix", hint="use a convolutional backbone, or style.kind=randconv")
+    return layers()
 
 
 class MultiLevelMethod(SupervisedMethod):
@@ -48,6 +64,9 @@ class MultiLevelMethod(SupervisedMethod):
         # deconv features (DAML code) or the backbone's output (the paper's "feature encoder")
         self.feature_key = "features" if cfg.adversarial.features == "deconv" else "encoder"
         channels = model.head.final.in_channels if self.feature_key == "features" else model.backbone.out_channels
+        self.mixstyle = None
+        if cfg.style.enabled and cfg.style.kind == "mixstyle":
+            self.mixstyle = CrossDomainMixStyle(style_layers(model), cfg.style.mixstyle_alpha, cfg.style.prob)
         self.adversarial = None
         if cfg.adversarial.enabled:
             enh = FeatureEnhancement(channels) if cfg.adversarial.enhancement else None
@@ -66,8 +85,14 @@ class MultiLevelMethod(SupervisedMethod):
 
     # -- views ---------------------------------------------------------------------------------------------
     def _source_images(self, batch: dict) -> torch.Tensor:
-        images = batch["image"]
-        if not (self.cfg.style.enabled and "styled" in batch):
+        """The source images ``[B,3,H,W]`` (uint8, or [0, 1] after a random convolution) with the image level's
+        cached stylised variants or random convolutions swapped in (``style.prob`` of them)."""
+        images, s = batch["image"], self.cfg.style
+        if s.enabled and s.kind == "randconv":
+            draws = self.draw(images.shape[0],
+                              lambda n: random_convolution_draws(n, s.randconv_kernels, s.prob, self.generator))
+            return random_convolution(images.float() / 255 if images.dtype == torch.uint8 else images, draws)
+        if not (s.enabled and s.kind == "cache" and "styled" in batch):
             return images
         styled = batch["styled"]
         b, k = styled.shape[:2]
@@ -131,15 +156,14 @@ class MultiLevelMethod(SupervisedMethod):
         stride = self.codec.stride
         src_images, src_kp = self.prepare_inputs({"image": self._source_images(batch), "keypoints": batch["keypoints"]})
         targets, weights = self.codec.encode(src_kp)
-        out_s = self.replica("model")(src_images)
-        sup = self.loss_fn(out_s["heatmaps"], targets, weights)
-        losses = {"sup": sup}
-        total = sup
+        need_target = c.consistency.enabled or self.adversarial is not None or c.infomax.enabled
+        # MixStyle needs the target's statistics first: the source pass then follows the target pass
+        out_s = None if self.mixstyle is not None else self.replica("model")(src_images)
+        if not need_target:
+            sup = self.loss_fn(out_s["heatmaps"], targets, weights)
+            return {"loss": sup, "sup": sup}
 
         tgt = batch["target_image"]  # uint8; each view converts its own chunks
-        need_target = c.consistency.enabled or self.adversarial is not None or c.infomax.enabled
-        if not need_target:
-            return {"loss": total, **losses}
 
         base = self._base_frame(tgt)
         student_view, v_s = self._target_view(tgt, base, c.target_augment)
@@ -161,7 +185,17 @@ class MultiLevelMethod(SupervisedMethod):
                     else:
                         threshold = 0.0
                     mask = confidence_mask(peaks, c.consistency.mask, c.consistency.quantile, threshold)
-        out_t = self.replica("model")(normalise(student_view))
+        if self.mixstyle is None:
+            out_t = self.replica("model")(normalise(student_view))
+        else:
+            with self.mixstyle.capture():
+                out_t = self.replica("model")(normalise(student_view))
+            draws = self.draw(src_images.shape[0], lambda n: self.mixstyle.sample(n, self.generator))
+            with self.mixstyle.mix(draws):
+                out_s = self.replica("model")(src_images)
+        sup = self.loss_fn(out_s["heatmaps"], targets, weights)
+        losses = {"sup": sup}
+        total = sup
         s_maps = view_to_base(out_t["heatmaps"].float(), v_s, stride)
         if c.consistency.enabled:
             cons = self.consistency(s_maps, pseudo, mask)

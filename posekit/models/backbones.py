@@ -85,6 +85,11 @@ class ResNetBackbone(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))
 
+    def style_layers(self) -> list[nn.Module]:
+        """The modules whose outputs are the stride-4 and stride-8 features (``layer1``, ``layer2``): the early
+        levels whose channel statistics carry an image's style (MixStyle inserts there)."""
+        return [self.layer1, self.layer2]
+
 
 class TimmBackbone(nn.Module):
     """A timm model's stride-32 feature level: ``[B,3,H,W]`` ImageNet-normalised → ``[B,C,H/32,W/32]``.
@@ -105,6 +110,7 @@ class TimmBackbone(nn.Module):
             raise ConfigError(f"timm model {arch!r} has no stride-32 feature level (its strides: {reductions})",
                               hint="pick a convolutional timm model whose features reach stride 32")
         level = len(reductions) - 1 - reductions[::-1].index(STRIDE)
+        self._arch = arch
         self.trunk = timm_features(arch, out_indices=(level,))
         self.out_channels = self.trunk.feature_info.channels()[-1]
         cfg = self.trunk.pretrained_cfg
@@ -122,6 +128,24 @@ class TimmBackbone(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.trunk(x * self.scale + self.shift)[-1]
+
+    def style_layers(self) -> list[nn.Module]:
+        """The last modules of the trunk at strides 4 and 8 (timm's feature levels of those reductions): the early
+        levels whose channel statistics carry an image's style (MixStyle inserts there)."""
+        with torch.device("meta"):
+            levels = timm_features(self._arch).feature_info.get_dicts()
+        names = [[d["module"] for d in levels if d["reduction"] == r][-1] for r in (4, 8)
+                 if any(d["reduction"] == r for d in levels)]
+        return [_submodule(self.trunk, name) for name in names]
+
+
+def _submodule(trunk: nn.Module, name: str) -> nn.Module:
+    """A module of a timm feature trunk by its feature-info name (FeatureListNet flattens ``stages.1`` to
+    ``stages_1``)."""
+    try:
+        return trunk.get_submodule(name)
+    except AttributeError:
+        return trunk.get_submodule(name.replace(".", "_", 1))
 
 
 def timm_features(arch: str, **kwargs) -> nn.Module:

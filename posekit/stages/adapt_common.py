@@ -91,9 +91,11 @@ class AdaptFromPretrain(RunBuilder):
             "style_cache": str(self.cache_path) if self.cache_path else None}
 
     def style_cache(self) -> Path | None:
-        """The image level's cache of stylised source images (None when the level is off)."""
+        """The image level's cache of stylised source images (None when the level is off or needs no cache)."""
         d, style = self.cfg.data, self.cfg.style
-        return self.ws.root / "styles" / (style.cache or f"{d.source}__{d.target}") / "cache.h5" if style.enabled else None
+        if not (style.enabled and style.kind == "cache"):
+            return None
+        return self.ws.root / "styles" / (style.cache or f"{d.source}__{d.target}") / "cache.h5"
 
     def batches(self, start_step: int, device: torch.device) -> Iterator[dict]:
         d, t = self.cfg.data, self.cfg.train

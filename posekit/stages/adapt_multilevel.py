@@ -45,7 +45,7 @@ class MultiLevelAdapt(AdaptFromPretrain):
 
     def panel(self, method: Method) -> dict[str, str]:
         cfg, d, t = self.cfg, self.cfg.data, self.cfg.train
-        levels = [name for name, on in (("image", cfg.style.enabled), ("consistency", cfg.consistency.enabled),
+        levels = [name for name, on in ((f"image ({cfg.style.kind})", cfg.style.enabled), ("consistency", cfg.consistency.enabled),
                                         ("occlusion", cfg.occlusion.enabled), ("feature", cfg.adversarial.enabled),
                                         ("pose", cfg.infomax.enabled)) if on]
         return {
