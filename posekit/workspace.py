@@ -446,9 +446,12 @@ class Workspace:
         return run
 
     def resolve_checkpoint(self, run: str, checkpoint: str) -> Path:
-        """``run`` (as :meth:`resolve_run` takes it) + ``checkpoint`` (final, best, last, or a ``.pt`` file path) →
-        the checkpoint file."""
-        if checkpoint not in CHECKPOINT_NAMES:
+        """``run`` (as :meth:`resolve_run` takes it) + ``checkpoint`` (final, best, last, ``step-N`` — a weight
+        snapshot, ``train.snapshot_every`` — or a ``.pt`` file path) → the checkpoint file."""
+        snapshot = re.fullmatch(r"step-(\d+)", checkpoint)
+        if snapshot:
+            checkpoint = f"step-{int(snapshot.group(1)):06d}"
+        elif checkpoint not in CHECKPOINT_NAMES:
             path = Path(checkpoint)
             if not path.is_file():
                 raise MissingArtifactError(f"no checkpoint file {path}",

@@ -27,7 +27,8 @@ def eval_(
     include_occluded: Annotated[bool, typer.Option(help="also count labelled but occluded joints", metavar="")] = False,
     flip: Annotated[bool, typer.Option(help="flip test: average each crop's heatmaps with its mirror's (joints "
                                             "swapped; results in *-flip.json)", metavar="")] = False,
-    checkpoint: Annotated[str, typer.Option(help="final, best, last (results in *-best.json, *-last.json), or a "
+    checkpoint: Annotated[str, typer.Option(help="final, best, last (results in *-best.json, *-last.json), step-N "
+                                                 "(a snapshot kept by train.snapshot_every; *-step-NNNNNN.json), or a "
                                                  "checkpoint file (results in WS/eval/external/)")] = "final",
     weights: Annotated[str, typer.Option(help="auto (teacher when present), teacher or student")] = "auto",
     batch_size: Annotated[int, typer.Option(help="images per forward pass"), Bounds(1, MAX_BATCH, integer=True)] = 32,

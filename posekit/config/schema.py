@@ -182,6 +182,8 @@ class TrainConfig(Strict):
     log_every: int = Field(20, ge=1, description="steps between metrics.jsonl lines")
     val_every: int = Field(0, ge=0, description="steps between source-val evaluations (0 = at the end only)")
     ckpt_every: int = Field(200, ge=1, description="steps between resumable checkpoints (ckpt/last.pt)")
+    snapshot_every: int = Field(0, ge=0, description="steps between kept weight snapshots, ckpt/step-NNNNNN.pt "
+                                "(eval --checkpoint step-N scores one; 0 = none)")
     select: Literal["last", "source_val"] = Field(
         "last", description="which weights become final.pt: the last step or the best on source validation"
     )

@@ -25,7 +25,8 @@ from posekit.faults import crash_point
 @dataclass(frozen=True)
 class Loop:
     """The loop's settings: ``steps`` in all; metrics.jsonl every ``log_every`` steps, ``ckpt/last.pt`` every
-    ``ckpt_every``, validation every ``val_every`` (0: only at the end); ``select_key`` names the validation value that
+    ``ckpt_every``, the inference weights kept as ``ckpt/step-NNNNNN.pt`` every ``snapshot_every`` (0: never),
+    validation every ``val_every`` (0: only at the end); ``select_key`` names the validation value that
     picks ``best.pt`` (None: no best.pt), recorded as selected by ``select_name``; ``tensorboard`` mirrors the metrics
     into ``run_dir/tensorboard/``."""
 
@@ -33,6 +34,7 @@ class Loop:
     log_every: int = 20
     ckpt_every: int = 200
     val_every: int = 0
+    snapshot_every: int = 0
     select_key: str | None = None
     select_name: str = "source_val"
     tensorboard: bool = False
@@ -43,6 +45,11 @@ class TrainState:
     step: int = 0
     best_metric: float = -math.inf
     best_step: int = -1
+
+
+def snapshot_name(step: int) -> str:
+    """The file name of the weight snapshot after ``step`` steps (``Loop.snapshot_every``)."""
+    return f"step-{step:06d}.pt"
 
 
 def multistep_lambda(total: int, milestones: tuple[float, ...], gamma: float) -> Callable[[int], float]:
@@ -223,6 +230,8 @@ class Trainer:
                     sums, count, t_data, t_iter = {}, 0, 0.0, 0.0
                 if val_due:
                     last_val = self._run_validation()
+                if self.loop.snapshot_every and step % self.loop.snapshot_every == 0 and self.main:
+                    save_checkpoint(self.run_dir / "ckpt" / snapshot_name(step), self.weights_only_state("step", {}))
                 if ckpt_due:
                     state = self.full_state()
                     if self.main:

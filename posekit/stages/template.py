@@ -167,7 +167,7 @@ def run_training(builder: RunBuilder, name: str) -> Path:
             config_sha1=config_sha1(cfg), keypoints=json.loads(builder.meta.to_json()), lineage=builder.lineage,
             transductive=bool(getattr(cfg.data, "transductive", False)), **builder.header_extra())
         loop = Loop(t.steps, log_every=t.log_every, ckpt_every=t.ckpt_every, val_every=getattr(t, "val_every", 0),
-                    select_key=builder.select_key(), select_name=t.select, tensorboard=t.tensorboard)
+                    snapshot_every=getattr(t, "snapshot_every", 0), select_key=builder.select_key(), select_name=t.select, tensorboard=t.tensorboard)
         trainer = Trainer(method, optimizer, scheduler, lambda step: builder.batches(step, device), run_dir, device,
                           header, loop, validate=builder.validator(device), precision=precision)
         if resume is not None:
