@@ -156,6 +156,8 @@ def test_style_kinds_are_checked_and_need_no_cache():
         AdaptConfig.model_validate({"style": {"kind": "mixstyle"}, "consistency": {"enabled": False},
                                     "occlusion": {"enabled": False}, "adversarial": {"enabled": False},
                                     "infomax": {"enabled": False}})
+    with pytest.raises(ValidationError, match="torch.compile"):  # compiled networks skip forward hooks
+        AdaptConfig.model_validate({"style": {"kind": "mixstyle"}, "train": {"compile": "default"}})
     AdaptConfig.model_validate({"style": {"kind": "randconv"}, "consistency": {"enabled": False},
                                 "occlusion": {"enabled": False}, "adversarial": {"enabled": False},
                                 "infomax": {"enabled": False}})

@@ -363,6 +363,9 @@ class AdaptConfig(Strict):
         if self.style.enabled and self.style.kind == "mixstyle" and not target_levels:
             raise ValueError("style.kind=mixstyle takes its statistics from the student's target views, which only "
                              "consistency, adversarial or infomax run; enable one, or pick style.kind=randconv")
+        if self.style.enabled and self.style.kind == "mixstyle" and self.train.compile != "off":
+            raise ValueError("style.kind=mixstyle works by forward hooks, which a torch.compile'd network ignores; "
+                             "set train.compile=off, or pick style.kind=randconv")
         if self.occlusion.enabled and not target_levels:
             raise ValueError("occlusion.enabled=true has no effect when consistency, adversarial and infomax are all "
                              "off (nothing trains on the student's target view); set occlusion.enabled=false")
