@@ -226,6 +226,12 @@ def now_iso() -> str:
 CHECKPOINT_NAMES = ("final", "best", "last")
 
 
+def snapshot_name(step: int) -> str:
+    """The checkpoint name (file stem under ``ckpt/``) of the weights kept after ``step`` steps
+    (``train.snapshot_every``)."""
+    return f"step-{step:06d}"
+
+
 class Workspace:
     """Paths and bookkeeping for one workspace directory."""
 
@@ -450,7 +456,7 @@ class Workspace:
         snapshot, ``train.snapshot_every`` — or a ``.pt`` file path) → the checkpoint file."""
         snapshot = re.fullmatch(r"step-(\d+)", checkpoint)
         if snapshot:
-            checkpoint = f"step-{int(snapshot.group(1)):06d}"
+            checkpoint = snapshot_name(int(snapshot.group(1)))
         elif checkpoint not in CHECKPOINT_NAMES:
             path = Path(checkpoint)
             if not path.is_file():

@@ -20,6 +20,7 @@ from posekit.engine.precision import FP32, Precision
 from posekit.engine.seed import capture_rng, restore_rng
 from posekit.errors import TrainingDiverged
 from posekit.faults import crash_point
+from posekit.workspace import snapshot_name
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,6 @@ class TrainState:
     step: int = 0
     best_metric: float = -math.inf
     best_step: int = -1
-
-
-def snapshot_name(step: int) -> str:
-    """The file name of the weight snapshot after ``step`` steps (``Loop.snapshot_every``)."""
-    return f"step-{step:06d}.pt"
 
 
 def multistep_lambda(total: int, milestones: tuple[float, ...], gamma: float) -> Callable[[int], float]:
@@ -215,7 +211,8 @@ class Trainer:
                 log_due = step % self.loop.log_every == 0 or step == self.total
                 val_due = self.loop.val_every and step % self.loop.val_every == 0 and step != self.total
                 ckpt_due = step % self.loop.ckpt_every == 0 or step == self.total
-                if log_due or val_due or ckpt_due:
+                snap_due = self.loop.snapshot_every and step % self.loop.snapshot_every == 0
+                if log_due or val_due or ckpt_due or snap_due:  # losses checked before any weights are written
                     for values in pending.read(last_good):
                         for k, v in values.items():
                             sums[k] = sums.get(k, 0.0) + v
@@ -230,8 +227,9 @@ class Trainer:
                     sums, count, t_data, t_iter = {}, 0, 0.0, 0.0
                 if val_due:
                     last_val = self._run_validation()
-                if self.loop.snapshot_every and step % self.loop.snapshot_every == 0 and self.main:
-                    save_checkpoint(self.run_dir / "ckpt" / snapshot_name(step), self.weights_only_state("step", {}))
+                if snap_due and self.main:
+                    save_checkpoint(self.run_dir / "ckpt" / f"{snapshot_name(step)}.pt",
+                                    self.weights_only_state("step", {}))
                 if ckpt_due:
                     state = self.full_state()
                     if self.main:
