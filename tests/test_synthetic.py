@@ -157,3 +157,31 @@ def test_appearance_shift_keeps_the_source_poses_and_changes_only_the_look():
     assert target > source + 4 and abs(target_look_only - source) < 2
     with pytest.raises(ValueError, match="shift"):
         domain_style("target", 0.6, "poses")
+
+
+def test_domains_option_writes_one_domain_with_the_same_images(tmp_path):
+    """`--domains target` writes NAME_tgt alone, with the images and labels a two-domain prepare writes for it, and a
+    later prepare of both domains finds that dataset up to date (the option is not in the settings hash)."""
+    import h5py
+    from typer.testing import CliRunner
+
+    from posekit.cli import app
+
+    tiny = ["prepare", "synthetic", "--name", "d", "--size", "48", "--num-train", "6", "--num-val", "0",
+            "--num-test", "2", "--workers", "1"]
+    one, both = tmp_path / "one", tmp_path / "both"
+    result = CliRunner().invoke(app, ["-w", str(one), *tiny, "--domains", "target"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (one / "data").iterdir()) == ["d_tgt"]
+    assert CliRunner().invoke(app, ["-w", str(both), *tiny]).exit_code == 0
+    for split in ("train", "test"):
+        with h5py.File(one / "data/d_tgt" / f"{split}.h5") as a, h5py.File(both / "data/d_tgt" / f"{split}.h5") as b:
+            for key in ("images", "keypoints"):
+                np.testing.assert_array_equal(a[key][:], b[key][:])  # one computation, one machine
+    written = (one / "data/d_tgt/train.h5").stat().st_mtime_ns
+    again = CliRunner().invoke(app, ["-w", str(one), *tiny])
+    assert again.exit_code == 0, again.output
+    assert (one / "data/d_tgt/train.h5").stat().st_mtime_ns == written  # up to date, not rewritten
+    assert (one / "data/d_src/train.h5").exists()
+    bad = CliRunner().invoke(app, ["-w", str(one), *tiny, "--domains", "neither"])
+    assert bad.exit_code == 2 and "domains" in bad.output

@@ -73,6 +73,7 @@ def prepare(
     num_val: Annotated[int | None, typer.Option(help="synthetic: labelled validation images per domain (target val: development only) (default: 500)", rich_help_panel=SYNTHETIC_PANEL), Bounds(0, MAX_COUNT, integer=True)] = None,
     num_test: Annotated[int | None, typer.Option(help="synthetic: test images per domain (default: 1000)", rich_help_panel=SYNTHETIC_PANEL), Bounds(1, MAX_COUNT, integer=True)] = None,
     seed: Annotated[int | None, typer.Option(help="synthetic: generator seed (same seed, same data) (default: 0)", rich_help_panel=SYNTHETIC_PANEL), Bounds(0, 2**32 - 1, integer=True)] = None,
+    domains: Annotated[str | None, typer.Option(help="synthetic: which datasets to write: both, source (NAME_src only) or target (NAME_tgt only); a domain's images are the same either way (default: both)", rich_help_panel=SYNTHETIC_PANEL)] = None,
     gap: Annotated[float | None, typer.Option(help="synthetic: strength of the target look, 0 (= source) to 1 (default: 0.6)", rich_help_panel=SYNTHETIC_PANEL), Bounds(0, 1, hint="0 makes the target look like the source, 1 is the hardest")] = None,
     pose_spread: Annotated[float | None, typer.Option(help="synthetic: joint-angle spread of both domains, as a fraction of each joint's range; ≥ 1 draws uniformly over the whole range (default: each domain's own, 0.18 source, 0.3 target at gap 0.6)", rich_help_panel=SYNTHETIC_PANEL), Bounds(0, 100, lo_open=True, hint="a fraction of each joint's range, e.g. 0.3; 1 or more draws uniformly over the range")] = None,
     roll: Annotated[float | None, typer.Option(help="synthetic: in-plane body rotation of both domains, uniform in ±DEG; 180 includes upside-down bodies (default: each domain's own, ±6 source, ±20.4 target at gap 0.6)", rich_help_panel=SYNTHETIC_PANEL), Bounds(0, 180, hint="degrees either side of upright; 180 allows every in-plane rotation")] = None,
@@ -101,7 +102,7 @@ def prepare(
     from posekit.stages.prepare import run_prepare
 
     synthetic = {"skeleton": skeleton, "num_train": num_train, "num_val": num_val, "num_test": num_test,
-                 "seed": seed, "gap": gap, "shift": shift, "pose_spread": pose_spread,
+                 "domains": domains, "seed": seed, "gap": gap, "shift": shift, "pose_spread": pose_spread,
                  "roll": roll, "framing": framing, "background": background, "body": body,
                  "pose_families": pose_families, "phenotypes": phenotypes, "backgrounds": backgrounds,
                  "elevation": elevation, "lens": lens, "textures": textures, "lighting": lighting, "shadow": shadow}

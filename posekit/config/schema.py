@@ -441,6 +441,9 @@ class SyntheticConfig(Strict):
     num_val: int = Field(500, ge=0, le=10_000_000, description="labelled validation images per domain (target val: "
                                                                "development only)")
     num_test: int = Field(1000, ge=1, le=10_000_000, description="test images per domain")
+    domains: Literal["both", "source", "target"] = Field(
+        "both", description="which datasets to write: both, source (NAME_src only) or target (NAME_tgt only); a "
+        "domain's images are the same either way, so this stays out of the settings hash")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="generator seed (same seed, same data)")
     gap: float = Field(0.6, ge=0, le=1, description="strength of the target look, 0 (= source) to 1")
     shift: Literal["all", "appearance"] | None = Field(

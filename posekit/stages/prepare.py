@@ -49,6 +49,8 @@ def run_prepare(ws: Workspace, dataset: str, raw: Path | None, name: str | None,
             raise ConfigError(f"{_flags(given)} does not apply to `prepare {dataset}`",
                               hint=f"{dataset} takes {SHARED_FLAGS}, {_flags(SyntheticConfig.model_fields)}")
         params = _synthetic_params(synthetic, name, _check_size(128 if size is None else size), codec)
+    only = None if synthetic.domains == "both" else {
+        f"{params['name']}_{'src' if synthetic.domains == 'source' else 'tgt'}"}
     ws = ws.ensure()
     converter = converter_cls(workers=workers)
     with make_progress() as progress:
@@ -56,7 +58,7 @@ def run_prepare(ws: Workspace, dataset: str, raw: Path | None, name: str | None,
             task = progress.add_task(key, total=total, info="")
             return lambda n: progress.advance(task, n)
 
-        status = run_plan(ws, converter, params, force, start)
+        status = run_plan(ws, converter, params, force, start, only)
     table = Table(title=f"prepare {dataset} → {ws.root / 'data'}")
     table.add_column("dataset/split")
     table.add_column("status")

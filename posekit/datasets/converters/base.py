@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,14 +63,16 @@ def run_plan(
     params: dict[str, Any],
     force: bool,
     progress: Callable[[str, int], Callable[[int], None]],
+    only: Collection[str] | None = None,
 ) -> dict[str, str]:
     """Write every planned split that is missing or stale; returns ``{dataset/split: "written"|"up to date"}``.
 
     A dataset prepared with other parameters is refused unless ``force``. Each split is written atomically,
-    so an interrupted run resumes by redoing only the splits whose files do not exist yet.
+    so an interrupted run resumes by redoing only the splits whose files do not exist yet. ``only``: the names of
+    the planned datasets to write (None: all of them); the others are neither written nor checked.
     """
     digest = params_sha1(converter, params)
-    plans = converter.plan(params)
+    plans = [p for p in converter.plan(params) if only is None or p.dataset in only]
     for p in plans:  # each becomes data/<dataset>/<split>.h5
         check_name(p.dataset, "dataset")
         check_name(p.split, "split")
