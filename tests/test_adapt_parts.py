@@ -358,3 +358,38 @@ def test_adam_state_carries_over_from_pretraining(tmp_path):
     with pytest.raises(CheckpointError, match="optim.state=pretrain") as err:
         pretrain_optimiser_state(tmp_path / "elsewhere" / "final.pt")
     assert "optim.state=fresh" in err.value.hint
+
+
+def _pseudo_labels(method, batch) -> torch.Tensor:
+    """The consistency loss's pseudo-label heatmaps ``[B,K,h,w]`` of one step."""
+    seen = {}
+    hook = method.consistency.register_forward_pre_hook(lambda _, args: seen.update(pseudo=args[1].detach().clone()))
+    method.losses(batch, 0)
+    hook.remove()
+    return seen["pseudo"]
+
+
+def test_refined_pseudo_labels_sit_between_heatmap_pixels_and_argmax_ones_on_them():
+    """DAML's rectify centres each pseudo-label on the teacher's integer argmax; `refined` centres it on the
+    teacher's sub-pixel estimate (the decoder evaluation uses), within a pixel of the argmax."""
+    codec = HeatmapCodec(64, 16, 1.0)
+    views = {"target_augment": IDENTITY, "occlusion": {"enabled": False}, "data": {"targets": "subpixel"}}
+    peaks = {}
+    for kind in ("argmax", "refined"):
+        method = _tiny_method(**views, consistency={"pseudo_labels": kind})
+        xy = codec.decode(_pseudo_labels(method, _batch()))[0]  # input pixels; exact for a sub-pixel Gaussian
+        peaks[kind] = (xy + 0.5) / codec.stride - 0.5  # heatmap pixels
+    off_grid = (peaks["refined"] - peaks["refined"].round()).abs()
+    assert torch.allclose(peaks["argmax"], peaks["argmax"].round(), atol=1e-3)
+    assert (off_grid > 0.05).float().mean() > 0.25  # an untrained teacher: where its peak is not concave, no offset
+    assert (peaks["refined"] - peaks["argmax"]).abs().max() <= 1.0 + 1e-3
+
+
+def test_refined_pseudo_labels_refuse_code_targets():
+    from pydantic import ValidationError
+
+    from posekit.config.schema import AdaptConfig
+
+    with pytest.raises(ValidationError, match="set data.targets=subpixel"):
+        AdaptConfig.model_validate({"consistency": {"pseudo_labels": "refined"}, "data": {"targets": "code"}})
+    AdaptConfig.model_validate({"consistency": {"pseudo_labels": "refined"}})  # subpixel is the default

@@ -286,6 +286,10 @@ class ConsistencyConfig(Strict):
         "random: keep joints above a threshold drawn uniformly each step (the paper's 'random threshold')")
     quantile: float = Field(0.5, ge=0, lt=1, description="quantile for mask=quantile (DAML mask_ratio)")
     random_range: tuple[float, float] = Field((0.2, 0.6), description="threshold range for mask=random (posekit's choice)")
+    pseudo_labels: Literal["argmax", "refined"] = Field(
+        "argmax", description="where each pseudo-label's Gaussian sits: argmax = the teacher heatmap's integer argmax "
+        "(DAML's rectify; a heatmap pixel is 4 input px at 128 px); refined = the teacher's sub-pixel estimate, "
+        "decoded as evaluation decodes (needs data.targets=subpixel, which would otherwise round it back)")
 
     @field_validator("random_range")
     @classmethod
@@ -366,6 +370,9 @@ class AdaptConfig(Strict):
         if self.style.enabled and self.style.kind == "mixstyle" and self.train.compile != "off":
             raise ValueError("style.kind=mixstyle works by forward hooks, which a torch.compile'd network ignores; "
                              "set train.compile=off, or pick style.kind=randconv")
+        if self.consistency.enabled and self.consistency.pseudo_labels == "refined" and self.data.targets == "code":
+            raise ValueError("consistency.pseudo_labels=refined is rounded back to the heatmap pixel by "
+                             "data.targets=code; set data.targets=subpixel, or consistency.pseudo_labels=argmax")
         if self.occlusion.enabled and not target_levels:
             raise ValueError("occlusion.enabled=true has no effect when consistency, adversarial and infomax are all "
                              "off (nothing trains on the student's target view); set occlusion.enabled=false")

@@ -177,7 +177,10 @@ class MultiLevelMethod(SupervisedMethod):
                 if c.occlusion.enabled:
                     student_view = self._occlude(student_view, v_s, peaks, argmax)
                 if c.consistency.enabled:
-                    base_xy = from_heatmap_coords(argmax, stride)  # [B,K,2] base-frame input pixels
+                    if c.consistency.pseudo_labels == "refined":
+                        base_xy = self.codec.decode(t_maps)[0]  # [B,K,2] base-frame input pixels, sub-pixel
+                    else:
+                        base_xy = from_heatmap_coords(argmax, stride)  # [B,K,2] base-frame input pixels
                     pseudo = self.codec.encode(torch.cat([base_xy, torch.full_like(base_xy[..., :1], 2.0)], -1))[0]
                     if c.consistency.mask == "random":
                         lo, hi = c.consistency.random_range
