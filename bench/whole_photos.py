@@ -23,35 +23,30 @@ from pathlib import Path
 import numpy as np
 
 from posekit.data.h5format import read_arrays
-from posekit.evaluation.pck import pck_per_joint, reference_lengths, summarise
+from posekit.evaluation.evaluate import Predictions, score_split
 from posekit.predictor import load
 from posekit.workspace import Workspace
 
 
-def split_sources(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The split's raw file names, labels ``[N,K,3]`` in original pixels and image sizes ``[N,2]``."""
-    arrays = read_arrays(path, ("source_id", "keypoints_orig", "orig_size"))
-    names = [s.decode() if isinstance(s, bytes) else str(s) for s in arrays["source_id"]]
-    return names, arrays["keypoints_orig"], arrays["orig_size"]
+def source_names(path: Path) -> list[str]:
+    """The split's raw file names (paths under the raw folder), in sample order."""
+    return [s.decode() if isinstance(s, bytes) else str(s) for s in read_arrays(path, ("source_id",))["source_id"]]
 
 
-def predict_whole(predictor, raw: Path, names: list[str], flip: bool, batch: int = 16) -> np.ndarray:
-    """Keypoints ``[N,K,2]`` in original pixels, one whole-image crop per photograph."""
-    out = []
+def predict_whole(predictor, raw: Path, names: list[str], flip: bool, batch: int = 16) -> Predictions:
+    """Keypoints ``[N,K,2]`` in original pixels and their scores, one whole-image crop per photograph."""
+    people = []
     for start in range(0, len(names), batch):
         results = predictor.predict([str(raw / n) for n in names[start:start + batch]], flip=flip)
-        out.extend(r.people[0].keypoints[:, :2] for r in results)
-    return np.stack(out).astype(np.float64)
+        people.extend(r.people[0] for r in results)
+    return Predictions(np.stack([p.keypoints for p in people]).astype(np.float64),
+                       np.stack([p.scores for p in people]), meta=predictor.meta)
 
 
-def score(pred: np.ndarray, gt: np.ndarray, sizes: np.ndarray, thresholds: list[float], meta) -> dict:
-    """Group PCK (percent) per threshold, errors normalised by the image's longer side."""
-    norm = reference_lengths("image", np.zeros((len(gt), 4)), sizes)
-    table = {}
-    for thr in thresholds:
-        acc, _ = pck_per_joint(pred, gt, norm, thr)
-        table[f"{thr:g}"] = {k: round(100 * v, 2) for k, v in summarise(acc, meta).items()}
-    return table
+def score(pred: Predictions, path: Path, thresholds: list[float]) -> dict:
+    """Group PCK (percent) per threshold, errors normalised by the image's longer side, visible joints."""
+    return {f"{thr:g}": {k: round(100 * v, 2) for k, v in score_split(pred, path, thr, "image", 2)["groups"].items()}
+            for thr in thresholds}
 
 
 def main() -> None:
@@ -66,7 +61,8 @@ def main() -> None:
     args = parser.parse_args()
     ws = Workspace(Path(args.workspace))
     dataset, split = args.data.split(":")
-    names, gt, sizes = split_sources(ws.split_path(dataset, split))
+    path = ws.split_path(dataset, split)
+    names = source_names(path)
     rows = []
     for ref in args.model:
         predictor = load(ref, workspace=args.workspace)
@@ -74,7 +70,7 @@ def main() -> None:
         pred = predict_whole(predictor, Path(args.raw), names, args.flip)
         rows.append({"model": ref, "weights": predictor.weights_note, "precision": predictor.precision.describe(),
                      "seconds": round(time.perf_counter() - start, 1),
-                     "pck": score(pred, gt, sizes, args.thresholds, predictor.meta)})
+                     "pck": score(pred, path, args.thresholds)})
     report = {"data": args.data, "images": len(names), "flip": args.flip, "protocol":
               "whole image padded to a square, no box; error / the image's longer side; visible joints",
               "cpu": platform.processor() or platform.machine(), "rows": rows}
